@@ -1,0 +1,135 @@
+"""The arrow-events command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from arrow_events import census as census_mod
+from arrow_events.config import dump_toml, load_config
+from arrow_events.errors import UserError
+from arrow_events.simulate import RunReport, YearReport, parse_years, run
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Report a UserError as one line on stderr with exit code 2, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="arrow-events")
+def main() -> None:
+    """Fused workforce and retirement-plan event generation on Apache Arrow and DataFusion."""
+
+
+def _progress_line(y: YearReport) -> None:
+    click.echo(
+        f"  {y.year}: {y.headcount_start:,} -> {y.headcount_end:,} active, {y.events:,} events, "
+        f"{y.generate_s:.3f} s generate + {y.write_s:.3f} s write",
+        err=True,
+    )
+
+
+def _summary(report: RunReport) -> str:
+    types = sorted({t for y in report.years for t in y.events_by_type})
+    header = ["year", "start", "end"] + types + ["seconds"]
+    rows = [
+        [str(y.year), f"{y.headcount_start:,}", f"{y.headcount_end:,}"]
+        + [f"{y.events_by_type.get(t, 0):,}" for t in types]
+        + [f"{y.generate_s + y.write_s:.3f}"]
+        for y in report.years
+    ]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+@main.command("run")
+@click.option("--census", "census_path", type=click.Path(path_type=Path),
+              help="Census file (.csv or .parquet). Default: a synthetic 5,000-employee census (seed 42).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="TOML config. Default: the built-in DOMAIN.md defaults (see `arrow-events config`).")
+@click.option("--years", "years_text", help="Years to simulate, e.g. 2025-2029. Default: the scenario's years.")
+@click.option("--year", "one_year", type=int,
+              help="Re-run one year from the stored snapshot of the year before.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("warehouse"), show_default=True,
+              help="Warehouse directory.")
+@click.option("--threads", type=click.IntRange(1, 256), default=2, show_default=True,
+              help="DataFusion target partitions.")
+@click.option("--seed", type=int, help="Override the scenario seed.")
+@user_errors
+def run_command(census_path: Path | None, config_path: Path | None, years_text: str | None,
+                one_year: int | None, out: Path, threads: int, seed: int | None) -> None:
+    """Simulate years and write events and snapshots to the warehouse.
+
+    \b
+    Examples:
+      arrow-events run
+      arrow-events run --census census.csv --config plan.toml --years 2025-2029
+      arrow-events run --year 2027          # re-run 2027 from the stored 2026 snapshot
+    """
+    if years_text and one_year is not None:
+        raise UserError("--years and --year cannot be used together")
+    cfg = load_config(config_path)
+    if seed is not None:
+        cfg.scenario.seed = seed
+    years = parse_years(years_text) if years_text else ([one_year] if one_year is not None else None)
+    census = census_mod.read_census(census_path, cfg.scenario.start_year) if census_path else None
+    interactive = sys.stderr.isatty()
+    if interactive:
+        click.echo(f"simulating into {out}/", err=True)
+    report = run(cfg, out, years, census, str(census_path) if census_path else None, threads,
+                 _progress_line if interactive else None)
+    click.echo(_summary(report))
+    click.echo(f"wrote {len(report.years)} year(s) to {out}/ in {report.total_s:.2f} s")
+    if report.stale_years:
+        stale = ", ".join(map(str, report.stale_years))
+        click.echo(f"warning: years {stale} were built on the previous {report.years[-1].year} and are now stale; "
+                   f"re-run them with --years {report.years[-1].year + 1}-{report.stale_years[-1]}", err=True)
+
+
+@main.command("census")
+@click.option("--employees", type=click.IntRange(min=1), required=True, help="Number of employees.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Generator seed.")
+@click.option("--start-year", type=int, default=2025, show_default=True,
+              help="First simulated year; hire dates end the year before.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output file, .csv or .parquet.")
+@user_errors
+def census_command(employees: int, seed: int, start_year: int, out: Path) -> None:
+    """Write a synthetic census, deterministic per seed.
+
+    \b
+    Example:
+      arrow-events census --employees 1000000 --seed 7 --out census_1m.parquet
+    """
+    table = census_mod.synthetic_census(employees, seed, start_year)
+    census_mod.write_census(table, out)
+    click.echo(f"wrote {table.num_rows:,} employees to {out}")
+
+
+@main.command("config")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config to overlay.")
+@user_errors
+def config_command(config_path: Path | None) -> None:
+    """Print the effective config (defaults plus any file) as TOML.
+
+    \b
+    Example:
+      arrow-events config > plan.toml
+    """
+    click.echo(dump_toml(load_config(config_path)), nl=False)

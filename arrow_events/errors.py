@@ -1,0 +1,5 @@
+"""The one exception type for mistakes in what the user gave us."""
+
+
+class UserError(Exception):
+    """Bad census, config or arguments: reported as one line, exit code 2, no traceback."""

@@ -1,0 +1,221 @@
+"""Config -> the small Arrow tables the SQL joins against.
+
+Numbers reach the queries only through these tables, so every DOMAIN.md
+default is a config value and no SQL text is built from values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+
+from arrow_events.config import Config
+
+# The contract's order of an employee's events within one day (DOMAIN.md section 5).
+EVENT_TYPES = [
+    "hire",
+    "eligibility",
+    "enrollment",
+    "opt_out",
+    "escalation",
+    "deferral_change",
+    "promotion",
+    "merit",
+    "termination",
+]
+
+
+def _day(year: int, month_day: str) -> dt.date:
+    m, d = (int(x) for x in month_day.split("-"))
+    return dt.date(year, m, d)
+
+
+def _upper_bounds(lower: list[int]) -> list[int | None]:
+    return [*lower[1:], None]
+
+
+def scenario_table(cfg: Config, year: int) -> pa.Table:
+    """One row: the scenario's scalars and this year's calendar."""
+    s = cfg.scenario
+    jan1, dec31 = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    row = {
+        "scenario_id": (s.scenario_id, pa.string()),
+        "seed": (s.seed, pa.int64()),
+        "sim_year": (year, pa.int64()),
+        "year_start": (jan1, pa.date32()),
+        "year_end": (dec31, pa.date32()),
+        "days_in_year": ((dec31 - jan1).days + 1, pa.int32()),
+        "prior_year_start": (dt.date(year - 1, 1, 1), pa.date32()),
+        "first_year_start": (dt.date(s.start_year, 1, 1), pa.date32()),
+        "growth": (s.growth, pa.float64()),
+        "termination_rate": (s.termination_rate, pa.float64()),
+        "new_hire_termination_rate": (s.new_hire_termination_rate, pa.float64()),
+        "cola": (s.cola, pa.float64()),
+        "promotion_date": (_day(year, s.promotion_date), pa.date32()),
+        "promotion_base_rate": (s.promotion_base_rate, pa.float64()),
+        "promotion_raise": (s.promotion_raise, pa.float64()),
+        "promotion_raise_spread": (s.promotion_raise_spread, pa.float64()),
+        "promotion_raise_cap": (s.promotion_raise_cap, pa.float64()),
+        "promotion_max_age": (s.promotion_max_age, pa.int64()),
+        "merit_date": (_day(year, s.merit_date), pa.date32()),
+        "hire_pay_spread": (s.hire_pay_spread, pa.float64()),
+        "max_level": (len(cfg.levels.pay_min), pa.int32()),
+    }
+    return pa.table({k: pa.array([v], t) for k, (v, t) in row.items()})
+
+
+def plan_designs_table(cfg: Config, year: int) -> pa.Table:
+    first = cfg.scenario.start_year
+    cols: dict[str, list] = {}
+    for d in cfg.plan_designs:
+        row = {
+            "plan_design_id": d.plan_design_id,
+            "min_age": d.min_age,
+            "waiting_days": d.waiting_days,
+            "auto_enroll": d.auto_enroll,
+            "auto_enroll_all": d.auto_enroll_scope == "all",
+            "auto_enroll_rate": d.auto_enroll_rate,
+            "auto_enroll_window_days": d.auto_enroll_window_days,
+            "auto_enroll_first_date": _day(first, d.auto_enroll_first_date),
+            "opt_out_window_days": d.opt_out_window_days,
+            "opt_out_rate": d.opt_out_rate,
+            "match_ceiling": d.match_ceiling,
+            "deferral_change_rate": d.deferral_change_rate,
+            "deferral_change_date": _day(year, d.deferral_change_date),
+            "auto_escalation": d.auto_escalation,
+            "escalation_step": d.escalation_step,
+            "escalation_cap": d.escalation_cap,
+            "escalation_date": _day(year, d.escalation_date),
+        }
+        for k, v in row.items():
+            cols.setdefault(k, []).append(v)
+    types = {
+        "plan_design_id": pa.string(),
+        "min_age": pa.int32(),
+        "waiting_days": pa.int32(),
+        "auto_enroll_window_days": pa.int32(),
+        "opt_out_window_days": pa.int32(),
+        "auto_enroll_first_date": pa.date32(),
+        "deferral_change_date": pa.date32(),
+        "escalation_date": pa.date32(),
+    }
+    return pa.table({k: pa.array(v, types.get(k)) for k, v in cols.items()})
+
+
+def levels_table(cfg: Config) -> pa.Table:
+    lv = cfg.levels
+    n = len(lv.pay_min)
+    return pa.table(
+        {
+            "level_id": pa.array(range(1, n + 1), pa.int32()),
+            "pay_min": pa.array(lv.pay_min, pa.float64()),
+            "pay_max": pa.array(lv.pay_max, pa.float64()),
+            "hire_pay_position": pa.array(lv.hire_pay_position, pa.float64()),
+            "merit_rate": pa.array(lv.merit_rate, pa.float64()),
+            "termination_mult": pa.array(lv.termination_mult, pa.float64()),
+            "promotion_mult": pa.array(lv.promotion_mult, pa.float64()),
+        }
+    )
+
+
+def _band_labels(lower: list[int]) -> list[str]:
+    labels = []
+    for lo, hi in zip(lower, _upper_bounds(lower)):
+        if hi is None:
+            labels.append(f"{lo}+")
+        elif lo == 0:
+            labels.append(f"<{hi}")
+        else:
+            labels.append(f"{lo}-{hi - 1}")
+    return labels
+
+
+def _bands_table(lower: list[int], **columns: list[float]) -> pa.Table:
+    data = {
+        "band": pa.array(_band_labels(lower), pa.string()),
+        "lower": pa.array(lower, pa.int64()),
+        "upper": pa.array(_upper_bounds(lower), pa.int64()),
+    }
+    data.update({k: pa.array(v, pa.float64()) for k, v in columns.items()})
+    return pa.table(data)
+
+
+def tenure_bands_table(cfg: Config) -> pa.Table:
+    tb = cfg.tenure_bands
+    return _bands_table(tb.lower, termination_mult=tb.termination_mult, promotion_mult=tb.promotion_mult)
+
+
+def age_bands_table(cfg: Config) -> pa.Table:
+    ab = cfg.age_bands
+    return _bands_table(ab.lower, termination_mult=ab.termination_mult, promotion_mult=ab.promotion_mult)
+
+
+def _per_design_bands(cfg: Config, lower_attr: str, **attrs: str) -> pa.Table:
+    parts = []
+    for d in cfg.plan_designs:
+        t = _bands_table(getattr(d, lower_attr), **{k: getattr(d, a) for k, a in attrs.items()})
+        parts.append(t.append_column("plan_design_id", pa.array([d.plan_design_id] * t.num_rows, pa.string())))
+    return pa.concat_tables(parts)
+
+
+def opt_out_ages_table(cfg: Config) -> pa.Table:
+    return _per_design_bands(cfg, "opt_out_age_lower", mult="opt_out_age_mult")
+
+
+def voluntary_ages_table(cfg: Config) -> pa.Table:
+    return _per_design_bands(
+        cfg,
+        "voluntary_age_lower",
+        first_year_rate="voluntary_first_year_rate",
+        later_rate="voluntary_later_rate",
+        deferral_rate="voluntary_deferral_rate",
+    )
+
+
+def _cumulative(weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """[lo, hi) slices of [0, 1) proportional to weights; the last hi is exactly 1."""
+    w = np.asarray(weights, dtype=float)
+    hi = np.cumsum(w) / w.sum()
+    hi[-1] = 1.0
+    lo = np.concatenate([[0.0], hi[:-1]])
+    return lo, hi
+
+
+def hire_ages_table(cfg: Config) -> pa.Table:
+    lo, hi = _cumulative(cfg.hire_ages.weights)
+    return pa.table({"age": pa.array(cfg.hire_ages.ages, pa.int32()), "u_lo": lo, "u_hi": hi})
+
+
+def merit_performance_table(cfg: Config) -> pa.Table:
+    mp = cfg.merit_performance
+    return pa.table({"u_lo": [0.0, *mp.upper[:-1]], "u_hi": mp.upper, "multiplier": mp.multiplier})
+
+
+def event_types_table() -> pa.Table:
+    return pa.table(
+        {
+            "event_type": pa.array(EVENT_TYPES, pa.string()),
+            "type_rank": pa.array(range(1, len(EVENT_TYPES) + 1), pa.int32()),
+        }
+    )
+
+
+def static_tables(cfg: Config) -> dict[str, pa.Table]:
+    """Parameter tables that do not change from year to year."""
+    return {
+        "levels": levels_table(cfg),
+        "tenure_bands": tenure_bands_table(cfg),
+        "age_bands": age_bands_table(cfg),
+        "opt_out_ages": opt_out_ages_table(cfg),
+        "voluntary_ages": voluntary_ages_table(cfg),
+        "hire_ages": hire_ages_table(cfg),
+        "merit_performance": merit_performance_table(cfg),
+        "event_types": event_types_table(),
+    }
+
+
+def year_tables(cfg: Config, year: int) -> dict[str, pa.Table]:
+    """Parameter tables holding this year's calendar."""
+    return {"scenario": scenario_table(cfg, year), "plan_designs": plan_designs_table(cfg, year)}

@@ -1,0 +1,179 @@
+"""Multi-year runs: cohort in, one fused plan per year, single writer out."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import pyarrow as pa
+
+from arrow_events import census as census_mod
+from arrow_events.config import Config
+from arrow_events.errors import UserError
+from arrow_events.plans import YearTables, run_year
+from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA, to_contract
+from arrow_events.state import CohortState, from_census, from_snapshot
+from arrow_events.writer import existing_years, partition_dir, prepare_warehouse, read_partition, write_year
+
+DEFAULT_EMPLOYEES = 5000
+DEFAULT_CENSUS_SEED = 42
+
+
+@dataclass
+class YearReport:
+    year: int
+    headcount_start: int
+    headcount_end: int
+    events_by_type: dict[str, int]
+    generate_s: float
+    write_s: float
+
+    @property
+    def events(self) -> int:
+        return sum(self.events_by_type.values())
+
+
+@dataclass
+class RunReport:
+    out: Path | None
+    years: list[YearReport] = field(default_factory=list)
+    stale_years: list[int] = field(default_factory=list)
+    total_s: float = 0.0
+
+
+@dataclass
+class YearResult:
+    """One year in contract form, as written (and as an embedding service would use it)."""
+
+    year: int
+    events: pa.Table
+    snapshot: pa.Table
+    counts: dict[str, int]
+    generate_s: float
+
+
+def default_census(cfg: Config) -> pa.Table:
+    """The built-in census: synthetic, 5,000 employees, seed 42."""
+    raw = census_mod.synthetic_census(DEFAULT_EMPLOYEES, DEFAULT_CENSUS_SEED, cfg.scenario.start_year)
+    return census_mod.normalize_census(raw, cfg.scenario.start_year)
+
+
+def to_year_result(tables: YearTables, generate_s: float) -> YearResult:
+    return YearResult(
+        tables.year,
+        to_contract(tables.events, EVENTS_SCHEMA),
+        to_contract(tables.snapshot, SNAPSHOT_SCHEMA),
+        tables.counts,
+        generate_s,
+    )
+
+
+def simulate_years(cfg: Config, state: CohortState, years: list[int], threads: int = 2) -> Iterator[YearResult]:
+    """Simulate ``years`` in order from ``state``, in memory; each year feeds the next."""
+    for year in years:
+        t0 = time.perf_counter()
+        result = to_year_result(run_year(cfg, year, state, threads), 0.0)
+        result.generate_s = time.perf_counter() - t0
+        yield result
+        state = from_snapshot(result.snapshot)
+
+
+def active_headcount(snapshot: pa.Table) -> int:
+    """Actives at the end of the year (the workforce is the same under every plan design)."""
+    return from_snapshot(snapshot).headcount
+
+
+def parse_years(text: str) -> list[int]:
+    """'2027' or '2025-2029' -> the list of years."""
+    parts = text.split("-")
+    try:
+        if len(parts) == 1:
+            return [int(parts[0])]
+        if len(parts) == 2:
+            a, b = int(parts[0]), int(parts[1])
+            if a <= b:
+                return list(range(a, b + 1))
+    except ValueError:
+        pass
+    raise UserError(f"--years: expected YEAR or FIRST-LAST with FIRST <= LAST (e.g. 2025-2029), got {text!r}")
+
+
+def starting_state(cfg: Config, first_year: int, out: Path, census: pa.Table | None) -> tuple[CohortState, str]:
+    """The cohort at the end of first_year - 1: from the census, or from the stored snapshot."""
+    start = cfg.scenario.start_year
+    if first_year < start:
+        raise UserError(f"--years: {first_year} is before the scenario's start_year {start}")
+    if first_year == start:
+        if census is None:
+            census = default_census(cfg)
+            source = f"synthetic census ({DEFAULT_EMPLOYEES} employees, seed {DEFAULT_CENSUS_SEED})"
+        else:
+            source = "census"
+        return from_census(census, cfg), source
+    prior = first_year - 1
+    if not (partition_dir(out, "snapshot", prior)).is_dir():
+        raise UserError(
+            f"{out}: no snapshot for {prior}, which year {first_year} starts from; "
+            f"run {start}-{prior} first (arrow-events run --years {start}-{first_year})"
+        )
+    return from_snapshot(read_partition(out, "snapshot", prior)), f"snapshot {prior}"
+
+
+def _versions() -> dict[str, str]:
+    v = {name: version(name) for name in ("arrow-events", "datafusion", "pyarrow", "numpy")}
+    v["python"] = platform.python_version()
+    return v
+
+
+def run(
+    cfg: Config,
+    out: Path,
+    years: list[int] | None = None,
+    census: pa.Table | None = None,
+    census_source: str | None = None,
+    threads: int = 2,
+    progress: Callable[[YearReport], None] | None = None,
+) -> RunReport:
+    """Simulate ``years`` (default: the scenario's) and write each year to the warehouse ``out``."""
+    t_start = time.perf_counter()
+    years = years or cfg.years
+    out = Path(out)
+    prepare_warehouse(out)
+    state, source = starting_state(cfg, years[0], out, census)
+    source = census_source or source
+    report = RunReport(out)
+    versions = _versions()
+    for result in simulate_years(cfg, state, years, threads):
+        t0 = time.perf_counter()
+        by_type = dict(sorted(Counter(result.events["event_type"].to_pylist()).items()))
+        manifest = {
+            "simulation_year": result.year,
+            "scenario_id": cfg.scenario.scenario_id,
+            "plan_design_ids": [d.plan_design_id for d in cfg.plan_designs],
+            "seed": cfg.scenario.seed,
+            "config_sha256": cfg.digest(),
+            "engine": "fused",
+            "threads": threads,
+            "input": source if result.year == years[0] else f"snapshot {result.year - 1}",
+            "versions": versions,
+            "workforce_counts": result.counts,
+            "events_by_type": by_type,
+            "timings_s": {"generate": round(result.generate_s, 4)},
+        }
+        write_year(out, result.year, {"events": result.events, "snapshot": result.snapshot}, manifest)
+        write_s = time.perf_counter() - t0
+        year_report = YearReport(
+            result.year, result.counts["n_active"], active_headcount(result.snapshot), by_type,
+            result.generate_s, write_s,
+        )
+        report.years.append(year_report)
+        if progress:
+            progress(year_report)
+    report.stale_years = [y for y in existing_years(out) if y > years[-1]]
+    report.total_s = time.perf_counter() - t_start
+    return report

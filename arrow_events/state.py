@@ -1,0 +1,105 @@
+"""The cohort that goes into a year: from a census, or from the previous year's snapshot.
+
+Two Arrow tables: ``cohort`` (the workforce, one row per active employee, the
+same under every plan design) and ``plan_cohort`` (plan state, one row per plan
+design and active employee).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from arrow_events.config import Config
+from arrow_events.schema import money_to_cents
+
+COHORT_SCHEMA = pa.schema(
+    [
+        ("employee_id", pa.string()),
+        ("birth_date", pa.date32()),
+        ("hire_date", pa.date32()),
+        ("level_id", pa.int32()),
+        ("compensation_cents", pa.int64()),
+        ("auto_escalation_opt_out", pa.bool_()),
+        ("eligibility_override", pa.bool_()),
+    ]
+)
+PLAN_COHORT_SCHEMA = pa.schema(
+    [
+        ("plan_design_id", pa.string()),
+        ("employee_id", pa.string()),
+        ("deferral_rate", pa.float64()),
+        ("enrollment_date", pa.date32()),
+        ("opted_out", pa.bool_()),
+    ]
+)
+
+
+@dataclass
+class CohortState:
+    """State at the end of a year: what the next year starts from."""
+
+    cohort: pa.Table
+    plan_cohort: pa.Table
+
+    @property
+    def headcount(self) -> int:
+        return self.cohort.num_rows
+
+
+def level_from_pay(cents: np.ndarray, cfg: Config) -> np.ndarray:
+    """Half-open pay ranges: L1 < pay_min[2] <= L2 < pay_min[3] ... <= L5."""
+    floors = np.round(np.asarray(cfg.levels.pay_min[1:]) * 100).astype(np.int64)
+    return (np.searchsorted(floors, cents, side="right") + 1).astype(np.int32)
+
+
+def from_census(census: pa.Table, cfg: Config) -> CohortState:
+    """The cohort at the end of the year before the first simulated year."""
+    active = census.filter(census["active"])
+    cents = active["compensation_cents"].to_numpy()
+    derived = level_from_pay(cents, cfg)
+    given = active["level_id"].combine_chunks()
+    level = pc.coalesce(given, pa.array(derived, pa.int32()))
+    cohort = pa.table(
+        [
+            active["employee_id"], active["birth_date"], active["hire_date"], level,
+            active["compensation_cents"], active["auto_escalation_opt_out"], active["eligibility_override"],
+        ],
+        schema=COHORT_SCHEMA,
+    )
+    n = active.num_rows
+    parts = []
+    for d in cfg.plan_designs:
+        parts.append(
+            pa.table(
+                [
+                    pa.array([d.plan_design_id] * n, pa.string()),
+                    active["employee_id"],
+                    active["deferral_rate"],
+                    pa.nulls(n, pa.date32()),
+                    pa.array(np.zeros(n, bool)),
+                ],
+                schema=PLAN_COHORT_SCHEMA,
+            )
+        )
+    return CohortState(cohort, pa.concat_tables(parts))
+
+
+def from_snapshot(snapshot: pa.Table) -> CohortState:
+    """The actives of a year's snapshot (contract form) are the next year's cohort."""
+    active = snapshot.filter(pc.equal(snapshot["status"], "active"))
+    first_design = active["plan_design_id"][0] if active.num_rows else None
+    workforce = active.filter(pc.equal(active["plan_design_id"], first_design)) if first_design else active
+    cohort = pa.table(
+        [
+            workforce["employee_id"], workforce["birth_date"], workforce["hire_date"], workforce["level_id"],
+            money_to_cents(workforce["compensation"]), workforce["auto_escalation_opt_out"],
+            workforce["eligibility_override"],
+        ],
+        schema=COHORT_SCHEMA,
+    )
+    plan = active.select([f.name for f in PLAN_COHORT_SCHEMA]).cast(PLAN_COHORT_SCHEMA)
+    return CohortState(cohort, plan)

@@ -1,0 +1,95 @@
+-- hire: this year's new employees, NH_<year>_<seq>, with the draws they need.
+-- Levels by the slot method: slot k sits at (k - 0.5) / hires and takes the level whose
+-- cumulative share of Jan-1 headcount contains it (compared in integers, exactly).
+WITH level_mix AS (
+    SELECT level_id, COUNT(*) AS n FROM rng GROUP BY level_id
+),
+level_cum AS (
+    SELECT
+        level_id,
+        SUM(n) OVER (ORDER BY level_id) - n AS cum_lo,
+        SUM(n) OVER (ORDER BY level_id) AS cum_hi
+    FROM level_mix
+),
+slots AS (
+    SELECT unnest(range(1, c.hires + 1)) AS hire_seq, c.hires, c.n_active
+    FROM year_counts AS c
+),
+slotted AS (
+    SELECT
+        sl.hire_seq,
+        lc.level_id,
+        'NH_' || CAST(s.sim_year AS VARCHAR) || '_' || lpad(CAST(sl.hire_seq AS VARCHAR), 6, '0') AS employee_id
+    FROM slots AS sl
+    JOIN level_cum AS lc
+        ON (2 * sl.hire_seq - 1) * sl.n_active >= 2 * sl.hires * lc.cum_lo
+       AND (2 * sl.hire_seq - 1) * sl.n_active < 2 * sl.hires * lc.cum_hi
+    CROSS JOIN scenario AS s
+),
+keyed AS (
+    SELECT sl.*, employee_key(sl.employee_id) AS employee_key FROM slotted AS sl
+),
+drawn AS (
+    SELECT
+        k.*,
+        hash_rng_key(k.employee_key, s.sim_year, 'hire_age', s.seed) AS u_hire_age,
+        hash_rng_key(k.employee_key, s.sim_year, 'hire_pay', s.seed) AS u_hire_pay,
+        hash_rng_key(k.employee_key, s.sim_year, 'hire_date', s.seed) AS u_hire_date,
+        hash_rng_key(k.employee_key, s.sim_year, 'nh_term', s.seed) AS u_nh_term,
+        hash_rng_key(k.employee_key, s.sim_year, 'nh_term_date', s.seed) AS u_nh_term_date,
+        hash_rng_key(k.employee_key, s.sim_year, 'enroll', s.seed) AS u_enroll,
+        hash_rng_key(k.employee_key, s.sim_year, 'enroll_date', s.seed) AS u_enroll_date,
+        hash_rng_key(k.employee_key, s.sim_year, 'opt_out', s.seed) AS u_opt_out
+    FROM keyed AS k
+    CROSS JOIN scenario AS s
+),
+dated AS (
+    SELECT
+        d.*,
+        s.year_start + CAST(floor(d.u_hire_date * s.days_in_year) AS INT) AS hire_date,
+        ha.age AS hire_age,
+        -- pay = (min + (max - min) * position) * (1 - spread + 2 * spread * u), half-up to cents
+        CAST(floor((l.pay_min + (l.pay_max - l.pay_min) * l.hire_pay_position)
+                   * (1 - s.hire_pay_spread + 2 * s.hire_pay_spread * d.u_hire_pay) * 100 + 0.5) AS BIGINT)
+            AS compensation_cents
+    FROM drawn AS d
+    CROSS JOIN scenario AS s
+    JOIN levels AS l ON l.level_id = d.level_id
+    JOIN hire_ages AS ha ON d.u_hire_age >= ha.u_lo AND d.u_hire_age < ha.u_hi
+),
+born AS (
+    -- born hire_age years before the hire date (Feb 29 maps to Mar 1 in other years)
+    SELECT
+        d.*,
+        make_date(date_part('year', d.hire_date) - d.hire_age, date_part('month', d.hire_date), 1)
+            + CAST(date_part('day', d.hire_date) - 1 AS INT) AS birth_date
+    FROM dated AS d
+),
+aged AS (
+    SELECT
+        b.*,
+        CAST(s.sim_year - date_part('year', b.birth_date)
+             - CASE WHEN date_part('doy', b.birth_date) = 1 THEN 0 ELSE 1 END AS BIGINT) AS age
+    FROM born AS b
+    CROSS JOIN scenario AS s
+)
+SELECT
+    a.employee_id,
+    a.employee_key,
+    a.hire_seq,
+    a.birth_date,
+    a.hire_date,
+    CAST(a.level_id AS INT) AS level_id,
+    a.compensation_cents,
+    a.age,
+    CAST(0 AS BIGINT) AS tenure,
+    ab.band AS age_band,
+    tb.band AS tenure_band,
+    a.u_nh_term,
+    a.u_nh_term_date,
+    a.u_enroll,
+    a.u_enroll_date,
+    a.u_opt_out
+FROM aged AS a
+JOIN age_bands AS ab ON a.age >= ab.lower AND (ab.upper IS NULL OR a.age < ab.upper)
+JOIN tenure_bands AS tb ON tb.lower = 0

@@ -1,0 +1,38 @@
+-- year_counts: the exact workforce arithmetic of DOMAIN.md section 4, one row.
+-- Rates are decimal fractions held in float64: the 1e-9 guards keep floor/ceil/round
+-- from flipping on representation error (0.29 * 100 = 28.999999999999996).
+WITH base AS (
+    SELECT
+        COUNT(*) AS n_active,
+        COUNT(*) FILTER (WHERE r.hired_last_year) AS n_prior_hires
+    FROM rng AS r
+),
+solved AS (
+    SELECT
+        b.n_active,
+        b.n_prior_hires,
+        CAST(floor(b.n_active * (1 + s.growth) + 0.5 + 1e-9) AS BIGINT) AS target,
+        CAST(floor((b.n_active - b.n_prior_hires) * s.termination_rate
+                   + b.n_prior_hires * s.new_hire_termination_rate + 1e-9) AS BIGINT) AS base_terms,
+        s.new_hire_termination_rate
+    FROM base AS b
+    CROSS JOIN scenario AS s
+),
+netted AS (
+    SELECT *, target - (n_active - base_terms) AS net FROM solved
+),
+hired AS (
+    SELECT
+        *,
+        CASE WHEN net <= 0 THEN CAST(0 AS BIGINT)
+             ELSE CAST(ceil(net / (1 - new_hire_termination_rate) - 1e-9) AS BIGINT) END AS hires
+    FROM netted
+)
+SELECT
+    n_active,
+    n_prior_hires,
+    target,
+    CASE WHEN net <= 0 THEN base_terms - net ELSE base_terms END AS experienced_terms,
+    hires,
+    CASE WHEN net <= 0 THEN CAST(0 AS BIGINT) ELSE hires - net END AS new_hire_terms
+FROM hired

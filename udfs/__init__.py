@@ -1,0 +1,21 @@
+"""Vectorized NumPy UDFs registered in every arrow-events SessionContext."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from datafusion import SessionContext, udf
+
+from udfs.hash_rng import DRAWS, employee_key, hash_rng, hash_rng_key
+
+__all__ = ["DRAWS", "employee_key", "hash_rng", "hash_rng_key", "register"]
+
+
+def register(ctx: SessionContext) -> None:
+    """Register hash_rng, hash_rng_key and employee_key in ``ctx``."""
+    ctx.register_udf(
+        udf(hash_rng, [pa.string(), pa.int64(), pa.string(), pa.int64()], pa.float64(), "immutable", "hash_rng")
+    )
+    ctx.register_udf(
+        udf(hash_rng_key, [pa.int64(), pa.int64(), pa.string(), pa.int64()], pa.float64(), "immutable", "hash_rng_key")
+    )
+    ctx.register_udf(udf(employee_key, [pa.string()], pa.int64(), "immutable", "employee_key"))
