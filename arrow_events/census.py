@@ -150,7 +150,7 @@ def _read_raw(path: Path) -> tuple[pa.Table, bool]:
     except UserError:
         raise
     except UnicodeDecodeError as e:
-        raise UserError(f"{path}: census is not UTF-8 text (invalid byte at position {e.start} of the header)") from None
+        raise UserError(f"{path}: census is not UTF-8 text (invalid byte {e.start} of the header)") from None
     except (pa.ArrowInvalid, OSError) as e:
         msg = str(e).splitlines()[0]
         if "UTF8" in msg or "utf8" in msg.lower():

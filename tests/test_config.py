@@ -1,0 +1,59 @@
+"""Config: defaults, TOML round trip, clear rejections."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from arrow_events import UserError, dump_toml, load_config
+from arrow_events.config import config_from_dict
+
+
+def test_defaults_are_domain_defaults():
+    cfg = load_config(None)
+    s = cfg.scenario
+    assert (s.growth, s.termination_rate, s.new_hire_termination_rate, s.cola) == (0.03, 0.12, 0.25, 0.02)
+    assert cfg.years == [2025, 2026, 2027, 2028, 2029]
+    d = cfg.plan_designs[0]
+    assert (d.min_age, d.auto_enroll_rate, d.match_ceiling, d.escalation_cap) == (21, 0.06, 0.06, 0.10)
+
+
+def test_toml_round_trip(tmp_path):
+    cfg = load_config(None)
+    text = dump_toml(cfg)
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    assert load_config(p) == cfg
+    assert config_from_dict(tomllib.loads(text)).digest() == cfg.digest()
+
+
+def test_partial_file_overlays_defaults(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[scenario]\ngrowth = 0.05\n\n[[plan_designs]]\nplan_design_id = "a"\n\n'
+                 '[[plan_designs]]\nplan_design_id = "b"\nauto_enroll = false\n')
+    cfg = load_config(p)
+    assert cfg.scenario.growth == 0.05 and cfg.scenario.termination_rate == 0.12
+    assert [d.plan_design_id for d in cfg.plan_designs] == ["a", "b"]
+    assert cfg.plan_designs[1].auto_enroll is False
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[scenario]\ngrowht = 0.1\n", "unknown key 'growht' (did you mean 'growth'?)"),
+        ("[scenari]\n", "did you mean 'scenario'"),
+        ("[scenario]\ngrowth = 1.5\n", "growth: |growth| must be <= 1"),
+        ("[scenario]\nnew_hire_termination_rate = 0.995\n", "new_hire_termination_rate"),
+        ("[scenario]\ntermination_rate = -0.1\n", "between 0 and 1"),
+        ("[scenario]\nyears = \"five\"\n", "expected a whole number"),
+        ("[[plan_designs]]\nauto_enroll_scope = \"some\"\n", "'new_hires' or 'all'"),
+        ("[scenario\n", "invalid TOML"),
+    ],
+)
+def test_bad_config_is_named(tmp_path, text, needle):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    with pytest.raises(UserError) as err:
+        load_config(p)
+    assert needle in str(err.value) and str(p) in str(err.value)
