@@ -1,7 +1,8 @@
 """Config -> the small Arrow tables the SQL joins against.
 
-Numbers reach the queries only through these tables, so every DOMAIN.md
-default is a config value and no SQL text is built from values.
+Numbers reach the queries only through these tables and bound $parameters
+(the scenario's scalars), so every DOMAIN.md default is a config value and no
+SQL text is built from values.
 """
 
 from __future__ import annotations
@@ -36,17 +37,17 @@ def _upper_bounds(lower: list[int]) -> list[int | None]:
     return [*lower[1:], None]
 
 
-def scenario_table(cfg: Config, year: int) -> pa.Table:
-    """One row: the scenario's scalars and this year's calendar."""
+def scenario_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
+    """The scenario's scalars and this year's calendar, bound to the queries' $parameters."""
     s = cfg.scenario
     jan1, dec31 = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    row = {
+    values = {
         "scenario_id": (s.scenario_id, pa.string()),
         "seed": (s.seed, pa.int64()),
         "sim_year": (year, pa.int64()),
         "year_start": (jan1, pa.date32()),
         "year_end": (dec31, pa.date32()),
-        "days_in_year": ((dec31 - jan1).days + 1, pa.int32()),
+        "days_in_year": ((dec31 - jan1).days + 1, pa.int64()),
         "prior_year_start": (dt.date(year - 1, 1, 1), pa.date32()),
         "first_year_start": (dt.date(s.start_year, 1, 1), pa.date32()),
         "growth": (s.growth, pa.float64()),
@@ -61,9 +62,9 @@ def scenario_table(cfg: Config, year: int) -> pa.Table:
         "promotion_max_age": (s.promotion_max_age, pa.int64()),
         "merit_date": (_day(year, s.merit_date), pa.date32()),
         "hire_pay_spread": (s.hire_pay_spread, pa.float64()),
-        "max_level": (len(cfg.levels.pay_min), pa.int32()),
+        "max_level": (len(cfg.levels.pay_min), pa.int64()),
     }
-    return pa.table({k: pa.array([v], t) for k, (v, t) in row.items()})
+    return {k: pa.scalar(v, t) for k, (v, t) in values.items()}
 
 
 def plan_designs_table(cfg: Config, year: int) -> pa.Table:
@@ -218,4 +219,4 @@ def static_tables(cfg: Config) -> dict[str, pa.Table]:
 
 def year_tables(cfg: Config, year: int) -> dict[str, pa.Table]:
     """Parameter tables holding this year's calendar."""
-    return {"scenario": scenario_table(cfg, year), "plan_designs": plan_designs_table(cfg, year)}
+    return {"plan_designs": plan_designs_table(cfg, year)}

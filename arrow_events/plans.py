@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
-from datafusion import SessionContext
+from datafusion import DataFrame, SessionContext
 
 from arrow_events import params
 from arrow_events.config import Config
@@ -42,6 +42,17 @@ FUSED_STAGES: list[tuple[str, bool]] = [
 
 
 @dataclass
+class YearPlan:
+    """A context holding one year's inputs, and the scalars bound to its queries."""
+
+    ctx: SessionContext
+    bound: dict[str, pa.Scalar]
+
+    def sql(self, name: str) -> DataFrame:
+        return self.ctx.sql(sql(name), param_values=self.bound)
+
+
+@dataclass
 class YearTables:
     """One year's engine output (money as cents), before the writer applies the contract."""
 
@@ -51,28 +62,36 @@ class YearTables:
     counts: dict[str, int]
 
 
-def prepare_context(cfg: Config, year: int, state: CohortState, threads: int) -> SessionContext:
+def prepare(cfg: Config, year: int, state: CohortState, threads: int) -> YearPlan:
     """A context holding the cohort and every parameter table for ``year``."""
     ctx = new_context(threads)
     register_tables(ctx, params.static_tables(cfg))
     register_tables(ctx, params.year_tables(cfg, year))
     register_tables(ctx, {"cohort": state.cohort, "plan_cohort": state.plan_cohort})
-    return ctx
+    return YearPlan(ctx, params.scenario_params(cfg, year))
 
 
-def compose(ctx: SessionContext, stages: list[tuple[str, bool]]) -> None:
-    """Register each stage's SQL under its name: a view, or a materialized in-memory table."""
+def compose(plan: YearPlan, stages: list[tuple[str, bool]]) -> None:
+    """Register each stage's SQL under its name: a view, or a materialized in-memory table.
+
+    Once year_counts exists its one row is bound as scalars too, so the branches
+    compare against constants instead of cross-joining a one-row table (which
+    DataFusion executes one probe row per batch on a single partition).
+    """
     for name, materialize in stages:
-        df = ctx.sql(sql(name))
-        ctx.register_view(name, df.cache() if materialize else df)
+        df = plan.sql(name)
+        plan.ctx.register_view(name, df.cache() if materialize else df)
+        if name == "year_counts":
+            row = plan.ctx.table(name).to_arrow_table()
+            plan.bound.update({c: row[c][0] for c in row.column_names})
 
 
 def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> YearTables:
     """Generate one year's events and end-of-year snapshot from ``state`` (the cohort at t-1)."""
-    ctx = prepare_context(cfg, year, state, threads)
-    compose(ctx, FUSED_STAGES)
-    events = ctx.sql(sql("events")).to_arrow_table()
-    register_tables(ctx, {"events": events})
-    snapshot = ctx.sql(sql("snapshot")).to_arrow_table()
-    counts = ctx.table("year_counts").to_arrow_table().to_pylist()[0]
+    plan = prepare(cfg, year, state, threads)
+    compose(plan, FUSED_STAGES)
+    events = plan.sql("events").to_arrow_table()
+    register_tables(plan.ctx, {"events": events})
+    snapshot = plan.sql("snapshot").to_arrow_table()
+    counts = {k: plan.bound[k].as_py() for k in plan.ctx.table("year_counts").schema().names}
     return YearTables(year, events, snapshot, counts)

@@ -4,14 +4,12 @@ WITH aged AS (
     SELECT
         c.*,
         -- whole years completed on Jan 1: the calendar difference, less one unless born (hired) on Jan 1
-        CAST(s.sim_year - date_part('year', c.birth_date)
+        CAST($sim_year - date_part('year', c.birth_date)
              - CASE WHEN date_part('doy', c.birth_date) = 1 THEN 0 ELSE 1 END AS BIGINT) AS age,
-        CAST(s.sim_year - date_part('year', c.hire_date)
+        CAST($sim_year - date_part('year', c.hire_date)
              - CASE WHEN date_part('doy', c.hire_date) = 1 THEN 0 ELSE 1 END AS BIGINT) AS tenure,
-        c.hire_date >= s.prior_year_start AS hired_last_year,
-        s.promotion_base_rate
+        c.hire_date >= $prior_year_start AS hired_last_year
     FROM cohort AS c
-    CROSS JOIN scenario AS s
 )
 SELECT
     a.employee_id,
@@ -28,7 +26,7 @@ SELECT
     tb.band AS tenure_band,
     a.hired_last_year,
     tb.termination_mult * ab.termination_mult * l.termination_mult AS termination_weight,
-    least(1.0, a.promotion_base_rate * tb.promotion_mult * ab.promotion_mult * l.promotion_mult) AS promotion_p
+    least(1.0, $promotion_base_rate * tb.promotion_mult * ab.promotion_mult * l.promotion_mult) AS promotion_p
 FROM aged AS a
 JOIN levels AS l ON l.level_id = a.level_id
 JOIN age_bands AS ab ON a.age >= ab.lower AND (ab.upper IS NULL OR a.age < ab.upper)

@@ -14,5 +14,4 @@ SELECT
     CAST(NULL AS DOUBLE) AS previous_deferral_rate,
     CAST(NULL AS DOUBLE) AS event_probability
 FROM plan_members AS pm
-CROSS JOIN scenario AS s
-WHERE pm.eligibility_date BETWEEN s.year_start AND s.year_end
+WHERE pm.eligibility_date BETWEEN $year_start AND $year_end

@@ -5,19 +5,18 @@
 -- year of eligibility on a uniform day from eligibility to Dec 31, later on a uniform
 -- day of the year, with probability and rate by age group.
 WITH candidates AS (
-    SELECT pm.*, s.year_start, s.year_end, s.days_in_year, s.first_year_start
+    SELECT pm.*
     FROM plan_members AS pm
-    CROSS JOIN scenario AS s
     WHERE NOT pm.enrolled
       AND NOT pm.opted_out
       AND pm.eligibility_date IS NOT NULL
-      AND pm.eligibility_date <= s.year_end
+      AND pm.eligibility_date <= $year_end
 ),
 auto AS (
     SELECT
         c.*,
         d.auto_enroll_rate,
-        CASE WHEN c.eligibility_date < c.first_year_start THEN d.auto_enroll_first_date
+        CASE WHEN c.eligibility_date < $first_year_start THEN d.auto_enroll_first_date
              ELSE c.eligibility_date + d.auto_enroll_window_days END AS ae_date
     FROM candidates AS c
     JOIN plan_designs AS d ON d.plan_design_id = c.plan_design_id
@@ -26,8 +25,8 @@ auto AS (
 voluntary AS (
     SELECT
         c.*,
-        c.eligibility_date >= c.year_start AS first_year,
-        CASE WHEN c.eligibility_date >= c.year_start THEN va.first_year_rate ELSE va.later_rate END AS p,
+        c.eligibility_date >= $year_start AS first_year,
+        CASE WHEN c.eligibility_date >= $year_start THEN va.first_year_rate ELSE va.later_rate END AS p,
         va.deferral_rate AS elected_rate
     FROM candidates AS c
     JOIN voluntary_ages AS va
@@ -49,7 +48,7 @@ SELECT
     a.deferral_rate AS previous_deferral_rate,
     CAST(NULL AS DOUBLE) AS event_probability
 FROM auto AS a
-WHERE a.ae_date BETWEEN a.year_start AND a.year_end
+WHERE a.ae_date BETWEEN $year_start AND $year_end
 UNION ALL
 SELECT
     v.plan_design_id,
@@ -58,8 +57,8 @@ SELECT
     'voluntary_enrollment',
     CASE
         WHEN v.first_year THEN v.eligibility_date + CAST(floor(v.u_enroll_date
-            * (arrow_cast(v.year_end, 'Int32') - arrow_cast(v.eligibility_date, 'Int32') + 1)) AS INT)
-        ELSE v.year_start + CAST(floor(v.u_enroll_date * v.days_in_year) AS INT)
+            * (arrow_cast($year_end, 'Int32') - arrow_cast(v.eligibility_date, 'Int32') + 1)) AS INT)
+        ELSE CAST($year_start AS DATE) + CAST(floor(v.u_enroll_date * $days_in_year) AS INT)
     END,
     CAST(NULL AS INT),
     CAST(NULL AS INT),

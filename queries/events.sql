@@ -21,9 +21,10 @@ WITH workforce_events AS (
     UNION ALL SELECT * FROM merit
 ),
 all_events AS (
+    -- the small side first: DataFusion builds the left side of a cross join in memory
     SELECT d.plan_design_id, w.*
-    FROM workforce_events AS w
-    CROSS JOIN plan_designs AS d
+    FROM plan_designs AS d
+    CROSS JOIN workforce_events AS w
     UNION ALL SELECT * FROM eligibility
     UNION ALL SELECT * FROM enrollment
     UNION ALL SELECT * FROM opt_out
@@ -60,12 +61,12 @@ carried AS (
     )
 )
 SELECT
-    lpad(to_hex(employee_key(concat_ws('|', s.scenario_id, c.plan_design_id, c.employee_id,
-        CAST(s.sim_year AS VARCHAR), CAST(c.event_seq AS VARCHAR)))), 16, '0') AS event_id,
-    s.scenario_id,
+    lpad(to_hex(employee_key(concat_ws('|', $scenario_id, c.plan_design_id, c.employee_id,
+        CAST($sim_year AS VARCHAR), CAST(c.event_seq AS VARCHAR)))), 16, '0') AS event_id,
+    $scenario_id AS scenario_id,
     c.plan_design_id,
     c.employee_id,
-    CAST(s.sim_year AS INT) AS simulation_year,
+    CAST($sim_year AS INT) AS simulation_year,
     c.event_type,
     c.event_category,
     CAST(c.event_seq AS INT) AS event_seq,
@@ -83,5 +84,4 @@ SELECT
     pm.tenure_band
 FROM carried AS c
 JOIN plan_members AS pm ON pm.plan_design_id = c.plan_design_id AND pm.employee_id = c.employee_id
-CROSS JOIN scenario AS s
 ORDER BY plan_design_id, employee_id, event_seq

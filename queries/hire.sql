@@ -19,12 +19,11 @@ slotted AS (
     SELECT
         sl.hire_seq,
         lc.level_id,
-        'NH_' || CAST(s.sim_year AS VARCHAR) || '_' || lpad(CAST(sl.hire_seq AS VARCHAR), 6, '0') AS employee_id
+        'NH_' || CAST($sim_year AS VARCHAR) || '_' || lpad(CAST(sl.hire_seq AS VARCHAR), 6, '0') AS employee_id
     FROM slots AS sl
     JOIN level_cum AS lc
         ON (2 * sl.hire_seq - 1) * sl.n_active >= 2 * sl.hires * lc.cum_lo
        AND (2 * sl.hire_seq - 1) * sl.n_active < 2 * sl.hires * lc.cum_hi
-    CROSS JOIN scenario AS s
 ),
 keyed AS (
     SELECT sl.*, employee_key(sl.employee_id) AS employee_key FROM slotted AS sl
@@ -32,28 +31,26 @@ keyed AS (
 drawn AS (
     SELECT
         k.*,
-        hash_rng_key(k.employee_key, s.sim_year, 'hire_age', s.seed) AS u_hire_age,
-        hash_rng_key(k.employee_key, s.sim_year, 'hire_pay', s.seed) AS u_hire_pay,
-        hash_rng_key(k.employee_key, s.sim_year, 'hire_date', s.seed) AS u_hire_date,
-        hash_rng_key(k.employee_key, s.sim_year, 'nh_term', s.seed) AS u_nh_term,
-        hash_rng_key(k.employee_key, s.sim_year, 'nh_term_date', s.seed) AS u_nh_term_date,
-        hash_rng_key(k.employee_key, s.sim_year, 'enroll', s.seed) AS u_enroll,
-        hash_rng_key(k.employee_key, s.sim_year, 'enroll_date', s.seed) AS u_enroll_date,
-        hash_rng_key(k.employee_key, s.sim_year, 'opt_out', s.seed) AS u_opt_out
+        hash_rng_key(k.employee_key, $sim_year, 'hire_age', $seed) AS u_hire_age,
+        hash_rng_key(k.employee_key, $sim_year, 'hire_pay', $seed) AS u_hire_pay,
+        hash_rng_key(k.employee_key, $sim_year, 'hire_date', $seed) AS u_hire_date,
+        hash_rng_key(k.employee_key, $sim_year, 'nh_term', $seed) AS u_nh_term,
+        hash_rng_key(k.employee_key, $sim_year, 'nh_term_date', $seed) AS u_nh_term_date,
+        hash_rng_key(k.employee_key, $sim_year, 'enroll', $seed) AS u_enroll,
+        hash_rng_key(k.employee_key, $sim_year, 'enroll_date', $seed) AS u_enroll_date,
+        hash_rng_key(k.employee_key, $sim_year, 'opt_out', $seed) AS u_opt_out
     FROM keyed AS k
-    CROSS JOIN scenario AS s
 ),
 dated AS (
     SELECT
         d.*,
-        s.year_start + CAST(floor(d.u_hire_date * s.days_in_year) AS INT) AS hire_date,
+        CAST($year_start AS DATE) + CAST(floor(d.u_hire_date * $days_in_year) AS INT) AS hire_date,
         ha.age AS hire_age,
         -- pay = (min + (max - min) * position) * (1 - spread + 2 * spread * u), half-up to cents
         CAST(floor((l.pay_min + (l.pay_max - l.pay_min) * l.hire_pay_position)
-                   * (1 - s.hire_pay_spread + 2 * s.hire_pay_spread * d.u_hire_pay) * 100 + 0.5) AS BIGINT)
+                   * (1 - $hire_pay_spread + 2 * $hire_pay_spread * d.u_hire_pay) * 100 + 0.5) AS BIGINT)
             AS compensation_cents
     FROM drawn AS d
-    CROSS JOIN scenario AS s
     JOIN levels AS l ON l.level_id = d.level_id
     JOIN hire_ages AS ha ON d.u_hire_age >= ha.u_lo AND d.u_hire_age < ha.u_hi
 ),
@@ -68,10 +65,9 @@ born AS (
 aged AS (
     SELECT
         b.*,
-        CAST(s.sim_year - date_part('year', b.birth_date)
+        CAST($sim_year - date_part('year', b.birth_date)
              - CASE WHEN date_part('doy', b.birth_date) = 1 THEN 0 ELSE 1 END AS BIGINT) AS age
     FROM born AS b
-    CROSS JOIN scenario AS s
 )
 SELECT
     a.employee_id,

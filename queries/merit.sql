@@ -14,16 +14,15 @@ SELECT
     c.employee_id,
     'merit' AS event_type,
     'merit_raise' AS event_category,
-    s.merit_date AS event_date,
+    $merit_date AS event_date,
     CAST(c.level_id AS INT) AS level_id,
     CAST(NULL AS INT) AS previous_level_id,
-    CAST(floor(c.compensation_cents * (1 + l.merit_rate * mp.multiplier + s.cola) + 0.5) AS BIGINT)
+    CAST(floor(c.compensation_cents * (1 + l.merit_rate * mp.multiplier + $cola) + 0.5) AS BIGINT)
         AS compensation_cents,
     c.compensation_cents AS previous_compensation_cents,
     CAST(NULL AS DOUBLE) AS deferral_rate,
     CAST(NULL AS DOUBLE) AS previous_deferral_rate,
     CAST(NULL AS DOUBLE) AS event_probability
 FROM current_pay AS c
-CROSS JOIN scenario AS s
 JOIN levels AS l ON l.level_id = c.level_id
 JOIN merit_performance AS mp ON c.u_merit >= mp.u_lo AND c.u_merit < mp.u_hi

@@ -5,7 +5,7 @@ SELECT
     e.employee_id,
     'opt_out' AS event_type,
     'opt_out' AS event_category,
-    least(e.event_date + d.opt_out_window_days, s.year_end) AS event_date,
+    least(e.event_date + d.opt_out_window_days, $year_end) AS event_date,
     CAST(NULL AS INT) AS level_id,
     CAST(NULL AS INT) AS previous_level_id,
     CAST(NULL AS BIGINT) AS compensation_cents,
@@ -19,6 +19,5 @@ JOIN plan_designs AS d ON d.plan_design_id = e.plan_design_id
 JOIN opt_out_ages AS oa
     ON oa.plan_design_id = e.plan_design_id
    AND pm.age >= oa.lower AND (oa.upper IS NULL OR pm.age < oa.upper)
-CROSS JOIN scenario AS s
 WHERE e.event_category = 'auto_enrollment'
   AND pm.u_opt_out < d.opt_out_rate * oa.mult

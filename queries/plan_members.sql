@@ -16,9 +16,8 @@ SELECT
             make_date(date_part('year', m.birth_date) + d.min_age, date_part('month', m.birth_date), 1)
                 + CAST(date_part('day', m.birth_date) - 1 AS INT))
     END AS eligibility_date,
-    d.auto_enroll AND (d.auto_enroll_all OR m.hire_date >= s.first_year_start) AS in_auto_enroll_scope
-FROM members AS m
-CROSS JOIN plan_designs AS d
-CROSS JOIN scenario AS s
+    d.auto_enroll AND (d.auto_enroll_all OR m.hire_date >= $first_year_start) AS in_auto_enroll_scope
+FROM plan_designs AS d  -- the small side first: the left side of a cross join is built in memory
+CROSS JOIN members AS m
 LEFT JOIN plan_cohort AS pc
     ON pc.plan_design_id = d.plan_design_id AND pc.employee_id = m.employee_id

@@ -4,20 +4,19 @@ SELECT
     r.employee_id,
     'promotion' AS event_type,
     'promotion' AS event_category,
-    s.promotion_date AS event_date,
+    $promotion_date AS event_date,
     CAST(r.level_id + 1 AS INT) AS level_id,
     CAST(r.level_id AS INT) AS previous_level_id,
     CAST(floor(r.compensation_cents
-               * least(1 + s.promotion_raise_cap,
-                       1 + s.promotion_raise + s.promotion_raise_spread * (2 * r.u_promo_raise - 1))
+               * least(1 + $promotion_raise_cap,
+                       1 + $promotion_raise + $promotion_raise_spread * (2 * r.u_promo_raise - 1))
                + 0.5) AS BIGINT) AS compensation_cents,
     r.compensation_cents AS previous_compensation_cents,
     CAST(NULL AS DOUBLE) AS deferral_rate,
     CAST(NULL AS DOUBLE) AS previous_deferral_rate,
     r.promotion_p AS event_probability
 FROM rng AS r
-CROSS JOIN scenario AS s
-WHERE r.level_id < s.max_level
+WHERE r.level_id < $max_level
   AND r.tenure >= 1
-  AND r.age < s.promotion_max_age
+  AND r.age < $promotion_max_age
   AND r.u_promo < r.promotion_p

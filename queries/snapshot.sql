@@ -14,10 +14,10 @@ WITH year_end_state AS (
     GROUP BY e.plan_design_id, e.employee_id
 )
 SELECT
-    s.scenario_id,
+    $scenario_id AS scenario_id,
     pm.plan_design_id,
     pm.employee_id,
-    CAST(s.sim_year AS INT) AS simulation_year,
+    CAST($sim_year AS INT) AS simulation_year,
     CASE WHEN y.termination_date IS NULL THEN 'active' ELSE 'terminated' END AS status,
     pm.hire_date,
     pm.birth_date,
@@ -32,7 +32,6 @@ SELECT
     pm.eligibility_override,
     pm.eligibility_date
 FROM plan_members AS pm
-CROSS JOIN scenario AS s
 LEFT JOIN year_end_state AS y
     ON y.plan_design_id = pm.plan_design_id AND y.employee_id = pm.employee_id
 ORDER BY plan_design_id, employee_id

@@ -19,14 +19,13 @@ new_hire AS (
         h.u_nh_term_date,
         ROW_NUMBER() OVER (ORDER BY h.u_nh_term, h.employee_id) AS pick
     FROM hire AS h
-    CROSS JOIN scenario AS s
-    WHERE h.hire_date < s.year_end
+    WHERE h.hire_date < $year_end
 )
 SELECT
     e.employee_id,
     'termination' AS event_type,
     'experienced_termination' AS event_category,
-    s.year_start + CAST(floor(e.u_term_date * s.days_in_year) AS INT) AS event_date,
+    CAST($year_start AS DATE) + CAST(floor(e.u_term_date * $days_in_year) AS INT) AS event_date,
     CAST(NULL AS INT) AS level_id,
     CAST(NULL AS INT) AS previous_level_id,
     CAST(NULL AS BIGINT) AS compensation_cents,
@@ -35,16 +34,14 @@ SELECT
     CAST(NULL AS DOUBLE) AS previous_deferral_rate,
     CAST(NULL AS DOUBLE) AS event_probability
 FROM experienced AS e
-CROSS JOIN year_counts AS c
-CROSS JOIN scenario AS s
-WHERE e.pick <= c.experienced_terms
+WHERE e.pick <= $experienced_terms
 UNION ALL
 SELECT
     n.employee_id,
     'termination',
     'new_hire_termination',
     n.hire_date + CAST(1 + floor(n.u_nh_term_date
-        * (arrow_cast(s.year_end, 'Int32') - arrow_cast(n.hire_date, 'Int32'))) AS INT),
+        * (arrow_cast($year_end, 'Int32') - arrow_cast(n.hire_date, 'Int32'))) AS INT),
     CAST(NULL AS INT),
     CAST(NULL AS INT),
     CAST(NULL AS BIGINT),
@@ -53,6 +50,4 @@ SELECT
     CAST(NULL AS DOUBLE),
     CAST(NULL AS DOUBLE)
 FROM new_hire AS n
-CROSS JOIN year_counts AS c
-CROSS JOIN scenario AS s
-WHERE n.pick <= c.new_hire_terms
+WHERE n.pick <= $new_hire_terms

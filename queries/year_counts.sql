@@ -11,12 +11,10 @@ solved AS (
     SELECT
         b.n_active,
         b.n_prior_hires,
-        CAST(floor(b.n_active * (1 + s.growth) + 0.5 + 1e-9) AS BIGINT) AS target,
-        CAST(floor((b.n_active - b.n_prior_hires) * s.termination_rate
-                   + b.n_prior_hires * s.new_hire_termination_rate + 1e-9) AS BIGINT) AS base_terms,
-        s.new_hire_termination_rate
+        CAST(floor(b.n_active * (1 + $growth) + 0.5 + 1e-9) AS BIGINT) AS target,
+        CAST(floor((b.n_active - b.n_prior_hires) * $termination_rate
+                   + b.n_prior_hires * $new_hire_termination_rate + 1e-9) AS BIGINT) AS base_terms
     FROM base AS b
-    CROSS JOIN scenario AS s
 ),
 netted AS (
     SELECT *, target - (n_active - base_terms) AS net FROM solved
@@ -25,7 +23,7 @@ hired AS (
     SELECT
         *,
         CASE WHEN net <= 0 THEN CAST(0 AS BIGINT)
-             ELSE CAST(ceil(net / (1 - new_hire_termination_rate) - 1e-9) AS BIGINT) END AS hires
+             ELSE CAST(ceil(net / (1 - $new_hire_termination_rate) - 1e-9) AS BIGINT) END AS hires
     FROM netted
 )
 SELECT
