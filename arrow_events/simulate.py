@@ -18,7 +18,14 @@ from arrow_events.errors import UserError
 from arrow_events.plans import YearTables, run_year
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA, to_contract
 from arrow_events.state import CohortState, from_census, from_snapshot
-from arrow_events.writer import existing_years, partition_dir, prepare_warehouse, read_partition, write_year
+from arrow_events.writer import (
+    check_warehouse,
+    existing_years,
+    partition_dir,
+    prepare_warehouse,
+    read_partition,
+    write_year,
+)
 
 DEFAULT_EMPLOYEES = 5000
 DEFAULT_CENSUS_SEED = 42
@@ -143,8 +150,9 @@ def run(
     t_start = time.perf_counter()
     years = years or cfg.years
     out = Path(out)
-    prepare_warehouse(out)
+    check_warehouse(out)
     state, source = starting_state(cfg, years[0], out, census)
+    prepare_warehouse(out)
     source = census_source or source
     report = RunReport(out)
     versions = _versions()

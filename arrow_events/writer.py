@@ -55,10 +55,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def prepare_warehouse(out: Path) -> None:
-    """Create the warehouse directory, or say why it cannot be one."""
+def check_warehouse(out: Path) -> None:
+    """Say why ``out`` cannot be a warehouse, without creating anything."""
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: output path exists and is not a directory")
+
+
+def prepare_warehouse(out: Path) -> None:
+    """Create the warehouse directory, or say why it cannot be one."""
+    check_warehouse(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

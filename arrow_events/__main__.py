@@ -1,0 +1,3 @@
+from arrow_events.cli import main
+
+main()

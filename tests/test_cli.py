@@ -1,0 +1,90 @@
+"""The command line: the main job with no arguments, the other commands, user errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from arrow_events import load_config
+from arrow_events.cli import main
+from tests.conftest import SAMPLES
+
+
+def test_run_with_no_options_writes_five_years(tmp_path):
+    # the README's main job, through the installed console script
+    proc = subprocess.run(["arrow-events", "run"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for table in ("events", "snapshot"):
+        years = sorted(p.name for p in (tmp_path / "warehouse" / table).iterdir())
+        assert years == [f"simulation_year={y}" for y in range(2025, 2030)]
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:3] == ["year", "start", "end"]
+    assert [line.split()[0] for line in lines[1:6]] == [str(y) for y in range(2025, 2030)]
+    assert lines[1].split()[1:3] == ["5,000", "5,150"]  # 5,000 x 1.03
+    assert proc.stderr == ""  # not a terminal: no progress lines
+
+
+def invoke(*args: str, cwd: Path):
+    runner = CliRunner()
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def test_sample_census_simulates(tmp_path):
+    r = invoke("run", "--census", str(SAMPLES / "invariant_census.csv"), "--years", "2025-2026",
+               "--out", "wh", cwd=tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "149" in r.output.splitlines()[1]  # 149 actives at Jan 1, 2025
+
+
+def test_census_command_then_run(tmp_path):
+    r = invoke("census", "--employees", "300", "--seed", "5", "--out", "c.csv", cwd=tmp_path)
+    assert r.exit_code == 0 and (tmp_path / "c.csv").exists()
+    r = invoke("run", "--census", "c.csv", "--years", "2025", "--out", "wh", "--seed", "9", cwd=tmp_path)
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[1].split()[1] == "300"
+
+
+def test_config_command_prints_loadable_toml(tmp_path):
+    r = invoke("config", cwd=tmp_path)
+    assert r.exit_code == 0
+    (tmp_path / "c.toml").write_text(r.output)
+    assert load_config(tmp_path / "c.toml") == load_config(None)
+    assert tomllib.loads(r.output)["scenario"]["growth"] == 0.03
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--census", "missing.csv"], "missing.csv: census file not found"),
+        (["run", "--config", "bad.toml"], "unknown key 'growht' (did you mean 'growth'?)"),
+        (["run", "--years", "2029-2025"], "--years: expected YEAR or FIRST-LAST"),
+        (["run", "--year", "2027"], "no snapshot for 2026"),
+        (["run", "--out", "afile"], "afile: output path exists and is not a directory"),
+        (["run", "--years", "2020"], "before the scenario's start_year 2025"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2_nothing_written(tmp_path, args, needle):
+    (tmp_path / "bad.toml").write_text("[scenario]\ngrowht = 0.1\n")
+    (tmp_path / "afile").write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "arrow_events", *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and needle in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_bad_option_values_are_usage_errors(tmp_path):
+    r = CliRunner().invoke(main, ["run", "--threads", "0"])
+    assert r.exit_code == 2 and "--threads" in r.output
