@@ -13,7 +13,12 @@ BATCH_SIZE = 65536
 
 def new_context(threads: int = 2) -> SessionContext:
     """A context with ``threads`` partitions and the hash_rng UDFs registered."""
-    config = SessionConfig().with_target_partitions(threads).with_batch_size(BATCH_SIZE)
+    config = (
+        SessionConfig()
+        .with_target_partitions(threads)
+        .with_batch_size(BATCH_SIZE)
+        .set("datafusion.optimizer.enable_join_dynamic_filter_pushdown", "false")
+    )
     ctx = SessionContext(config)
     udfs.register(ctx)
     return ctx

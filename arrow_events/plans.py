@@ -38,6 +38,8 @@ FUSED_STAGES: list[tuple[str, bool]] = [
     ("opt_out", False),
     ("escalation", False),
     ("deferral_change", False),
+    ("year_events", True),
+    ("timeline", True),
 ]
 
 

@@ -1,87 +1,59 @@
--- events: the year partition. Workforce branches (same under every plan design) and
--- plan branches, UNION ALL; nothing after an employee's termination; event_seq orders
--- each employee's year by date, then by the contract's type order; level, pay and
--- deferral rate are carried forward so every row shows the state as of that event.
-WITH workforce_events AS (
+-- events: the year partition. Each employee's events numbered in `moment` order (date,
+-- then the contract's type order); level, pay and deferral rate shown as of each event.
+-- Pay: merit applies after promotion. Rates: enrollment and opt-out happen only to the
+-- unenrolled, escalation and deferral change only to the enrolled, and the config keeps
+-- escalation before deferral change, so the latest change is found by precedence.
+WITH numbered AS (
     SELECT
-        h.employee_id,
-        'hire' AS event_type,
-        'new_hire' AS event_category,
-        h.hire_date AS event_date,
-        h.level_id,
-        CAST(NULL AS INT) AS previous_level_id,
-        h.compensation_cents,
-        CAST(NULL AS BIGINT) AS previous_compensation_cents,
-        CAST(NULL AS DOUBLE) AS deferral_rate,
-        CAST(NULL AS DOUBLE) AS previous_deferral_rate,
-        CAST(NULL AS DOUBLE) AS event_probability
-    FROM hire AS h
-    UNION ALL SELECT * FROM termination
-    UNION ALL SELECT * FROM promotion
-    UNION ALL SELECT * FROM merit
-),
-all_events AS (
-    -- the small side first: DataFusion builds the left side of a cross join in memory
-    SELECT d.plan_design_id, w.*
-    FROM plan_designs AS d
-    CROSS JOIN workforce_events AS w
-    UNION ALL SELECT * FROM eligibility
-    UNION ALL SELECT * FROM enrollment
-    UNION ALL SELECT * FROM opt_out
-    UNION ALL SELECT * FROM escalation
-    UNION ALL SELECT * FROM deferral_change
-),
-while_employed AS (
-    SELECT e.*
-    FROM all_events AS e
-    LEFT JOIN termination AS t ON t.employee_id = e.employee_id
-    WHERE t.event_date IS NULL OR e.event_date <= t.event_date
-),
-sequenced AS (
-    SELECT
-        w.*,
-        ROW_NUMBER() OVER (
-            PARTITION BY w.plan_design_id, w.employee_id
-            ORDER BY w.event_date, et.type_rank
-        ) AS event_seq
-    FROM while_employed AS w
-    JOIN event_types AS et ON et.event_type = w.event_type
-),
-carried AS (
-    SELECT
-        q.*,
-        last_value(q.level_id) IGNORE NULLS OVER employee_year AS level_so_far,
-        last_value(q.compensation_cents) IGNORE NULLS OVER employee_year AS pay_so_far,
-        last_value(q.deferral_rate) IGNORE NULLS OVER employee_year AS rate_so_far
-    FROM sequenced AS q
-    WINDOW employee_year AS (
-        PARTITION BY q.plan_design_id, q.employee_id
-        ORDER BY q.event_seq
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    )
+        e.*,
+        -- one event per type and year, so the sequence number counts the earlier moments
+        CAST(1
+             + CASE WHEN t.hire_at < e.moment THEN 1 ELSE 0 END
+             + CASE WHEN t.eligibility_at < e.moment THEN 1 ELSE 0 END
+             + CASE WHEN t.enrollment_at < e.moment THEN 1 ELSE 0 END
+             + CASE WHEN t.opt_out_at < e.moment THEN 1 ELSE 0 END
+             + CASE WHEN t.escalation_at < e.moment THEN 1 ELSE 0 END
+             + CASE WHEN t.deferral_change_at < e.moment THEN 1 ELSE 0 END
+             + CASE WHEN t.promotion_at < e.moment THEN 1 ELSE 0 END
+             + CASE WHEN t.merit_at < e.moment THEN 1 ELSE 0 END
+             + CASE WHEN t.termination_at < e.moment THEN 1 ELSE 0 END AS INT) AS event_seq,
+        CASE WHEN t.promotion_at <= e.moment THEN t.promoted_level_id ELSE t.base_level_id END AS level_now,
+        CASE WHEN t.merit_at <= e.moment THEN t.merit_pay_cents
+             WHEN t.promotion_at <= e.moment THEN t.promoted_pay_cents
+             ELSE t.base_pay_cents END AS pay_now_cents,
+        CASE WHEN t.opt_out_at <= e.moment THEN 0.0
+             WHEN t.enrollment_at <= e.moment THEN t.enrolled_rate
+             WHEN t.deferral_change_at <= e.moment THEN t.changed_rate
+             WHEN t.escalation_at <= e.moment THEN t.escalated_rate
+             ELSE t.base_rate END AS rate_now,
+        t.age,
+        t.tenure,
+        t.age_band,
+        t.tenure_band
+    FROM year_events AS e
+    JOIN timeline AS t ON t.plan_design_id = e.plan_design_id AND t.employee_id = e.employee_id
 )
 SELECT
-    lpad(to_hex(employee_key(concat_ws('|', $scenario_id, c.plan_design_id, c.employee_id,
-        CAST($sim_year AS VARCHAR), CAST(c.event_seq AS VARCHAR)))), 16, '0') AS event_id,
+    lpad(to_hex(employee_key(concat_ws('|', $scenario_id, n.plan_design_id, n.employee_id,
+        CAST($sim_year AS VARCHAR), CAST(n.event_seq AS VARCHAR)))), 16, '0') AS event_id,
     $scenario_id AS scenario_id,
-    c.plan_design_id,
-    c.employee_id,
+    n.plan_design_id,
+    n.employee_id,
     CAST($sim_year AS INT) AS simulation_year,
-    c.event_type,
-    c.event_category,
-    CAST(c.event_seq AS INT) AS event_seq,
-    c.event_date,
-    CAST(COALESCE(c.level_so_far, pm.level_id) AS INT) AS level_id,
-    c.previous_level_id,
-    COALESCE(c.pay_so_far, pm.compensation_cents) AS compensation_cents,
-    c.previous_compensation_cents,
-    COALESCE(c.rate_so_far, pm.deferral_rate) AS deferral_rate,
-    c.previous_deferral_rate,
-    c.event_probability,
-    CAST(pm.age AS INT) AS employee_age,
-    CAST(pm.tenure AS INT) AS tenure_years,
-    pm.age_band,
-    pm.tenure_band
-FROM carried AS c
-JOIN plan_members AS pm ON pm.plan_design_id = c.plan_design_id AND pm.employee_id = c.employee_id
+    n.event_type,
+    n.event_category,
+    n.event_seq,
+    n.event_date,
+    CAST(n.level_now AS INT) AS level_id,
+    n.previous_level_id,
+    n.pay_now_cents AS compensation_cents,
+    n.previous_compensation_cents,
+    n.rate_now AS deferral_rate,
+    n.previous_deferral_rate,
+    n.event_probability,
+    CAST(n.age AS INT) AS employee_age,
+    CAST(n.tenure AS INT) AS tenure_years,
+    n.age_band,
+    n.tenure_band
+FROM numbered AS n
 ORDER BY plan_design_id, employee_id, event_seq

@@ -1,6 +1,8 @@
 -- hire: this year's new employees, NH_<year>_<seq>, with the draws they need.
--- Levels by the slot method: slot k sits at (k - 0.5) / hires and takes the level whose
--- cumulative share of Jan-1 headcount contains it (compared in integers, exactly).
+-- Levels by the slot method: slot k (1..H) sits at (k - 0.5) / H and takes the level whose
+-- cumulative share [lo/N, hi/N) of Jan-1 headcount contains it. In integers:
+-- (2k - 1) N >= 2 H lo  <=>  k >= ceil((2 H lo + N) / 2N), and likewise for hi, so each
+-- level owns the slot range [ceil((2 H lo + N) / 2N), ceil((2 H hi + N) / 2N)), exactly.
 WITH level_mix AS (
     SELECT level_id, COUNT(*) AS n FROM rng GROUP BY level_id
 ),
@@ -11,19 +13,21 @@ level_cum AS (
         SUM(n) OVER (ORDER BY level_id) AS cum_hi
     FROM level_mix
 ),
-slots AS (
-    SELECT unnest(range(1, c.hires + 1)) AS hire_seq, c.hires, c.n_active
-    FROM year_counts AS c
+level_slots AS (
+    SELECT
+        level_id,
+        (2 * $hires * cum_lo + 2 * $n_active - 1) / (2 * $n_active) AS first_slot,
+        (2 * $hires * cum_hi + 2 * $n_active - 1) / (2 * $n_active) AS end_slot
+    FROM level_cum
 ),
 slotted AS (
     SELECT
-        sl.hire_seq,
-        lc.level_id,
-        'NH_' || CAST($sim_year AS VARCHAR) || '_' || lpad(CAST(sl.hire_seq AS VARCHAR), 6, '0') AS employee_id
-    FROM slots AS sl
-    JOIN level_cum AS lc
-        ON (2 * sl.hire_seq - 1) * sl.n_active >= 2 * sl.hires * lc.cum_lo
-       AND (2 * sl.hire_seq - 1) * sl.n_active < 2 * sl.hires * lc.cum_hi
+        s.level_id,
+        s.hire_seq,
+        'NH_' || CAST($sim_year AS VARCHAR) || '_' || lpad(CAST(s.hire_seq AS VARCHAR), 6, '0') AS employee_id
+    FROM (
+        SELECT level_id, unnest(range(first_slot, end_slot)) AS hire_seq FROM level_slots
+    ) AS s
 ),
 keyed AS (
     SELECT sl.*, employee_key(sl.employee_id) AS employee_key FROM slotted AS sl
@@ -66,7 +70,8 @@ aged AS (
     SELECT
         b.*,
         CAST($sim_year - date_part('year', b.birth_date)
-             - CASE WHEN date_part('doy', b.birth_date) = 1 THEN 0 ELSE 1 END AS BIGINT) AS age
+             - CASE WHEN date_part('doy', b.birth_date) = 1 THEN 0 ELSE 1 END AS BIGINT) AS age,
+        CAST(0 AS BIGINT) AS tenure
     FROM born AS b
 )
 SELECT
@@ -78,7 +83,7 @@ SELECT
     CAST(a.level_id AS INT) AS level_id,
     a.compensation_cents,
     a.age,
-    CAST(0 AS BIGINT) AS tenure,
+    a.tenure,
     ab.band AS age_band,
     tb.band AS tenure_band,
     a.u_nh_term,
@@ -88,4 +93,4 @@ SELECT
     a.u_opt_out
 FROM aged AS a
 JOIN age_bands AS ab ON a.age >= ab.lower AND (ab.upper IS NULL OR a.age < ab.upper)
-JOIN tenure_bands AS tb ON tb.lower = 0
+JOIN tenure_bands AS tb ON a.tenure >= tb.lower AND (tb.upper IS NULL OR a.tenure < tb.upper)
