@@ -16,8 +16,9 @@ level_cum AS (
 level_slots AS (
     SELECT
         level_id,
-        (2 * $hires * cum_lo + 2 * $n_active - 1) / (2 * $n_active) AS first_slot,
-        (2 * $hires * cum_hi + 2 * $n_active - 1) / (2 * $n_active) AS end_slot
+        -- ceil(a / b) as (a + b - 1) / b in integers, with a = 2 H lo + N and b = 2N
+        (2 * $hires * cum_lo + 3 * $n_active - 1) / (2 * $n_active) AS first_slot,
+        (2 * $hires * cum_hi + 3 * $n_active - 1) / (2 * $n_active) AS end_slot
     FROM level_cum
 ),
 slotted AS (

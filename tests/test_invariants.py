@@ -161,3 +161,24 @@ def test_workforce_events_identical_across_plan_designs(default_run):
     ev = events_of(out, cfg.years[0])
     ae = [e for e in ev if e["event_category"] == "auto_enrollment"]
     assert ae and all(e["plan_design_id"] == "standard" for e in ae)
+
+
+def test_hire_levels_follow_the_slot_method(default_run):
+    cfg, out, _ = default_run
+    for year in cfg.years[1:3]:  # the cohort is the prior year's actives
+        prior = read_year(out, "snapshot", year - 1)
+        active = pc.and_(pc.equal(prior["status"], "active"), pc.equal(prior["plan_design_id"], "standard"))
+        prior = prior.filter(active)
+        levels = Counter(prior["level_id"].to_pylist())
+        n = prior.num_rows
+        hires = [e for e in events_of(out, year) if e["event_type"] == "hire" and e["plan_design_id"] == "standard"]
+        h = len(hires)
+        bounds, cum = [], 0
+        for level in sorted(levels):
+            bounds.append((level, cum, cum + levels[level]))
+            cum += levels[level]
+        expected = {}
+        for k in range(1, h + 1):
+            pos = (k - 0.5) / h
+            expected[f"NH_{year}_{k:06d}"] = next(lv for lv, lo, hi in bounds if lo / n <= pos < hi / n)
+        assert {e["employee_id"]: e["level_id"] for e in hires} == expected
