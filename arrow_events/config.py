@@ -236,6 +236,11 @@ def _month_day(value: str, where: str) -> None:
     _check(ok, where, f"expected a month-day like \"02-01\" (Feb 29 not allowed), got {value!r}")
 
 
+def _md(value: str) -> tuple[int, int]:
+    m, d = value.split("-")
+    return int(m), int(d)
+
+
 def _rate(value: float, where: str) -> None:
     _check(0.0 <= value <= 1.0, where, f"must be between 0 and 1, got {value}")
 
@@ -315,6 +320,8 @@ def validate(cfg: Config, source: str) -> None:
             _rate(getattr(d, name), f"{w}.{name}")
         for name in ("auto_enroll_first_date", "deferral_change_date", "escalation_date"):
             _month_day(getattr(d, name), f"{w}.{name}")
+        _check(_md(d.escalation_date) <= _md(d.deferral_change_date), f"{w}.escalation_date",
+               "must be on or before deferral_change_date (rate changes compose escalation first)")
         _bands(d.opt_out_age_lower, f"{w}.opt_out_age_lower", ("opt_out_age_mult", d.opt_out_age_mult))
         _bands(d.voluntary_age_lower, f"{w}.voluntary_age_lower",
                ("voluntary_first_year_rate", d.voluntary_first_year_rate),

@@ -49,6 +49,7 @@ def test_partial_file_overlays_defaults(tmp_path):
         ("[scenario]\nyears = \"five\"\n", "expected a whole number"),
         ("[[plan_designs]]\nauto_enroll_scope = \"some\"\n", "'new_hires' or 'all'"),
         ("[scenario\n", "invalid TOML"),
+        ("[[plan_designs]]\nescalation_date = \"05-01\"\n", "on or before deferral_change_date"),
     ],
 )
 def test_bad_config_is_named(tmp_path, text, needle):
