@@ -13,6 +13,7 @@ import click
 from arrow_events import census as census_mod
 from arrow_events.config import dump_toml, load_config
 from arrow_events.errors import UserError
+from arrow_events.plans import ENGINES
 from arrow_events.simulate import RunReport, YearReport, parse_years, run
 
 
@@ -72,9 +73,11 @@ def _summary(report: RunReport) -> str:
 @click.option("--threads", type=click.IntRange(1, 256), default=2, show_default=True,
               help="DataFusion target partitions.")
 @click.option("--seed", type=int, help="Override the scenario seed.")
+@click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,
+              help="fused: one plan per year; legacy: the per-event baseline (one query per branch).")
 @user_errors
 def run_command(census_path: Path | None, config_path: Path | None, years_text: str | None,
-                one_year: int | None, out: Path, threads: int, seed: int | None) -> None:
+                one_year: int | None, out: Path, threads: int, seed: int | None, engine: str) -> None:
     """Simulate years and write events and snapshots to the warehouse.
 
     \b
@@ -82,6 +85,7 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
       arrow-events run
       arrow-events run --census census.csv --config plan.toml --years 2025-2029
       arrow-events run --year 2027          # re-run 2027 from the stored 2026 snapshot
+      arrow-events run --engine legacy --out baseline
     """
     if years_text and one_year is not None:
         raise UserError("--years and --year cannot be used together")
@@ -94,7 +98,7 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
     if interactive:
         click.echo(f"simulating into {out}/", err=True)
     report = run(cfg, out, years, census, str(census_path) if census_path else None, threads,
-                 _progress_line if interactive else None)
+                 _progress_line if interactive else None, engine)
     click.echo(_summary(report))
     click.echo(f"wrote {len(report.years)} year(s) to {out}/ in {report.total_s:.2f} s")
     if report.stale_years:

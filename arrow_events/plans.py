@@ -1,17 +1,28 @@
 """Compose the SQL files in queries/ into the plan for one simulation year.
 
-DataFusion inlines views and CTEs, so a relation referenced by several branches
-would be planned (and its draws computed) once per reference. The fused plan
-therefore materializes the few shared relations in memory, in dependency order:
-the cohort is scanned once, every draw is computed once per employee and
-stream, and the branches read the materialized results. Nothing touches disk.
+Every engine runs the same relations, one SQL file each, in the same order; the
+engines differ only in which relations they materialize, and where.
+
+- ``fused``: DataFusion inlines views and CTEs, so a relation read by several
+  branches would be planned (and its draws computed) once per reader. The fused
+  engine materializes the few shared relations in memory: the cohort is scanned
+  once, every draw is computed once per employee and stream, the branches read
+  the materialized results, and nothing touches disk before the writer.
+- ``legacy``: the per-event baseline the epic replaces. Each event branch is its
+  own query that scans the cohort and computes its own draws through plain
+  views, and is materialized as an intermediate Parquet file in a scratch
+  directory; the union step reads those files back.
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from datafusion import DataFrame, SessionContext
 
 from arrow_events import params
@@ -20,27 +31,29 @@ from arrow_events.context import new_context, register_tables
 from arrow_events.state import CohortState
 from queries import sql
 
-# (relation, materialize?) in dependency order; every name is queries/<name>.sql.
-WORKFORCE_BRANCHES = ["termination", "promotion", "merit"]
-PLAN_BRANCHES = ["eligibility", "enrollment", "opt_out", "escalation", "deferral_change"]
-FUSED_STAGES: list[tuple[str, bool]] = [
-    ("cohort_t", False),
-    ("rng", True),
-    ("year_counts", True),
-    ("hire", True),
-    ("members", False),
-    ("plan_members", True),
-    ("termination", True),
-    ("promotion", False),
-    ("merit", False),
-    ("eligibility", False),
-    ("enrollment", False),
-    ("opt_out", False),
-    ("escalation", False),
-    ("deferral_change", False),
-    ("year_events", True),
-    ("timeline", True),
+# Every relation of a year, in dependency order; each name is queries/<name>.sql.
+STAGES = [
+    "cohort_t",
+    "rng",
+    "year_counts",
+    "hire",
+    "members",
+    "plan_members",
+    "termination",
+    "promotion",
+    "merit",
+    "eligibility",
+    "enrollment",
+    "opt_out",
+    "escalation",
+    "deferral_change",
+    "year_events",
+    "timeline",
 ]
+BRANCHES = ["hire", "termination", "promotion", "merit", "eligibility", "enrollment", "opt_out", "escalation",
+            "deferral_change"]
+FUSED_MATERIALIZED = {"rng", "year_counts", "hire", "plan_members", "termination", "year_events", "timeline"}
+ENGINES = ("fused", "legacy")
 
 
 @dataclass
@@ -64,6 +77,10 @@ class YearTables:
     counts: dict[str, int]
 
 
+# How a relation is kept: given its name and query, return what later relations should read.
+Materializer = Callable[[str, DataFrame], DataFrame]
+
+
 def prepare(cfg: Config, year: int, state: CohortState, threads: int) -> YearPlan:
     """A context holding the cohort and every parameter table for ``year``."""
     ctx = new_context(threads)
@@ -73,27 +90,62 @@ def prepare(cfg: Config, year: int, state: CohortState, threads: int) -> YearPla
     return YearPlan(ctx, params.scenario_params(cfg, year))
 
 
-def compose(plan: YearPlan, stages: list[tuple[str, bool]]) -> None:
-    """Register each stage's SQL under its name: a view, or a materialized in-memory table.
+def in_memory(name: str, df: DataFrame) -> DataFrame:
+    return df.cache()
+
+
+def as_view(name: str, df: DataFrame) -> DataFrame:
+    return df
+
+
+def to_parquet(scratch: Path, ctx: SessionContext) -> Materializer:
+    """Write the relation to scratch/<name>.parquet and read it back from there."""
+
+    def materialize(name: str, df: DataFrame) -> DataFrame:
+        path = scratch / f"{name}.parquet"
+        pq.write_table(df.to_arrow_table(), path)
+        return ctx.read_parquet(str(path))
+
+    return materialize
+
+
+def compose(plan: YearPlan, stages: list[str], keep: Callable[[str], Materializer]) -> None:
+    """Register each stage's SQL under its name, kept as ``keep(name)`` says.
 
     Once year_counts exists its one row is bound as scalars too, so the branches
     compare against constants instead of cross-joining a one-row table (which
     DataFusion executes one probe row per batch on a single partition).
     """
-    for name, materialize in stages:
-        df = plan.sql(name)
-        plan.ctx.register_view(name, df.cache() if materialize else df)
+    for name in stages:
+        df = keep(name)(name, plan.sql(name))
+        plan.ctx.register_view(name, df)
         if name == "year_counts":
             row = plan.ctx.table(name).to_arrow_table()
             plan.bound.update({c: row[c][0] for c in row.column_names})
 
 
-def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> YearTables:
-    """Generate one year's events and end-of-year snapshot from ``state`` (the cohort at t-1)."""
-    plan = prepare(cfg, year, state, threads)
-    compose(plan, FUSED_STAGES)
+def fused_keep(name: str) -> Materializer:
+    return in_memory if name in FUSED_MATERIALIZED else as_view
+
+
+def finish(plan: YearPlan, year: int) -> YearTables:
+    """The events partition and the year-end snapshot, from the composed relations."""
     events = plan.sql("events").to_arrow_table()
     register_tables(plan.ctx, {"events": events})
     snapshot = plan.sql("snapshot").to_arrow_table()
     counts = {k: plan.bound[k].as_py() for k in plan.ctx.table("year_counts").schema().names}
     return YearTables(year, events, snapshot, counts)
+
+
+def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engine: str = "fused") -> YearTables:
+    """Generate one year's events and end-of-year snapshot from ``state`` (the cohort at t-1)."""
+    plan = prepare(cfg, year, state, threads)
+    if engine == "fused":
+        compose(plan, STAGES, fused_keep)
+        return finish(plan, year)
+    if engine == "legacy":
+        with tempfile.TemporaryDirectory(prefix=f"arrow-events-legacy-{year}-") as scratch:
+            branch_files = to_parquet(Path(scratch), plan.ctx)
+            compose(plan, STAGES, lambda name: branch_files if name in BRANCHES else as_view)
+            return finish(plan, year)
+    raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")

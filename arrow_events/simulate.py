@@ -80,11 +80,13 @@ def to_year_result(tables: YearTables, generate_s: float) -> YearResult:
     )
 
 
-def simulate_years(cfg: Config, state: CohortState, years: list[int], threads: int = 2) -> Iterator[YearResult]:
+def simulate_years(
+    cfg: Config, state: CohortState, years: list[int], threads: int = 2, engine: str = "fused"
+) -> Iterator[YearResult]:
     """Simulate ``years`` in order from ``state``, in memory; each year feeds the next."""
     for year in years:
         t0 = time.perf_counter()
-        result = to_year_result(run_year(cfg, year, state, threads), 0.0)
+        result = to_year_result(run_year(cfg, year, state, threads, engine), 0.0)
         result.generate_s = time.perf_counter() - t0
         yield result
         state = from_snapshot(result.snapshot)
@@ -145,6 +147,7 @@ def run(
     census_source: str | None = None,
     threads: int = 2,
     progress: Callable[[YearReport], None] | None = None,
+    engine: str = "fused",
 ) -> RunReport:
     """Simulate ``years`` (default: the scenario's) and write each year to the warehouse ``out``."""
     t_start = time.perf_counter()
@@ -156,7 +159,7 @@ def run(
     source = census_source or source
     report = RunReport(out)
     versions = _versions()
-    for result in simulate_years(cfg, state, years, threads):
+    for result in simulate_years(cfg, state, years, threads, engine):
         t0 = time.perf_counter()
         by_type = dict(sorted(Counter(result.events["event_type"].to_pylist()).items()))
         manifest = {
@@ -165,7 +168,7 @@ def run(
             "plan_design_ids": [d.plan_design_id for d in cfg.plan_designs],
             "seed": cfg.scenario.seed,
             "config_sha256": cfg.digest(),
-            "engine": "fused",
+            "engine": engine,
             "threads": threads,
             "input": source if result.year == years[0] else f"snapshot {result.year - 1}",
             "versions": versions,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from arrow_events import from_census, load_config
-from arrow_events.plans import FUSED_STAGES, compose, prepare, run_year
-from arrow_events.simulate import default_census
+from arrow_events.plans import BRANCHES, STAGES, compose, fused_keep, prepare, run_year
+from arrow_events.simulate import default_census, to_year_result
 from queries import sql
 from udfs import DRAWS
 
@@ -28,7 +29,7 @@ def test_stream_names_in_sql_match_the_counted_streams():
     # the counts above are the streams the SQL actually draws, not a guess
     assert len(re.findall(r"hash_rng_key\(", sql("rng"))) == COHORT_STREAMS
     assert len(re.findall(r"hash_rng_key\(", sql("hire"))) == HIRE_STREAMS
-    drawn = [name for name, _ in FUSED_STAGES if "hash_rng" in sql(name)]
+    drawn = [name for name in STAGES if "hash_rng" in sql(name)]
     assert drawn == ["rng", "hire"]
 
 
@@ -36,12 +37,38 @@ def test_cohort_scanned_once_and_branches_read_materialized_draws():
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
     plan = prepare(cfg, 2025, state, threads=2)
-    compose(plan, FUSED_STAGES[:1])  # cohort_t, a view over the cohort table
+    compose(plan, STAGES[:1], fused_keep)  # cohort_t, a view over the cohort table
     rng_plan = plan.sql("rng").optimized_logical_plan().display_indent()
     assert rng_plan.count("TableScan: cohort ") == 1
-    compose(plan, FUSED_STAGES[1:])
+    compose(plan, STAGES[1:], fused_keep)
     # the composed year plan reads the materialized relations: no cohort scan, no draw
     events_plan = plan.sql("events").optimized_logical_plan().display_indent()
     assert "TableScan: cohort " not in events_plan
     assert "hash_rng" not in events_plan
     assert "TableScan: scenario" not in events_plan
+
+
+def test_legacy_engine_rescans_per_branch_and_cleans_up(tmp_path, monkeypatch):
+    # the baseline is honest: each branch query re-scans the cohort (re-hashing its ids),
+    # draws what it needs, and lands on disk in a scratch directory removed afterwards
+    import tempfile
+
+    import arrow_events.plans as plans
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    written = []
+    real_write = plans.pq.write_table
+    monkeypatch.setattr(plans.pq, "write_table", lambda t, p: (written.append(Path(p).stem), real_write(t, p)))
+    cfg = load_config(None)
+    state = from_census(default_census(cfg), cfg)
+    DRAWS.reset()
+    fused = run_year(cfg, 2025, state, threads=2, engine="fused")
+    fused_keys = DRAWS.keys
+    DRAWS.reset()
+    legacy = run_year(cfg, 2025, state, threads=2, engine="legacy")
+    same, base = to_year_result(legacy, 0), to_year_result(fused, 0)  # compared in contract types
+    assert same.events.equals(base.events) and same.snapshot.equals(base.snapshot)
+    event_ids = fused.events.num_rows  # both engines hash each event's key once for event_id
+    assert DRAWS.keys - event_ids > 4 * (fused_keys - event_ids)
+    assert written == BRANCHES
+    assert list(tmp_path.iterdir()) == []

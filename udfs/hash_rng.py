@@ -135,15 +135,15 @@ def _plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 class DrawCounter:
-    """Rows seen by the draw UDFs, so tests can prove each draw is computed once."""
+    """Rows seen by the UDFs, so tests can prove each draw is computed once."""
 
     def __init__(self) -> None:
-        self.rows = 0
-        self.calls = 0
+        self.reset()
 
     def reset(self) -> None:
-        self.rows = 0
-        self.calls = 0
+        self.rows = 0  # rows drawn (hash_rng_key)
+        self.calls = 0  # batches drawn
+        self.keys = 0  # strings hashed (employee_key)
 
 
 DRAWS = DrawCounter()
@@ -155,6 +155,7 @@ def employee_key(ids: pa.Array) -> pa.Array:
     The finalizer gives the key full avalanche, so it also serves as a stable id hash.
     """
     ids = _plain(ids)
+    DRAWS.keys += len(ids)
     keys = mix64(fnv1a64(ids)).view(np.int64)
     return pa.array(keys, type=pa.int64(), mask=_null_mask(ids))
 
