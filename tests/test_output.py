@@ -21,15 +21,19 @@ def digests(out: Path) -> dict[str, str]:
             for p in sorted(out.rglob("*.parquet"))}
 
 
+RUNS = {"a": (2, "fused"), "b": (2, "fused"), "one_thread": (1, "fused"), "four_threads": (4, "fused"),
+        "legacy": (2, "legacy")}
+
+
 @pytest.fixture(scope="module")
 def small_runs(tmp_path_factory):
-    """The same 3-year run three times: twice on 2 threads, once on 1 thread."""
+    """The same 3-year run, by both engines and on 1, 2 and 4 threads."""
     cfg = two_design_config()
     cfg.scenario.years = 3
     outs = {}
-    for name, threads in (("a", 2), ("b", 2), ("one_thread", 1)):
+    for name, (threads, engine) in RUNS.items():
         outs[name] = tmp_path_factory.mktemp(name)
-        run(cfg, outs[name], threads=threads)
+        run(cfg, outs[name], threads=threads, engine=engine)
     return cfg, outs
 
 
@@ -41,7 +45,29 @@ def test_two_runs_are_byte_identical(small_runs):
 
 def test_thread_count_does_not_change_bytes(small_runs):
     _, outs = small_runs
-    assert digests(outs["a"]) == digests(outs["one_thread"])
+    assert digests(outs["a"]) == digests(outs["one_thread"]) == digests(outs["four_threads"])
+
+
+def test_legacy_baseline_is_byte_identical_to_fused(small_runs):
+    _, outs = small_runs
+    assert digests(outs["legacy"]) == digests(outs["a"])
+
+
+def test_row_counts_per_year_and_type_match_the_baseline(small_runs):
+    cfg, outs = small_runs
+
+    def counts(out: Path) -> dict[tuple[int, str], int]:
+        t = ds.dataset(out / "events", format="parquet", partitioning="hive").to_table()
+        grouped = t.group_by(["simulation_year", "event_type"]).aggregate([("event_id", "count")])
+        return {(r["simulation_year"], r["event_type"]): r["event_id_count"] for r in grouped.to_pylist()}
+
+    fused, legacy = counts(outs["a"]), counts(outs["legacy"])
+    assert fused == legacy
+    assert {y for y, _ in fused} == set(cfg.years) and len(fused) == 9 * len(cfg.years)
+    for year in cfg.years:
+        m = json.loads((outs["legacy"] / "manifests" / f"simulation_year={year}.json").read_text())
+        assert m["engine"] == "legacy"
+        assert m["events_by_type"] == {t: n for (y, t), n in fused.items() if y == year}
 
 
 def test_rerun_of_one_year_from_stored_snapshot_reproduces_it(small_runs, tmp_path):
