@@ -11,10 +11,13 @@ from typing import Any
 import click
 
 from arrow_events import census as census_mod
+from arrow_events.compare import compare_warehouses
 from arrow_events.config import dump_toml, load_config
 from arrow_events.errors import UserError
+from arrow_events.explain import DUMPABLE, dump_relation, explain_year
 from arrow_events.plans import ENGINES
-from arrow_events.simulate import RunReport, YearReport, parse_years, run
+from arrow_events.simulate import RunReport, YearReport, parse_years, run, starting_state
+from arrow_events.validate import validate_warehouse
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -137,3 +140,74 @@ def config_command(config_path: Path | None) -> None:
       arrow-events config > plan.toml
     """
     click.echo(dump_toml(load_config(config_path)), nl=False)
+
+
+@main.command("validate")
+@click.argument("warehouse", type=click.Path(path_type=Path))
+@click.option("--examples", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Violations shown per check.")
+@user_errors
+def validate_command(warehouse: Path, examples: int) -> None:
+    """Check a warehouse against the contract: layout, checksums, schema, keys, invariants.
+
+    Exit 0 when clean, 1 when anything is wrong.
+
+    \b
+    Example:
+      arrow-events validate warehouse
+    """
+    report = validate_warehouse(warehouse)
+    click.echo(report.render(examples))
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command("compare")
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option("--examples", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Differing keys shown per file.")
+@user_errors
+def compare_command(a: Path, b: Path, examples: int) -> None:
+    """Compare two warehouses file by file; exit 0 when identical, 1 otherwise.
+
+    \b
+    Example:
+      arrow-events compare warehouse baseline
+    """
+    report = compare_warehouses(a, b, examples)
+    click.echo(report.render(examples))
+    sys.exit(0 if report.identical else 1)
+
+
+@main.command("explain")
+@click.option("--year", type=int, required=True, help="The simulation year to plan.")
+@click.option("--census", "census_path", type=click.Path(path_type=Path),
+              help="Census for the start year. Default: the built-in synthetic census.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config.")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=Path("warehouse"), show_default=True,
+              help="Where later years read the prior year's snapshot from.")
+@click.option("--threads", type=click.IntRange(1, 256), default=2, show_default=True)
+@click.option("--dump", "dump_name", help=f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}.")
+@click.option("--out", "dump_dir", type=click.Path(path_type=Path), help="Directory for --dump.")
+@user_errors
+def explain_command(year: int, census_path: Path | None, config_path: Path | None, warehouse: Path,
+                    threads: int, dump_name: str | None, dump_dir: Path | None) -> None:
+    """Print the fused plan of a year (logical and physical, scans and draws), or dump a relation.
+
+    Nothing is written to the warehouse.
+
+    \b
+    Examples:
+      arrow-events explain --year 2025
+      arrow-events explain --year 2027 --dump rng --out debug/
+    """
+    cfg = load_config(config_path)
+    census = census_mod.read_census(census_path, cfg.scenario.start_year) if census_path else None
+    if (dump_name is None) != (dump_dir is None):
+        raise UserError("--dump and --out go together")
+    state, _ = starting_state(cfg, year, warehouse, census)
+    if dump_name:
+        path = dump_relation(cfg, year, state, dump_name, dump_dir, threads)
+        click.echo(f"wrote {path}")
+    else:
+        click.echo(explain_year(cfg, year, state, threads))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from arrow_events import census as census_mod
-from arrow_events.config import Config
+from arrow_events.config import Config, dump_toml
 from arrow_events.errors import UserError
 from arrow_events.plans import YearTables, run_year
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA, to_contract
@@ -168,6 +168,7 @@ def run(
             "plan_design_ids": [d.plan_design_id for d in cfg.plan_designs],
             "seed": cfg.scenario.seed,
             "config_sha256": cfg.digest(),
+            "config_toml": dump_toml(cfg),
             "engine": engine,
             "threads": threads,
             "input": source if result.year == years[0] else f"snapshot {result.year - 1}",
