@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from arrow_events.config import Config
+from udfs import employee_key
 
 # The contract's order of an employee's events within one day (DOMAIN.md section 5).
 EVENT_TYPES = [
@@ -33,6 +34,11 @@ def _day(year: int, month_day: str) -> dt.date:
     return dt.date(year, m, d)
 
 
+def _key(text: str) -> int:
+    """The same 64-bit key the SQL's employee_key gives a string."""
+    return employee_key(pa.array([text])).to_pylist()[0]
+
+
 def _upper_bounds(lower: list[int]) -> list[int | None]:
     return [*lower[1:], None]
 
@@ -43,6 +49,7 @@ def scenario_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
     jan1, dec31 = dt.date(year, 1, 1), dt.date(year, 12, 31)
     values = {
         "scenario_id": (s.scenario_id, pa.string()),
+        "scenario_key": (_key(s.scenario_id), pa.int64()),
         "seed": (s.seed, pa.int64()),
         "sim_year": (year, pa.int64()),
         "year_start": (jan1, pa.date32()),
@@ -63,6 +70,7 @@ def scenario_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
         "merit_date": (_day(year, s.merit_date), pa.date32()),
         "hire_pay_spread": (s.hire_pay_spread, pa.float64()),
         "max_level": (len(cfg.levels.pay_min), pa.int64()),
+        "band_top": (BAND_TOP, pa.int64()),
     }
     return {k: pa.scalar(v, t) for k, (v, t) in values.items()}
 
@@ -73,6 +81,7 @@ def plan_designs_table(cfg: Config, year: int) -> pa.Table:
     for d in cfg.plan_designs:
         row = {
             "plan_design_id": d.plan_design_id,
+            "plan_design_key": _key(d.plan_design_id),
             "min_age": d.min_age,
             "waiting_days": d.waiting_days,
             "auto_enroll": d.auto_enroll,
@@ -94,6 +103,7 @@ def plan_designs_table(cfg: Config, year: int) -> pa.Table:
             cols.setdefault(k, []).append(v)
     types = {
         "plan_design_id": pa.string(),
+        "plan_design_key": pa.int64(),
         "min_age": pa.int32(),
         "waiting_days": pa.int32(),
         "auto_enroll_window_days": pa.int32(),
@@ -133,13 +143,19 @@ def _band_labels(lower: list[int]) -> list[str]:
     return labels
 
 
+# Band tables hold one row per whole year 0..BAND_TOP, so the SQL looks a band up with an
+# equi-join on least(years, BAND_TOP) instead of a range join (far slower in DataFusion).
+BAND_TOP = 200
+
+
 def _bands_table(lower: list[int], **columns: list[float]) -> pa.Table:
+    labels = _band_labels(lower)
+    which = np.searchsorted(np.asarray(lower), np.arange(BAND_TOP + 1), side="right") - 1
     data = {
-        "band": pa.array(_band_labels(lower), pa.string()),
-        "lower": pa.array(lower, pa.int64()),
-        "upper": pa.array(_upper_bounds(lower), pa.int64()),
+        "years": pa.array(np.arange(BAND_TOP + 1), pa.int64()),
+        "band": pa.array([labels[i] for i in which], pa.string()),
     }
-    data.update({k: pa.array(v, pa.float64()) for k, v in columns.items()})
+    data.update({k: pa.array(np.asarray(v, dtype=float)[which], pa.float64()) for k, v in columns.items()})
     return pa.table(data)
 
 

@@ -29,5 +29,5 @@ SELECT
     least(1.0, $promotion_base_rate * tb.promotion_mult * ab.promotion_mult * l.promotion_mult) AS promotion_p
 FROM aged AS a
 JOIN levels AS l ON l.level_id = a.level_id
-JOIN age_bands AS ab ON a.age >= ab.lower AND (ab.upper IS NULL OR a.age < ab.upper)
-JOIN tenure_bands AS tb ON a.tenure >= tb.lower AND (tb.upper IS NULL OR a.tenure < tb.upper)
+JOIN age_bands AS ab ON ab.years = least(a.age, $band_top)
+JOIN tenure_bands AS tb ON tb.years = least(a.tenure, $band_top)

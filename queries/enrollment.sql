@@ -31,7 +31,7 @@ voluntary AS (
     FROM candidates AS c
     JOIN voluntary_ages AS va
         ON va.plan_design_id = c.plan_design_id
-       AND c.age >= va.lower AND (va.upper IS NULL OR c.age < va.upper)
+       AND va.years = least(c.age, $band_top)
     WHERE NOT c.in_auto_enroll_scope
 )
 SELECT
@@ -57,7 +57,7 @@ SELECT
     'voluntary_enrollment',
     CASE
         WHEN v.first_year THEN v.eligibility_date + CAST(floor(v.u_enroll_date
-            * (arrow_cast($year_end, 'Int32') - arrow_cast(v.eligibility_date, 'Int32') + 1)) AS INT)
+            * (CAST(CAST($year_end AS DATE) - v.eligibility_date AS BIGINT) + 1)) AS INT)
         ELSE CAST($year_start AS DATE) + CAST(floor(v.u_enroll_date * $days_in_year) AS INT)
     END,
     CAST(NULL AS INT),

@@ -26,6 +26,8 @@ WITH numbered AS (
              WHEN t.deferral_change_at <= e.moment THEN t.changed_rate
              WHEN t.escalation_at <= e.moment THEN t.escalated_rate
              ELSE t.base_rate END AS rate_now,
+        t.plan_design_key,
+        t.employee_key,
         t.age,
         t.tenure,
         t.age_band,
@@ -34,8 +36,7 @@ WITH numbered AS (
     JOIN timeline AS t ON t.plan_design_id = e.plan_design_id AND t.employee_id = e.employee_id
 )
 SELECT
-    lpad(to_hex(employee_key(concat_ws('|', $scenario_id, n.plan_design_id, n.employee_id,
-        CAST($sim_year AS VARCHAR), CAST(n.event_seq AS VARCHAR)))), 16, '0') AS event_id,
+    event_id($scenario_key, n.plan_design_key, n.employee_key, $sim_year, n.event_seq) AS event_id,
     $scenario_id AS scenario_id,
     n.plan_design_id,
     n.employee_id,

@@ -16,9 +16,10 @@ level_cum AS (
 level_slots AS (
     SELECT
         level_id,
-        -- ceil(a / b) as (a + b - 1) / b in integers, with a = 2 H lo + N and b = 2N
-        (2 * $hires * cum_lo + 3 * $n_active - 1) / (2 * $n_active) AS first_slot,
-        (2 * $hires * cum_hi + 3 * $n_active - 1) / (2 * $n_active) AS end_slot
+        -- exact: the quotient of two integers below 2**53 is correctly rounded, and a
+        -- non-integer quotient is at least 1 / 2N away from the next integer
+        CAST(ceil(CAST(2 * $hires * cum_lo + $n_active AS DOUBLE) / (2 * $n_active)) AS BIGINT) AS first_slot,
+        CAST(ceil(CAST(2 * $hires * cum_hi + $n_active AS DOUBLE) / (2 * $n_active)) AS BIGINT) AS end_slot
     FROM level_cum
 ),
 slotted AS (
@@ -93,5 +94,5 @@ SELECT
     a.u_enroll_date,
     a.u_opt_out
 FROM aged AS a
-JOIN age_bands AS ab ON a.age >= ab.lower AND (ab.upper IS NULL OR a.age < ab.upper)
-JOIN tenure_bands AS tb ON a.tenure >= tb.lower AND (tb.upper IS NULL OR a.tenure < tb.upper)
+JOIN age_bands AS ab ON ab.years = least(a.age, $band_top)
+JOIN tenure_bands AS tb ON tb.years = least(a.tenure, $band_top)

@@ -18,6 +18,6 @@ JOIN plan_members AS pm ON pm.plan_design_id = e.plan_design_id AND pm.employee_
 JOIN plan_designs AS d ON d.plan_design_id = e.plan_design_id
 JOIN opt_out_ages AS oa
     ON oa.plan_design_id = e.plan_design_id
-   AND pm.age >= oa.lower AND (oa.upper IS NULL OR pm.age < oa.upper)
+   AND oa.years = least(pm.age, $band_top)
 WHERE e.event_category = 'auto_enrollment'
   AND pm.u_opt_out < d.opt_out_rate * oa.mult

@@ -3,6 +3,7 @@
 -- max(hire + waiting_days, min_age-th birthday), never when eligibility_override is false.
 SELECT
     d.plan_design_id,
+    d.plan_design_key,
     m.*,
     COALESCE(pc.deferral_rate, 0.0) AS deferral_rate,
     COALESCE(pc.deferral_rate, 0.0) > 0 AS enrolled,

@@ -41,7 +41,7 @@ SELECT
     'termination',
     'new_hire_termination',
     n.hire_date + CAST(1 + floor(n.u_nh_term_date
-        * (arrow_cast($year_end, 'Int32') - arrow_cast(n.hire_date, 'Int32'))) AS INT),
+        * CAST(CAST($year_end AS DATE) - n.hire_date AS BIGINT)) AS INT),
     CAST(NULL AS INT),
     CAST(NULL AS INT),
     CAST(NULL AS BIGINT),

@@ -30,6 +30,8 @@ GROUP BY e.plan_design_id, e.employee_id
 )
 SELECT
     p.*,
+    pm.plan_design_key,
+    pm.employee_key,
     pm.level_id AS base_level_id,
     pm.compensation_cents AS base_pay_cents,
     pm.deferral_rate AS base_rate,

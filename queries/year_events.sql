@@ -33,7 +33,7 @@ all_events AS (
 )
 SELECT
     e.*,
-    CAST(arrow_cast(e.event_date, 'Int32') AS BIGINT) * 16 + et.type_rank AS moment
+    CAST(e.event_date - DATE '1970-01-01' AS BIGINT) * 16 + et.type_rank AS moment
 FROM all_events AS e
 JOIN event_types AS et ON et.event_type = e.event_type
 LEFT JOIN termination AS t ON t.employee_id = e.employee_id

@@ -137,3 +137,15 @@ def test_registered_in_datafusion_and_same_values():
     ctx = new_context(2)
     got = ctx.sql("SELECT hash_rng('EMP_0000001', 2025, 'merit', 42) AS u").to_pydict()["u"][0]
     assert got == ref_hash_rng("EMP_0000001", 2025, "merit", 42)
+
+
+def test_event_id_is_mix64_fold_as_16_hex_digits():
+    def ref(*keys: int) -> str:
+        h = 0
+        for k in keys:
+            h = ref_mix64(h ^ ((k + GOLDEN) & MASK))
+        return f"{h:016x}"
+
+    rows = [(1, 2, -5, 2025, 1), (0, 0, 0, 0, 0), (-(2**63), 2**63 - 1, 7, 2030, 9)]
+    cols = [pa.array(c, pa.int64()) for c in zip(*rows)]
+    assert udfs.event_id(*cols).to_pylist() == [ref(*r) for r in rows]

@@ -29,13 +29,15 @@ composition against a plain-Python reference implementation.
 
 The string hash is the expensive part, so the engine hashes each employee_id
 once (`employee_key`) and draws from the integer key (`hash_rng_key`); the two
-paths give identical values.
+paths give identical values. `event_id` folds the same finalizer over integer
+keys to give each event a stable id.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -75,27 +77,22 @@ def _string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def fnv1a64(arr: pa.Array) -> np.ndarray:
     """FNV-1a 64-bit hash of each string's UTF-8 bytes, vectorized by byte position.
 
-    Rows are visited longest first, so position j only touches the prefix of
-    rows that still have a byte j: ids of any length cost their own length.
-    Null rows hash as the empty string; callers mask them.
+    Rows are grouped by length; each group's bytes are gathered into an
+    (rows x length) matrix and folded column by column, so ids of any length
+    cost their own length. Null rows hash as the empty string; callers mask them.
     """
     data, starts, lengths = _string_parts(arr)
-    n = len(lengths)
-    h = np.full(n, FNV_OFFSET, dtype=np.uint64)
-    if n == 0 or lengths.max(initial=0) == 0:
-        return h
-    order = np.argsort(-lengths, kind="stable")
-    sorted_lengths = lengths[order]
-    sorted_starts = starts[order]
-    hs = h[order]
-    # active[j] = number of rows whose length exceeds j
-    max_len = int(sorted_lengths[0])
-    active = np.searchsorted(-sorted_lengths, -np.arange(max_len), side="left")
+    h = np.full(len(lengths), FNV_OFFSET, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for j in range(max_len):
-            c = int(active[j])
-            hs[:c] = (hs[:c] ^ data[sorted_starts[:c] + j]) * FNV_PRIME
-    h[order] = hs
+        for length in np.unique(lengths):
+            if length == 0:
+                continue
+            rows = np.flatnonzero(lengths == length)
+            block = data[starts[rows, None] + np.arange(length)]
+            hg = h[rows]
+            for j in range(int(length)):
+                hg = (hg ^ block[:, j]) * FNV_PRIME
+            h[rows] = hg
     return h
 
 
@@ -172,3 +169,26 @@ def hash_rng_key(keys: pa.Array, years: pa.Array, streams: pa.Array, seeds: pa.A
 def hash_rng(ids: pa.Array, years: pa.Array, streams: pa.Array, seeds: pa.Array) -> pa.Array:
     """Draws from string employee_ids: hash_rng(employee_id, simulation_year, stream, seed)."""
     return hash_rng_key(employee_key(ids), years, streams, seeds)
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def event_id(scenario_keys: pa.Array, design_keys: pa.Array, employee_keys: pa.Array, years: pa.Array,
+             seqs: pa.Array) -> pa.Array:
+    """A stable event id: mix64 folded over five integer keys, as 16 lowercase hex digits.
+
+    Formatted here rather than in SQL so every engine spells it the same way.
+    """
+    parts = [_plain(a) for a in (scenario_keys, design_keys, employee_keys, years, seqs)]
+    h = np.zeros(len(parts[0]), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for part in parts:
+            h = mix64(h ^ (_as_u64(part) + GOLDEN))
+    nibbles = (h[:, None] >> (np.arange(60, -4, -4, dtype=np.uint64))) & np.uint64(15)
+    text = _HEX[nibbles.astype(np.intp)].tobytes()
+    n = len(h)
+    offsets = pa.py_buffer(np.arange(0, 16 * (n + 1), 16, dtype=np.int32).tobytes())
+    ids = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(text)])
+    mask = _null_mask(*parts)
+    return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), ids) if mask is not None else ids

@@ -1,0 +1,166 @@
+"""Benchmark the engines across workloads and thread counts, side by side in one run.
+
+    python -m perf                  # W1 and W2, fused and legacy, threads 1,2, 5 repeats
+    python -m perf --quick          # seconds: a smoke test of the harness itself
+    python -m perf --employees 200000 --threads 2 --engines fused
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import click
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WORKLOADS = {"W1": {"employees": 5_000, "years": 5}, "W2": {"employees": 1_000_000, "years": 1}}
+QUICK = {"W1": {"employees": 5_000, "years": 5}, "W2": {"employees": 20_000, "years": 1}}
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = {}
+    for pkg in ("arrow-events", "datafusion", "pyarrow", "numpy", "duckdb"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_gib, 1),
+            "python": platform.python_version(), "platform": platform.platform(), "versions": versions}
+
+
+def run_child(spec: dict) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "perf.child", json.dumps(spec)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    if proc.returncode != 0:
+        raise click.ClickException(f"measurement {spec} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def summarize(result: dict) -> dict:
+    """Medians and ranges: per simulated year (generate + write) and per whole run."""
+    per_year = [y["generate_s"] + y["write_s"] for r in result["runs"] for y in r["years"]]
+    gen = [y["generate_s"] for r in result["runs"] for y in r["years"]]
+    totals = [r["total_s"] for r in result["runs"]]
+    return {
+        "year_median_s": statistics.median(per_year), "year_min_s": min(per_year), "year_max_s": max(per_year),
+        "generate_median_s": statistics.median(gen),
+        "run_median_s": statistics.median(totals), "run_min_s": min(totals), "run_max_s": max(totals),
+    }
+
+
+def markdown(doc: dict) -> str:
+    lines = [
+        f"Machine: {doc['machine']['cores']} cores, {doc['machine']['memory_gib']} GiB, {doc['machine']['cpu']}; "
+        f"python {doc['machine']['python']}, " + ", ".join(f"{k} {v}" for k, v in doc["machine"]["versions"].items()),
+        f"Repeats: {doc['repeats']} after {doc['warmup']} warm-up, medians [min-max].",
+        "",
+        "| workload | engine | threads | per year (gen + write) | generate only | whole run | peak RSS | vs fused |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in doc["results"]:
+        s = r["summary"]
+        lines.append(
+            f"| {r['workload']} ({r['employees']:,} x {r['years']}) | {r['engine']} | {r['threads']} "
+            f"| {s['year_median_s'] * 1000:.1f} ms [{s['year_min_s'] * 1000:.1f}-{s['year_max_s'] * 1000:.1f}] "
+            f"| {s['generate_median_s'] * 1000:.1f} ms "
+            f"| {s['run_median_s']:.3f} s [{s['run_min_s']:.3f}-{s['run_max_s']:.3f}] "
+            f"| {r['peak_rss_mb']:.0f} MB | {r.get('ratio_vs_fused', '')} |"
+        )
+    same = doc.get("same_events", {})
+    if same:
+        lines.append("")
+        lines += [f"- {w}: events identical across engines and threads: {ok}" for w, ok in same.items()]
+    return "\n".join(lines) + "\n"
+
+
+def chart(doc: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    workloads = sorted({r["workload"] for r in doc["results"]})
+    fig, axes = plt.subplots(1, len(workloads), figsize=(5 * len(workloads), 4), squeeze=False)
+    for ax, w in zip(axes[0], workloads, strict=True):
+        rows = [r for r in doc["results"] if r["workload"] == w]
+        labels = [f"{r['engine']}\n{r['threads']}t" for r in rows]
+        values = [r["summary"]["year_median_s"] * 1000 for r in rows]
+        ax.bar(labels, values, color=["#3b7dd8" if r["engine"] == "fused" else "#999999" for r in rows])
+        ax.set_title(f"{w}: {rows[0]['employees']:,} employees")
+        ax.set_ylabel("ms per simulated year (median)")
+        ax.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="Small workloads, one repeat: checks the harness in seconds.")
+@click.option("--workloads", default="W1,W2", show_default=True, help="Comma-separated: W1, W2.")
+@click.option("--employees", type=int, help="An extra workload of N employees x 1 year.")
+@click.option("--engines", default="fused,legacy", show_default=True, help="fused, legacy, duckdb.")
+@click.option("--threads", "threads_text", default="1,2", show_default=True, help="Thread counts, comma-separated.")
+@click.option("--repeats", type=int, default=5, show_default=True)
+@click.option("--warmup", type=int, default=1, show_default=True)
+@click.option("--name", default="latest", show_default=True, help="Results file stem under --out.")
+@click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
+def main(quick: bool, workloads: str, employees: int | None, engines: str, threads_text: str, repeats: int,
+         warmup: int, name: str, out: Path) -> None:
+    """Time event generation per year, whole runs and peak RSS, by workload, engine and threads."""
+    table = QUICK if quick else WORKLOADS
+    if quick:
+        repeats, warmup = 1, 0
+    chosen = {w: table[w] for w in workloads.split(",") if w}
+    if employees:
+        chosen[f"N{employees}"] = {"employees": employees, "years": 1}
+    engine_list = [e for e in engines.split(",") if e]
+    thread_list = [int(t) for t in threads_text.split(",") if t]
+    results = []
+    for w, spec in chosen.items():
+        for engine in engine_list:
+            for threads in thread_list if engine != "duckdb" else [thread_list[-1]]:
+                click.echo(f"{w} {engine} threads={threads} ...", err=True)
+                r = run_child({**spec, "engine": engine, "threads": threads, "repeats": repeats, "warmup": warmup})
+                r["workload"] = w
+                r["summary"] = summarize(r)
+                results.append(r)
+    same = {}
+    for w in chosen:
+        rows = [r for r in results if r["workload"] == w]
+        fused = {r["threads"]: r for r in rows if r["engine"] == "fused"}
+        for r in rows:
+            base = fused.get(r["threads"]) or next(iter(fused.values()), None)
+            if base and r is not base:
+                r["ratio_vs_fused"] = f"{r['summary']['year_median_s'] / base['summary']['year_median_s']:.1f}x"
+        same[w] = len({r["events_sha256"] for r in rows}) == 1
+    doc = {"machine": machine(), "repeats": repeats, "warmup": warmup, "quick": quick,
+           "measured_on": dt.date.today().isoformat(), "results": results, "same_events": same}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    md = markdown(doc)
+    (out / f"{name}.md").write_text(md)
+    drew = chart(doc, out / f"{name}.png")
+    click.echo(md)
+    click.echo(f"wrote {out / name}.json, .md" + (", .png" if drew else " (no matplotlib: no chart)"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""One measurement, in its own process so its peak RSS is its own.
+
+Usage (internal): python -m perf.child '<json spec>'; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from arrow_events import load_config, normalize_census, run, synthetic_census
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def events_digest(out: Path) -> str:
+    """sha256 over the events files, year by year: equal digests mean equal event rows."""
+    h = hashlib.sha256()
+    for p in sorted((out / "events").rglob("*.parquet")):
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def measure(spec: dict) -> dict:
+    cfg = load_config(None)
+    cfg.scenario.years = spec["years"]
+    census = normalize_census(synthetic_census(spec["employees"], 42, cfg.scenario.start_year), 2025)
+    runs = []
+    digest = ""
+    for i in range(spec["warmup"] + spec["repeats"]):
+        with tempfile.TemporaryDirectory(prefix="arrow-events-perf-") as tmp:
+            out = Path(tmp) / "wh"
+            t0 = time.perf_counter()
+            if spec["engine"] == "duckdb":
+                from perf.duckdb_peer import run_duckdb
+
+                years = run_duckdb(cfg, census, out)
+            else:
+                report = run(cfg, out, census=census, threads=spec["threads"], engine=spec["engine"])
+                years = [{"year": y.year, "generate_s": y.generate_s, "write_s": y.write_s} for y in report.years]
+            total = time.perf_counter() - t0
+            digest = events_digest(out)
+        if i >= spec["warmup"]:
+            runs.append({"total_s": total, "years": years})
+    return {**spec, "runs": runs, "peak_rss_mb": peak_rss_mb(), "events_sha256": digest}
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(json.loads(sys.argv[1]))))
