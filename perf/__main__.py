@@ -1,6 +1,6 @@
 """Benchmark the engines across workloads and thread counts, side by side in one run.
 
-    python -m perf                  # W1 and W2, fused and legacy, threads 1,2, 5 repeats
+    python -m perf                  # W1 and W2; fused, legacy and DuckDB; threads 1,2; 5 repeats
     python -m perf --quick          # seconds: a smoke test of the harness itself
     python -m perf --employees 200000 --threads 2 --engines fused
 """
@@ -116,7 +116,7 @@ def chart(doc: dict, path: Path) -> bool:
 @click.option("--quick", is_flag=True, help="Small workloads, one repeat: checks the harness in seconds.")
 @click.option("--workloads", default="W1,W2", show_default=True, help="Comma-separated: W1, W2.")
 @click.option("--employees", type=int, help="An extra workload of N employees x 1 year.")
-@click.option("--engines", default="fused,legacy", show_default=True, help="fused, legacy, duckdb.")
+@click.option("--engines", default="fused,legacy,duckdb", show_default=True, help="fused, legacy, duckdb.")
 @click.option("--threads", "threads_text", default="1,2", show_default=True, help="Thread counts, comma-separated.")
 @click.option("--repeats", type=int, default=5, show_default=True)
 @click.option("--warmup", type=int, default=1, show_default=True)
@@ -136,7 +136,7 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
     results = []
     for w, spec in chosen.items():
         for engine in engine_list:
-            for threads in thread_list if engine != "duckdb" else [thread_list[-1]]:
+            for threads in thread_list:
                 click.echo(f"{w} {engine} threads={threads} ...", err=True)
                 r = run_child({**spec, "engine": engine, "threads": threads, "repeats": repeats, "warmup": warmup})
                 r["workload"] = w

@@ -43,7 +43,7 @@ def measure(spec: dict) -> dict:
             if spec["engine"] == "duckdb":
                 from perf.duckdb_peer import run_duckdb
 
-                years = run_duckdb(cfg, census, out)
+                years = run_duckdb(cfg, census, out, spec["threads"])
             else:
                 report = run(cfg, out, census=census, threads=spec["threads"], engine=spec["engine"])
                 years = [{"year": y.year, "generate_s": y.generate_s, "write_s": y.write_s} for y in report.years]

@@ -3,7 +3,7 @@
 -- value per type; event_seq and the state as of any event follow from comparing moments,
 -- without window functions (which DataFusion runs slowly over a million small partitions).
 -- It carries the employee's Jan-1 state and attributes, so events need no other join.
-WITH pivot AS (
+WITH per_type AS (
 SELECT
     e.plan_design_id,
     e.employee_id,
@@ -39,5 +39,5 @@ SELECT
     pm.tenure,
     pm.age_band,
     pm.tenure_band
-FROM pivot AS p
+FROM per_type AS p
 JOIN plan_members AS pm ON pm.plan_design_id = p.plan_design_id AND pm.employee_id = p.employee_id

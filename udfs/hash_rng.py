@@ -96,8 +96,15 @@ def fnv1a64(arr: pa.Array) -> np.ndarray:
     return h
 
 
+def _fold(values: np.ndarray) -> np.ndarray:
+    """A column holding one repeated value (a literal, a bound year) as a 1-element array."""
+    return values[:1] if len(values) and (values == values[0]).all() else values
+
+
 def draw_from_key(key: np.ndarray, year: np.ndarray, stream_id: np.ndarray, seed: np.ndarray) -> np.ndarray:
     """Uniform [0, 1) floats from uint64 keys; every argument a uint64 array or scalar."""
+    # seed and year are constant within a batch almost always: mix them once, not per row
+    seed, year, stream_id = (_fold(np.atleast_1d(v)) for v in (seed, year, stream_id))
     with np.errstate(over="ignore"):
         h = mix64(key ^ mix64(seed + GOLDEN))
         h = mix64(h ^ mix64(year + np.uint64(2) * GOLDEN))
@@ -113,6 +120,8 @@ def _as_u64(arr: pa.Array) -> np.ndarray:
 
 def stream_ids(streams: pa.Array) -> np.ndarray:
     """fnv1a64 of each stream name; streams repeat, so each distinct name is hashed once."""
+    if len(streams) and not streams.null_count and pc.all(pc.equal(streams, streams[0])).as_py():
+        return fnv1a64(streams.slice(0, 1))  # a literal stream name: one hash for the batch
     encoded = streams.dictionary_encode() if not pa.types.is_dictionary(streams.type) else streams
     codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
     return fnv1a64(encoded.dictionary)[codes]

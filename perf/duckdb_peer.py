@@ -1,0 +1,77 @@
+"""The peer: the same event logic run by DuckDB, the engine the dbt reference uses.
+
+Same SQL files from queries/, the same NumPy hash UDFs registered as DuckDB Arrow
+UDFs, the same single writer. The one translation DuckDB forces: it cannot bind
+parameters inside a view, so every relation is computed with its parameters and
+kept as an Arrow table registered back into the connection.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from duckdb import sqltypes
+
+import udfs
+from arrow_events import params
+from arrow_events.config import Config
+from arrow_events.plans import STAGES, YearTables
+from arrow_events.simulate import to_year_result
+from arrow_events.state import CohortState, from_census, from_snapshot
+from arrow_events.writer import prepare_warehouse, write_year
+from queries import sql
+
+
+def connect(threads: int) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET threads = {int(threads)}")
+    big, dbl, txt = sqltypes.BIGINT, sqltypes.DOUBLE, sqltypes.VARCHAR
+    con.create_function("hash_rng_key", udfs.hash_rng_key, [big, big, txt, big], dbl, type="arrow",
+                        null_handling="special")
+    con.create_function("employee_key", udfs.employee_key, [txt], big, type="arrow", null_handling="special")
+    con.create_function("event_id", udfs.event_id, [big] * 5, txt, type="arrow", null_handling="special")
+    return con
+
+
+def _query(con: duckdb.DuckDBPyConnection, name: str, bound: dict) -> pa.Table:
+    text = sql(name)
+    wanted = dict.fromkeys(re.findall(r"\$(\w+)", text))
+    return con.sql(text, params={k: bound[k] for k in wanted}).to_arrow_table()
+
+
+def duckdb_year(con: duckdb.DuckDBPyConnection, cfg: Config, year: int, state: CohortState) -> YearTables:
+    inputs = {**params.static_tables(cfg), **params.year_tables(cfg, year),
+              "cohort": state.cohort, "plan_cohort": state.plan_cohort}
+    for name, table in inputs.items():
+        con.register(name, table)
+    bound = {k: v.as_py() for k, v in params.scenario_params(cfg, year).items()}
+    for name in STAGES:
+        con.register(name, _query(con, name, bound))
+        if name == "year_counts":
+            bound.update(con.sql("SELECT * FROM year_counts").to_arrow_table().to_pylist()[0])
+    events = _query(con, "events", bound)
+    con.register("events", events)
+    snapshot = _query(con, "snapshot", bound)
+    counts = {k: bound[k] for k in ("n_active", "n_prior_hires", "target", "experienced_terms", "hires",
+                                     "new_hire_terms")}
+    return YearTables(year, events, snapshot, counts)
+
+
+def run_duckdb(cfg: Config, census: pa.Table, out: Path, threads: int = 2) -> list[dict]:
+    """Simulate cfg.years with DuckDB and write the warehouse with the project's writer."""
+    prepare_warehouse(out)
+    con = connect(threads)
+    state = from_census(census, cfg)
+    years = []
+    for year in cfg.years:
+        t0 = time.perf_counter()
+        result = to_year_result(duckdb_year(con, cfg, year, state), 0.0)
+        t1 = time.perf_counter()
+        write_year(out, year, {"events": result.events, "snapshot": result.snapshot}, {"engine": "duckdb"})
+        years.append({"year": year, "generate_s": t1 - t0, "write_s": time.perf_counter() - t1})
+        state = from_snapshot(result.snapshot)
+    return years
