@@ -131,7 +131,6 @@ def fused_keep(name: str) -> Materializer:
 def finish(plan: YearPlan, year: int) -> YearTables:
     """The events partition and the year-end snapshot, from the composed relations."""
     events = plan.sql("events").to_arrow_table()
-    register_tables(plan.ctx, {"events": events})
     snapshot = plan.sql("snapshot").to_arrow_table()
     counts = {k: plan.bound[k].as_py() for k in plan.ctx.table("year_counts").schema().names}
     return YearTables(year, events, snapshot, counts)

@@ -2,7 +2,9 @@
 -- at most one event of each type a year, so the year pivots into one `moment` and one
 -- value per type; event_seq and the state as of any event follow from comparing moments,
 -- without window functions (which DataFusion runs slowly over a million small partitions).
--- It carries the employee's Jan-1 state and attributes, so events need no other join.
+-- It carries the employee's Jan-1 state and attributes, so events need no other join,
+-- and the year-end state the snapshot takes (the state shown on the last event, which
+-- a test checks): merit pay after promotion pay, and an opt-out ends any enrollment.
 WITH per_type AS (
 SELECT
     e.plan_design_id,
@@ -38,6 +40,10 @@ SELECT
     pm.age,
     pm.tenure,
     pm.age_band,
-    pm.tenure_band
+    pm.tenure_band,
+    COALESCE(p.promoted_level_id, pm.level_id) AS end_level_id,
+    COALESCE(p.merit_pay_cents, p.promoted_pay_cents, pm.compensation_cents) AS end_pay_cents,
+    CASE WHEN p.opt_out_at IS NOT NULL THEN 0.0
+         ELSE COALESCE(p.enrolled_rate, p.changed_rate, p.escalated_rate, pm.deferral_rate) END AS end_rate
 FROM per_type AS p
 JOIN plan_members AS pm ON pm.plan_design_id = p.plan_design_id AND pm.employee_id = p.employee_id

@@ -182,3 +182,21 @@ def test_hire_levels_follow_the_slot_method(default_run):
             pos = (k - 0.5) / h
             expected[f"NH_{year}_{k:06d}"] = next(lv for lv, lo, hi in bounds if lo / n <= pos < hi / n)
         assert {e["employee_id"]: e["level_id"] for e in hires} == expected
+
+
+def test_snapshot_state_is_the_state_on_each_last_event(default_run):
+    cfg, out, _ = default_run
+    for year in cfg.years:
+        last = {}
+        for e in events_of(out, year):
+            last[(e["plan_design_id"], e["employee_id"])] = e  # rows are in event_seq order
+        snap = read_year(out, "snapshot", year).to_pylist()
+        checked = 0
+        for r in snap:
+            e = last.get((r["plan_design_id"], r["employee_id"]))
+            if e is None:
+                continue
+            assert (r["level_id"], r["compensation"], r["deferral_rate"]) == (
+                e["level_id"], e["compensation"], e["deferral_rate"]), (year, r["employee_id"])
+            checked += 1
+        assert checked > 0.8 * len(snap)
