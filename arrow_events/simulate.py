@@ -21,9 +21,11 @@ from arrow_events.state import CohortState, from_census, from_snapshot
 from arrow_events.writer import (
     check_warehouse,
     existing_years,
+    lock,
     partition_dir,
     prepare_warehouse,
     read_partition,
+    recover,
     write_year,
 )
 
@@ -51,6 +53,7 @@ class RunReport:
     years: list[YearReport] = field(default_factory=list)
     stale_years: list[int] = field(default_factory=list)
     total_s: float = 0.0
+    recovered: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -154,10 +157,20 @@ def run(
     years = years or cfg.years
     out = Path(out)
     check_warehouse(out)
-    state, source = starting_state(cfg, years[0], out, census)
+    if not out.exists():
+        starting_state(cfg, years[0], out, census)  # refuse bad arguments before creating anything
     prepare_warehouse(out)
-    source = census_source or source
-    report = RunReport(out)
+    with lock(out):
+        report = RunReport(out, recovered=recover(out))
+        state, source = starting_state(cfg, years[0], out, census)
+        _simulate_into(cfg, out, years, state, census_source or source, threads, engine, progress, report)
+    report.stale_years = [y for y in existing_years(out) if y > years[-1]]
+    report.total_s = time.perf_counter() - t_start
+    return report
+
+
+def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState, source: str, threads: int,
+                   engine: str, progress: Callable[[YearReport], None] | None, report: RunReport) -> None:
     versions = _versions()
     for result in simulate_years(cfg, state, years, threads, engine):
         t0 = time.perf_counter()
@@ -186,6 +199,3 @@ def run(
         report.years.append(year_report)
         if progress:
             progress(year_report)
-    report.stale_years = [y for y in existing_years(out) if y > years[-1]]
-    report.total_s = time.perf_counter() - t_start
-    return report

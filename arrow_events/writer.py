@@ -6,19 +6,35 @@ Layout under the warehouse directory:
     snapshot/simulation_year=<t>/part-0.parquet
     manifests/simulation_year=<t>.json
 
-A year is written into a hidden staging directory (readers skip names that
-start with '.'), then each partition directory is renamed into place. Rename
-is atomic, so a reader sees the old year or the new one, never a half-written
-file. Parquet bytes depend only on the table: sorted rows, a fixed file name.
+A year is committed in steps that survive a crash at any point:
+
+1. its files are written into the hidden directory ``.staging-<t>/`` (readers
+   skip names that start with '.');
+2. ``.staging-<t>/commit.json`` records the year's manifest: from here on the
+   year rolls forward;
+3. each partition directory is renamed into place (rename is atomic: a reader
+   sees the old partition or the new one, never a half-written file);
+4. the manifest is written, and the staging directory removed.
+
+A run killed before step 2 leaves the previous state of the year; killed after
+it, the next run (``recover``) finishes the swaps. Only the instant between two
+renames shows one table's new partition beside the other's old one. One run at
+a time writes a warehouse: ``lock`` holds an advisory lock on ``.lock`` that
+the kernel releases when the process dies. Parquet bytes depend only on the
+table: sorted rows, a fixed file name.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import signal
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,23 +106,85 @@ def write_parquet(table: pa.Table, path: Path) -> None:
         os.fsync(f.fileno())
 
 
+STAGING_PREFIX = ".staging-"
+JOURNAL = "commit.json"
+LOCK_FILE = ".lock"
+
+
+def failpoint(name: str) -> None:
+    """Crash here (SIGKILL) when ARROW_EVENTS_FAILPOINT names this point: the crash-safety tests' hook."""
+    if os.environ.get("ARROW_EVENTS_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def write_year(out: Path, year: int, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> dict[str, Any]:
     """Write ``tables`` (name -> contract table) as year ``year``; returns the manifest written."""
-    staging = out / f".staging-{year}-{os.getpid()}"
+    staging = out / f"{STAGING_PREFIX}{year}"
     if staging.exists():
         shutil.rmtree(staging)
-    try:
-        # Parquet encoding releases the GIL: the year's tables encode side by side
-        with ThreadPoolExecutor(max_workers=len(tables)) as pool:
-            infos = pool.map(lambda item: _stage(staging, year, *item), tables.items())
-            files = dict(zip(tables, infos, strict=True))
-        for name in tables:
-            _swap_in(staging / name, partition_dir(out, name, year))
-        manifest = {**manifest, "files": files}
-        _write_json(manifest_path(out, year), manifest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    # Parquet encoding releases the GIL: the year's tables encode side by side
+    with ThreadPoolExecutor(max_workers=len(tables)) as pool:
+        infos = pool.map(lambda item: _stage(staging, year, *item), tables.items())
+        files = dict(zip(tables, infos, strict=True))
+    failpoint(f"staged:{year}")
+    manifest = {**manifest, "files": files}
+    _write_json(staging / JOURNAL, manifest)
+    failpoint(f"journaled:{year}")
+    _roll_forward(out, year, staging, manifest)
     return manifest
+
+
+def _roll_forward(out: Path, year: int, staging: Path, manifest: dict[str, Any]) -> None:
+    """Steps 3 and 4: swap in whatever is still staged, write the manifest, drop the staging."""
+    for name in manifest["files"]:
+        if (staging / name).is_dir():
+            _swap_in(staging / name, partition_dir(out, name, year), staging / f"old-{name}")
+            failpoint(f"swapped-{name}:{year}")
+    _write_json(manifest_path(out, year), manifest)
+    failpoint(f"committed:{year}")
+    shutil.rmtree(staging)
+
+
+def recover(out: Path) -> list[str]:
+    """Finish or discard what an interrupted run left; returns what was done, for the user."""
+    done = []
+    if not out.is_dir():
+        return done
+    for staging in sorted(out.glob(f"{STAGING_PREFIX}*")):
+        year_text = staging.name[len(STAGING_PREFIX):]
+        journal = staging / JOURNAL
+        if year_text.isdigit() and journal.is_file():
+            manifest = json.loads(journal.read_text(encoding="utf-8"))
+            _roll_forward(out, int(year_text), staging, manifest)
+            done.append(f"completed the interrupted write of {year_text}")
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+            done.append(f"removed an unfinished write of {year_text} (the year kept its previous state)")
+    for tmp in (out / "manifests").glob(".*.tmp-*") if (out / "manifests").is_dir() else []:
+        tmp.unlink(missing_ok=True)
+    return done
+
+
+@contextmanager
+def lock(out: Path) -> Iterator[None]:
+    """Hold the warehouse's write lock for the block, or refuse with the holder's pid."""
+    path = out / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(
+                f"{out}: another arrow-events run (pid {holder}) is writing this warehouse; "
+                "wait for it to finish or stop it, then run again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock; so does the process dying
 
 
 def _stage(staging: Path, year: int, name: str, table: pa.Table) -> dict[str, Any]:
@@ -122,14 +200,15 @@ def _stage(staging: Path, year: int, name: str, table: pa.Table) -> dict[str, An
     }
 
 
-def _swap_in(staged: Path, target: Path) -> None:
+def _swap_in(staged: Path, target: Path, old: Path) -> None:
+    """Rename ``staged`` to ``target``; a previous ``target`` is parked at ``old`` (inside the staging)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    old = target.parent / f".old-{target.name}-{os.getpid()}"
     if target.exists():
+        if old.exists():
+            shutil.rmtree(old)
         os.rename(target, old)
     os.rename(staged, target)
     _fsync_dir(target.parent)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
