@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -12,8 +13,8 @@ import click
 
 from arrow_events import census as census_mod
 from arrow_events.compare import compare_warehouses
-from arrow_events.config import dump_toml, load_config
-from arrow_events.errors import UserError
+from arrow_events.config import dump_toml, load_config, parse_size
+from arrow_events.errors import ResourceLimitError, UserError
 from arrow_events.explain import DUMPABLE, dump_relation, explain_year
 from arrow_events.plans import ENGINES
 from arrow_events.simulate import RunReport, YearReport, parse_years, run, starting_state
@@ -21,7 +22,13 @@ from arrow_events.validate import validate_warehouse
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Report a UserError as one line on stderr with exit code 2, never a traceback."""
+    """Report a UserError as one line on stderr with exit code 2, never a traceback.
+
+    A memory-limit failure exits 3 at once: after DataFusion fails a query while
+    Python UDFs run, interpreter shutdown can abort (DATAFUSION_NOTES.md), so the
+    process ends without it. Nothing was half-written: writes happen after a year
+    is computed, and the lock is released with the process.
+    """
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -30,6 +37,11 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except UserError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
+        except ResourceLimitError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(3)
 
     return wrapper
 
@@ -78,9 +90,11 @@ def _summary(report: RunReport) -> str:
 @click.option("--seed", type=int, help="Override the scenario seed.")
 @click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,
               help="fused: one plan per year; legacy: the per-event baseline (one query per branch).")
+@click.option("--memory-limit", help="Bound DataFusion's memory pool, e.g. 1GB; sorts spill to the temp directory.")
 @user_errors
 def run_command(census_path: Path | None, config_path: Path | None, years_text: str | None,
-                one_year: int | None, out: Path, threads: int, seed: int | None, engine: str) -> None:
+                one_year: int | None, out: Path, threads: int, seed: int | None, engine: str,
+                memory_limit: str | None) -> None:
     """Simulate years and write events and snapshots to the warehouse.
 
     \b
@@ -95,13 +109,16 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
     cfg = load_config(config_path)
     if seed is not None:
         cfg.scenario.seed = seed
+    limit = parse_size(memory_limit) if memory_limit else cfg.memory_limit_bytes
     years = parse_years(years_text) if years_text else ([one_year] if one_year is not None else None)
     census = census_mod.read_census(census_path, cfg.scenario.start_year) if census_path else None
     interactive = sys.stderr.isatty()
     if interactive:
         click.echo(f"simulating into {out}/", err=True)
     report = run(cfg, out, years, census, str(census_path) if census_path else None, threads,
-                 _progress_line if interactive else None, engine)
+                 _progress_line if interactive else None, engine, limit)
+    for note in report.recovered:
+        click.echo(f"note: {note}", err=True)
     click.echo(_summary(report))
     click.echo(f"wrote {len(report.years)} year(s) to {out}/ in {report.total_s:.2f} s")
     if report.stale_years:

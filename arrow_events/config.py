@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,13 @@ class PlanDesign:
 
 
 @dataclass
+class Engine:
+    """How a run executes; none of it changes a single output byte."""
+
+    memory_limit: str = ""  # e.g. "1GB": DataFusion's memory pool, spilling to the temp directory
+
+
+@dataclass
 class Config:
     scenario: Scenario = field(default_factory=Scenario)
     levels: Levels = field(default_factory=Levels)
@@ -116,6 +124,11 @@ class Config:
     hire_ages: HireAges = field(default_factory=HireAges)
     merit_performance: MeritPerformance = field(default_factory=MeritPerformance)
     plan_designs: list[PlanDesign] = field(default_factory=lambda: [PlanDesign()])
+    engine: Engine = field(default_factory=Engine)
+
+    @property
+    def memory_limit_bytes(self) -> int | None:
+        return parse_size(self.engine.memory_limit) if self.engine.memory_limit else None
 
     @property
     def years(self) -> list[int]:
@@ -136,6 +149,7 @@ _SECTIONS = {
     "age_bands": AgeBands,
     "hire_ages": HireAges,
     "merit_performance": MeritPerformance,
+    "engine": Engine,
 }
 
 
@@ -221,6 +235,20 @@ def load_config(path: str | Path | None) -> Config:
     return config_from_dict(data, str(p))
 
 
+def parse_size(text: str) -> int:
+    """'1GB', '512MB', '2GiB', '1500000000' -> bytes (decimal and binary units)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*", text, flags=re.IGNORECASE)
+    if not m:
+        raise UserError(f"memory limit: expected a size like 1GB, 512MB or 2GiB, got {text!r}")
+    number, unit = float(m.group(1)), (m.group(2) or "B").upper().rstrip("B")
+    scale = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+             "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}[unit]
+    size = int(number * scale)
+    if size < 1 << 20:
+        raise UserError(f"memory limit: {text!r} is below the 1 MiB minimum")
+    return size
+
+
 def _check(ok: bool, where: str, message: str) -> None:
     if not ok:
         raise UserError(f"{where}: {message}")
@@ -303,6 +331,12 @@ def validate(cfg: Config, source: str) -> None:
     _check(len(mp.upper) == len(mp.multiplier) and mp.upper, w, "upper and multiplier need the same length")
     _check(all(a < b for a, b in zip(mp.upper, mp.upper[1:])) and mp.upper[-1] == 1.0, f"{w}.upper",
            "must increase strictly and end at 1.0")
+
+    if cfg.engine.memory_limit:
+        try:
+            parse_size(cfg.engine.memory_limit)
+        except UserError as e:
+            raise UserError(f"{source}: [engine].memory_limit: {str(e).split(': ', 1)[1]}") from None
 
     ids = [d.plan_design_id for d in cfg.plan_designs]
     _check(len(set(ids)) == len(ids), f"{source}: plan_designs", f"duplicate plan_design_id in {ids}")

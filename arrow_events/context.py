@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from datafusion import SessionConfig, SessionContext
+from datafusion import RuntimeEnvBuilder, SessionConfig, SessionContext
 
 import udfs
 
@@ -11,15 +11,22 @@ import udfs
 BATCH_SIZE = 65536
 
 
-def new_context(threads: int = 2) -> SessionContext:
-    """A context with ``threads`` partitions and the hash_rng UDFs registered."""
+def new_context(threads: int = 2, memory_limit: int | None = None) -> SessionContext:
+    """A context with ``threads`` partitions, an optional memory pool limit, and the UDFs registered.
+
+    With a limit, sorts and aggregations spill to the OS temp directory; what cannot
+    spill fails with "Resources exhausted" instead of growing past the limit.
+    """
     config = (
         SessionConfig()
         .with_target_partitions(threads)
         .with_batch_size(BATCH_SIZE)
         .set("datafusion.optimizer.enable_join_dynamic_filter_pushdown", "false")
     )
-    ctx = SessionContext(config)
+    runtime = None
+    if memory_limit is not None:
+        runtime = RuntimeEnvBuilder().with_disk_manager_os().with_fair_spill_pool(memory_limit)
+    ctx = SessionContext(config, runtime)
     udfs.register(ctx)
     return ctx
 

@@ -28,6 +28,7 @@ from datafusion import DataFrame, SessionContext
 from arrow_events import params
 from arrow_events.config import Config
 from arrow_events.context import new_context, register_tables
+from arrow_events.errors import ResourceLimitError
 from arrow_events.state import CohortState
 from queries import sql
 
@@ -81,9 +82,9 @@ class YearTables:
 Materializer = Callable[[str, DataFrame], DataFrame]
 
 
-def prepare(cfg: Config, year: int, state: CohortState, threads: int) -> YearPlan:
+def prepare(cfg: Config, year: int, state: CohortState, threads: int, memory_limit: int | None = None) -> YearPlan:
     """A context holding the cohort and every parameter table for ``year``."""
-    ctx = new_context(threads)
+    ctx = new_context(threads, memory_limit)
     register_tables(ctx, params.static_tables(cfg))
     register_tables(ctx, params.year_tables(cfg, year))
     register_tables(ctx, {"cohort": state.cohort, "plan_cohort": state.plan_cohort})
@@ -136,15 +137,23 @@ def finish(plan: YearPlan, year: int) -> YearTables:
     return YearTables(year, events, snapshot, counts)
 
 
-def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engine: str = "fused") -> YearTables:
+def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engine: str = "fused",
+             memory_limit: int | None = None) -> YearTables:
     """Generate one year's events and end-of-year snapshot from ``state`` (the cohort at t-1)."""
-    plan = prepare(cfg, year, state, threads)
-    if engine == "fused":
-        compose(plan, STAGES, fused_keep)
-        return finish(plan, year)
-    if engine == "legacy":
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+    plan = prepare(cfg, year, state, threads, memory_limit)
+    try:
+        if engine == "fused":
+            compose(plan, STAGES, fused_keep)
+            return finish(plan, year)
         with tempfile.TemporaryDirectory(prefix=f"arrow-events-legacy-{year}-") as scratch:
             branch_files = to_parquet(Path(scratch), plan.ctx)
             compose(plan, STAGES, lambda name: branch_files if name in BRANCHES else as_view)
             return finish(plan, year)
-    raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+    except Exception as e:
+        if "Resources exhausted" in str(e):
+            detail = str(e).split("Resources exhausted:", 1)[-1].strip().splitlines()[0]
+            raise ResourceLimitError(f"year {year} needs more memory than the limit allows ({detail}); "
+                                     "raise --memory-limit or use fewer --threads") from None
+        raise

@@ -84,12 +84,13 @@ def to_year_result(tables: YearTables, generate_s: float) -> YearResult:
 
 
 def simulate_years(
-    cfg: Config, state: CohortState, years: list[int], threads: int = 2, engine: str = "fused"
+    cfg: Config, state: CohortState, years: list[int], threads: int = 2, engine: str = "fused",
+    memory_limit: int | None = None,
 ) -> Iterator[YearResult]:
     """Simulate ``years`` in order from ``state``, in memory; each year feeds the next."""
     for year in years:
         t0 = time.perf_counter()
-        result = to_year_result(run_year(cfg, year, state, threads, engine), 0.0)
+        result = to_year_result(run_year(cfg, year, state, threads, engine, memory_limit), 0.0)
         result.generate_s = time.perf_counter() - t0
         yield result
         state = from_snapshot(result.snapshot)
@@ -151,6 +152,7 @@ def run(
     threads: int = 2,
     progress: Callable[[YearReport], None] | None = None,
     engine: str = "fused",
+    memory_limit: int | None = None,
 ) -> RunReport:
     """Simulate ``years`` (default: the scenario's) and write each year to the warehouse ``out``."""
     t_start = time.perf_counter()
@@ -163,16 +165,18 @@ def run(
     with lock(out):
         report = RunReport(out, recovered=recover(out))
         state, source = starting_state(cfg, years[0], out, census)
-        _simulate_into(cfg, out, years, state, census_source or source, threads, engine, progress, report)
+        _simulate_into(cfg, out, years, state, census_source or source, threads, engine, memory_limit, progress,
+                       report)
     report.stale_years = [y for y in existing_years(out) if y > years[-1]]
     report.total_s = time.perf_counter() - t_start
     return report
 
 
 def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState, source: str, threads: int,
-                   engine: str, progress: Callable[[YearReport], None] | None, report: RunReport) -> None:
+                   engine: str, memory_limit: int | None, progress: Callable[[YearReport], None] | None,
+                   report: RunReport) -> None:
     versions = _versions()
-    for result in simulate_years(cfg, state, years, threads, engine):
+    for result in simulate_years(cfg, state, years, threads, engine, memory_limit):
         t0 = time.perf_counter()
         by_type = dict(sorted(Counter(result.events["event_type"].to_pylist()).items()))
         manifest = {
@@ -184,6 +188,7 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
             "config_toml": dump_toml(cfg),
             "engine": engine,
             "threads": threads,
+            "memory_limit_bytes": memory_limit,
             "input": source if result.year == years[0] else f"snapshot {result.year - 1}",
             "versions": versions,
             "workforce_counts": result.counts,

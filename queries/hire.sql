@@ -26,7 +26,10 @@ slotted AS (
     SELECT
         s.level_id,
         s.hire_seq,
-        'NH_' || CAST($sim_year AS VARCHAR) || '_' || lpad(CAST(s.hire_seq AS VARCHAR), 6, '0') AS employee_id
+        -- at least 6 digits; lpad would truncate a 7-digit sequence, so never pad below its length
+        'NH_' || CAST($sim_year AS VARCHAR) || '_'
+            || lpad(CAST(s.hire_seq AS VARCHAR), greatest(6, length(CAST(s.hire_seq AS VARCHAR))), '0')
+            AS employee_id
     FROM (
         SELECT level_id, unnest(range(first_slot, end_slot)) AS hire_seq FROM level_slots
     ) AS s

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pyarrow as pa
+
 from arrow_events import from_census, load_config
 from arrow_events.plans import BRANCHES, STAGES, compose, fused_keep, prepare, run_year
 from arrow_events.simulate import default_census, to_year_result
@@ -72,3 +74,14 @@ def test_legacy_engine_rescans_per_branch_and_cleans_up(tmp_path, monkeypatch):
     assert DRAWS.keys - event_ids > 4 * (fused_keys - event_ids)
     assert written == BRANCHES
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hire_ids_stay_unique_past_999999_hires():
+    cfg = load_config(None)
+    state = from_census(default_census(cfg), cfg)
+    plan = prepare(cfg, 2025, state, threads=2)
+    compose(plan, STAGES[: STAGES.index("year_counts") + 1], fused_keep)
+    plan.bound["hires"] = pa.scalar(1_000_002, pa.int64())  # as a 5M-employee cohort would hire
+    ids = plan.sql("hire").to_arrow_table()["employee_id"].to_pylist()
+    assert len(ids) == len(set(ids)) == 1_000_002
+    assert {"NH_2025_000001", "NH_2025_999999", "NH_2025_1000000", "NH_2025_1000002"} <= set(ids)
