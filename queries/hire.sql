@@ -28,7 +28,7 @@ slotted AS (
         s.hire_seq,
         -- at least 6 digits; lpad would truncate a 7-digit sequence, so never pad below its length
         'NH_' || CAST($sim_year AS VARCHAR) || '_'
-            || lpad(CAST(s.hire_seq AS VARCHAR), greatest(6, length(CAST(s.hire_seq AS VARCHAR))), '0')
+            || lpad(CAST(s.hire_seq AS VARCHAR), CAST(greatest(6, length(CAST(s.hire_seq AS VARCHAR))) AS INT), '0')
             AS employee_id
     FROM (
         SELECT level_id, unnest(range(first_slot, end_slot)) AS hire_seq FROM level_slots
