@@ -7,6 +7,7 @@ one UserError naming the file, the column and the rows.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import difflib
 from pathlib import Path
@@ -67,6 +68,13 @@ class _Rows:
         return f"{len(idx)} row{plural} ({word}{plural} {where}{more})"
 
     def error(self, column: str, mask: np.ndarray, problem: str) -> UserError:
+        if mask.sum() == 1:  # "1 row (line 7) is not a date", not "are"
+            for plural, single in (("are not dates", "is not a date"), ("are not numbers", "is not a number"),
+                                   ("are not booleans", "is not a boolean"), ("are ", "is "), ("have ", "has "),
+                                   ("repeat ", "repeats ")):
+                if problem.startswith(plural):
+                    problem = single + problem[len(plural):]
+                    break
         return UserError(f"{self.path}: column '{column}': {self.describe(mask)} {problem}")
 
 
@@ -144,19 +152,30 @@ def _read_raw(path: Path) -> tuple[pa.Table, bool]:
                 raise UserError(f"{path}: census file is empty (no header, no rows)")
             read = pacsv.ReadOptions(block_size=1 << 24)
             # Read every column as text so that we, not the CSV reader, decide what is malformed.
-            header = path.open("rb").readline().decode("utf-8", errors="strict").strip().split(",")
-            opts = pacsv.ConvertOptions(column_types={h.strip().strip('"'): pa.string() for h in header})
+            with path.open(encoding="utf-8", newline="") as f:
+                header = next(csv.reader(f), [])
+            opts = pacsv.ConvertOptions(column_types={h: pa.string() for h in header})
             return pacsv.read_csv(path, read_options=read, convert_options=opts), True
     except UserError:
         raise
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: census is not UTF-8 text (invalid byte {e.start} of the header)") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: census is not UTF-8 text ({_first_bad_utf8(path)})") from None
     except (pa.ArrowInvalid, OSError) as e:
         msg = str(e).splitlines()[0]
-        if "UTF8" in msg or "utf8" in msg.lower():
-            raise UserError(f"{path}: census is not UTF-8 text ({msg})") from None
+        if "utf8" in msg.lower():
+            raise UserError(f"{path}: census is not UTF-8 text ({_first_bad_utf8(path)})") from None
         raise UserError(f"{path}: cannot read census: {msg}") from None
     raise UserError(f"{path}: unsupported census format '{suffix}' (expected .csv or .parquet)")
+
+
+def _first_bad_utf8(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        return f"line {line}: byte 0x{data[e.start]:02x} at offset {e.start}; save the file as UTF-8"
+    return "invalid bytes"
 
 
 def read_census(path: str | Path, start_year: int) -> pa.Table:
@@ -171,11 +190,17 @@ def normalize_census(raw: pa.Table, start_year: int, rows: _Rows | None = None) 
     rows = rows or _Rows(Path("<census>"), False)
     path = rows.path
     names = raw.schema.names
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        plural = len(repeated) > 1
+        raise UserError(f"{path}: column{'s' if plural else ''} {', '.join(repr(n) for n in repeated)} "
+                        f"appear{'' if plural else 's'} more than once in the header")
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         hints = []
+        unknown = [n for n in names if n not in REQUIRED + OPTIONAL]  # only these can be misspellings
         for m in missing:
-            close = difflib.get_close_matches(m, names, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(m, unknown, n=1, cutoff=0.6)
             hints.append(f"'{m}'" + (f" (found '{close[0]}': misspelled?)" if close else ""))
         raise UserError(f"{path}: required column{'s' if len(missing) > 1 else ''} missing: {', '.join(hints)}")
     n = raw.num_rows

@@ -1,0 +1,109 @@
+"""Every kind of bad input: one line naming what and where, exit code 2, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+H = "employee_id,employee_birth_date,employee_hire_date,employee_gross_compensation,employee_deferral_rate\n"
+OK_ROW = "E1,1980-01-01,2010-05-01,85000,0.05\n"
+
+# (case, file name, file bytes, extra CLI args, text the message must contain)
+CENSUS_CASES = [
+    ("misspelled column", "c.csv", b"employee_id,employee_birth_date,employee_hire_date,gross_compensation\n"
+     b"E1,1980-01-01,2010-05-01,1\n", [], "required column missing: 'employee_gross_compensation'"),
+    ("missing column", "c.csv", b"employee_id,employee_birth_date\nE1,1980-01-01\n", [],
+     "required columns missing: 'employee_hire_date', 'employee_gross_compensation'"),
+    ("empty file", "c.csv", b"", [], "census file is empty"),
+    ("repeated column", "c.csv", (H.strip() + ",employee_id\n" + OK_ROW.strip() + ",E2\n").encode(), [],
+     "column 'employee_id' appears more than once in the header"),
+    ("header only", "c.csv", H.encode(), [], "census has a header but no employee rows"),
+    ("not parquet", "c.parquet", b"PAR1 not really", [], "cannot read census"),
+    ("unknown format", "c.xlsx", b"x", [], "unsupported census format '.xlsx'"),
+    ("bad date", "c.csv", (H + "E1,01/02/1980,2010-05-01,85000,0\n").encode(), [],
+     "column 'employee_birth_date': 1 row (line 2) is not a date in YYYY-MM-DD form (e.g. '01/02/1980')"),
+    ("bad number", "c.csv", (H + OK_ROW + "E2,1980-01-01,2010-05-01,85k,0\n").encode(), [],
+     "column 'employee_gross_compensation': 1 row (line 3) is not a number (e.g. '85k')"),
+    ("duplicate id", "c.csv", (H + OK_ROW + OK_ROW).encode(), [],
+     "column 'employee_id': 1 row (line 3) repeats an employee_id seen earlier (e.g. 'E1')"),
+    ("zero pay", "c.csv", (H + "E1,1980-01-01,2010-05-01,0,0\n").encode(), [], "must be a finite amount > 0"),
+    ("infinite pay", "c.csv", (H + "E1,1980-01-01,2010-05-01,1e999,0\n").encode(), [],
+     "must be a finite amount > 0"),
+    ("birth after hire", "c.csv", (H + "E1,2011-01-01,2010-05-01,50000,0\n").encode(), [],
+     "is after the employee_hire_date"),
+    ("hire after start", "c.csv", (H + "E1,1980-01-01,2025-03-01,50000,0\n").encode(), [],
+     "is on or after the simulation start (2025-01-01)"),
+    ("rate above 100%", "c.csv", (H + "E1,1980-01-01,2010-05-01,50000,150\n").encode(), [], "outside 0-1"),
+    ("negative rate", "c.csv", (H + "E1,1980-01-01,2010-05-01,50000,-0.02\n").encode(), [], "outside 0-1"),
+    ("unknown level", "c.csv", (H.strip() + ",level_id\n" + OK_ROW.strip() + ",6\n").encode(), [],
+     "column 'level_id': 1 row (line 2) is not a level 1-5"),
+    ("non-UTF-8", "c.csv", H.encode() + b"E\xff1,1980-01-01,2010-05-01,50000,0\n", [],
+     "census is not UTF-8 text (line 2: byte 0xff"),
+    ("many bad rows", "c.csv", (H + "".join(f"E{i},1980-01-01,2010-05-01,-1,0\n" for i in range(9))).encode(), [],
+     "9 rows (lines 2, 3, 4, 5, 6 and 4 more)"),
+]
+
+CONFIG_CASES = [
+    ("bad TOML", "[scenario\n", "invalid TOML"),
+    ("unknown key", "[scenario]\nturnover = 0.1\n", "unknown key 'turnover'"),
+    ("did you mean", "[scenario]\nsede = 1\n", "unknown key 'sede' (did you mean 'seed'?)"),
+    ("rate out of range", "[scenario]\ntermination_rate = 1.5\n", "termination_rate: must be between 0 and 1"),
+    ("impossible growth", "[scenario]\ngrowth = -1.5\n", "|growth| must be <= 1"),
+    ("impossible solver", "[scenario]\nnew_hire_termination_rate = 0.995\n", "must be below 0.99"),
+    ("wrong type", "[[plan_designs]]\nmin_age = \"21\"\n", "expected a whole number"),
+    ("bad memory limit", "[engine]\nmemory_limit = \"lots\"\n", "[engine].memory_limit: expected a size like 1GB"),
+    ("non-UTF-8 config", b"[scenario]\n# \xff\n", "config is not UTF-8 text"),
+]
+
+ARG_CASES = [
+    (["run", "--year", "2027"], "no snapshot for 2026"),
+    (["run", "--years", "2027-2025"], "--years: expected YEAR or FIRST-LAST"),
+    (["run", "--years", "2030", "--year", "2031"], "--years and --year cannot be used together"),
+    (["run", "--out", "afile"], "afile: output path exists and is not a directory"),
+    (["run", "--memory-limit", "12 apples"], "memory limit: expected a size like 1GB"),
+    (["run", "--census", "nowhere.csv"], "nowhere.csv: census file not found"),
+    (["run", "--config", "nowhere.toml"], "nowhere.toml: config file not found"),
+    (["explain", "--year", "2025", "--dump", "rng"], "--dump and --out go together"),
+]
+
+
+def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "arrow_events", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "COLUMNS": "200"})
+
+
+def assert_clean_refusal(proc: subprocess.CompletedProcess, needle: str, cwd: Path) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert needle in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not (cwd / "warehouse").exists()
+
+
+@pytest.mark.parametrize(("case", "name", "content", "args", "needle"), CENSUS_CASES, ids=[c[0] for c in CENSUS_CASES])
+def test_bad_census(tmp_path, case, name, content, args, needle):
+    (tmp_path / name).write_bytes(content)
+    proc = cli(["run", "--census", name, *args], tmp_path)
+    assert_clean_refusal(proc, needle, tmp_path)
+    assert name in proc.stderr
+
+
+@pytest.mark.parametrize(("case", "content", "needle"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_bad_config(tmp_path, case, content, needle):
+    path = tmp_path / "plan.toml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    proc = cli(["run", "--config", "plan.toml"], tmp_path)
+    assert_clean_refusal(proc, needle, tmp_path)
+    assert "plan.toml" in proc.stderr
+
+
+@pytest.mark.parametrize(("args", "needle"), ARG_CASES, ids=[" ".join(a[:3]) for a, _ in ARG_CASES])
+def test_bad_arguments(tmp_path, args, needle):
+    (tmp_path / "afile").write_text("not a directory")
+    proc = cli(args, tmp_path)
+    assert_clean_refusal(proc, needle, tmp_path)
