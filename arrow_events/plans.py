@@ -27,7 +27,7 @@ from datafusion import DataFrame, SessionContext
 
 from arrow_events import params
 from arrow_events.config import Config
-from arrow_events.context import new_context, register_tables
+from arrow_events.context import batch_size_for, new_context, register_tables
 from arrow_events.errors import ResourceLimitError
 from arrow_events.state import CohortState
 from queries import sql
@@ -84,7 +84,7 @@ Materializer = Callable[[str, DataFrame], DataFrame]
 
 def prepare(cfg: Config, year: int, state: CohortState, threads: int, memory_limit: int | None = None) -> YearPlan:
     """A context holding the cohort and every parameter table for ``year``."""
-    ctx = new_context(threads, memory_limit)
+    ctx = new_context(threads, memory_limit, batch_size_for(state.headcount))
     register_tables(ctx, params.static_tables(cfg))
     register_tables(ctx, params.year_tables(cfg, year))
     register_tables(ctx, {"cohort": state.cohort, "plan_cohort": state.plan_cohort})

@@ -106,7 +106,7 @@ def chart(doc: dict, path: Path) -> bool:
         ax.bar(labels, values, color=["#3b7dd8" if r["engine"] == "fused" else "#999999" for r in rows])
         ax.set_title(f"{w}: {rows[0]['employees']:,} employees")
         ax.set_ylabel("ms per simulated year (median)")
-        ax.set_yscale("log")
+        ax.set_ylim(bottom=0)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return True
@@ -117,7 +117,8 @@ def chart(doc: dict, path: Path) -> bool:
 @click.option("--workloads", default="W1,W2", show_default=True, help="Comma-separated: W1, W2.")
 @click.option("--employees", type=int, help="An extra workload of N employees x 1 year.")
 @click.option("--engines", default="fused,legacy,duckdb", show_default=True, help="fused, legacy, duckdb.")
-@click.option("--threads", "threads_text", default="1,2", show_default=True, help="Thread counts, comma-separated.")
+@click.option("--threads", "threads_text", default=",".join(map(str, sorted({1, 2, os.cpu_count() or 2}))),
+              show_default=True, help="Thread counts, comma-separated (default: 1, 2 and the machine's cores).")
 @click.option("--repeats", type=int, default=5, show_default=True)
 @click.option("--warmup", type=int, default=1, show_default=True)
 @click.option("--name", default="latest", show_default=True, help="Results file stem under --out.")

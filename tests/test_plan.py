@@ -85,3 +85,16 @@ def test_hire_ids_stay_unique_past_999999_hires():
     ids = plan.sql("hire").to_arrow_table()["employee_id"].to_pylist()
     assert len(ids) == len(set(ids)) == 1_000_002
     assert {"NH_2025_000001", "NH_2025_999999", "NH_2025_1000000", "NH_2025_1000002"} <= set(ids)
+
+
+def test_batch_size_does_not_change_the_year(monkeypatch):
+    import arrow_events.plans as plans
+
+    cfg = load_config(None)
+    state = from_census(default_census(cfg), cfg)
+    results = []
+    for size in (1000, 8192, 65536):
+        monkeypatch.setattr(plans, "batch_size_for", lambda rows, size=size: size)
+        results.append(to_year_result(run_year(cfg, 2025, state, threads=2), 0))
+    for r in results[1:]:
+        assert r.events.equals(results[0].events) and r.snapshot.equals(results[0].snapshot)
