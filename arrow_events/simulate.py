@@ -132,7 +132,7 @@ def starting_state(cfg: Config, first_year: int, out: Path, census: pa.Table | N
     if not (partition_dir(out, "snapshot", prior)).is_dir():
         raise UserError(
             f"{out}: no snapshot for {prior}, which year {first_year} starts from; "
-            f"run {start}-{prior} first (arrow-events run --years {start}-{first_year})"
+            f"simulate {start}-{prior} into it first: arrow-events run --years {start}-{prior} --out {out}"
         )
     return from_snapshot(read_partition(out, "snapshot", prior)), f"snapshot {prior}"
 
