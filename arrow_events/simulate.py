@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import platform
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from arrow_events import census as census_mod
 from arrow_events.config import Config, dump_toml
@@ -98,7 +98,15 @@ def simulate_years(
 
 def active_headcount(snapshot: pa.Table) -> int:
     """Actives at the end of the year (the workforce is the same under every plan design)."""
-    return from_snapshot(snapshot).headcount
+    if not snapshot.num_rows:
+        return 0
+    first = pc.equal(snapshot["plan_design_id"], snapshot["plan_design_id"][0])
+    return pc.sum(pc.and_(first, pc.equal(snapshot["status"], "active"))).as_py() or 0
+
+
+def events_by_type(events: pa.Table) -> dict[str, int]:
+    counts = events["event_type"].value_counts().to_pylist()
+    return dict(sorted((c["values"], c["counts"]) for c in counts))
 
 
 def parse_years(text: str) -> list[int]:
@@ -178,7 +186,7 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
     versions = _versions()
     for result in simulate_years(cfg, state, years, threads, engine, memory_limit):
         t0 = time.perf_counter()
-        by_type = dict(sorted(Counter(result.events["event_type"].to_pylist()).items()))
+        by_type = events_by_type(result.events)
         manifest = {
             "simulation_year": result.year,
             "scenario_id": cfg.scenario.scenario_id,
