@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -200,55 +201,82 @@ def _read_checked(out: Path, name: str, year: int, schema: pa.Schema, manifest: 
     return table
 
 
+def _row(table: pa.Table, i: int, columns: list[str]) -> tuple:
+    return tuple(table[c][int(i)].as_py() for c in columns)
+
+
+def _group_starts(table: pa.Table, columns: list[str]) -> np.ndarray:
+    """True where a row's values in ``columns`` differ from the previous row's (row 0 included)."""
+    starts = np.zeros(table.num_rows, dtype=bool)
+    if table.num_rows:
+        starts[0] = True
+        for c in columns:
+            col = table[c].combine_chunks()
+            starts[1:] |= ~pc.equal(col.slice(1), col.slice(0, len(col) - 1)).fill_null(False).to_numpy(
+                zero_copy_only=False)
+    return starts
+
+
 def _check_keys_and_order(name: str, year: int, table: pa.Table, report: ValidationReport) -> None:
     where = f"{name} {year}"
     keys = KEYS[name]
-    rows = table.select(keys).to_pylist()
-    tuples = [tuple(r[k] for k in keys) for r in rows]
-    if len(set(tuples)) != len(tuples):
-        seen: set[tuple] = set()
-        dups = [t for t in tuples if t in seen or seen.add(t)]
-        report.add("keys", where, f"{len(dups)} duplicate key(s), e.g. {dups[0]}")
-    if tuples != sorted(tuples):
-        first = next(i for i in range(1, len(tuples)) if tuples[i] < tuples[i - 1])
-        report.add("order", where, f"rows not sorted by {', '.join(keys)} (row {first + 1})")
+    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]).to_numpy()
+    unsorted = np.flatnonzero(order != np.arange(len(order)))
+    if len(unsorted):
+        report.add("order", where, f"rows not sorted by {', '.join(keys)} (row {unsorted[0] + 1})")
+    ordered = table.take(order)
+    new_key = _group_starts(ordered, keys)
+    duplicates = np.flatnonzero(~new_key)
+    if len(duplicates):
+        report.add("keys", where, f"{len(duplicates)} duplicate key(s), e.g. {_row(ordered, duplicates[0], keys)}")
     if name == "events":
-        _check_sequences(year, table, report)
+        _check_sequences(year, ordered, report)
 
 
 def _check_sequences(year: int, events: pa.Table, report: ValidationReport) -> None:
-    rank = {t: i for i, t in enumerate(EVENT_TYPES)}
-    cols = events.select(["plan_design_id", "employee_id", "event_seq", "event_date", "event_type"]).to_pydict()
-    groups: dict[tuple[str, str], list[tuple[int, dt.date, int]]] = defaultdict(list)
-    for design, emp, seq, date, etype in zip(*cols.values(), strict=True):
-        groups[(design, emp)].append((seq, date, rank.get(etype, -1)))
-        if etype not in rank:
-            report.add("keys", f"events {year}", f"unknown event_type {etype!r} for {emp}")
-        if date.year != year:
-            report.add("order", f"events {year}", f"{emp}: event dated {date} outside the year")
-    for (design, emp), evs in groups.items():
-        evs.sort()
-        if [s for s, _, _ in evs] != list(range(1, len(evs) + 1)):
-            report.add("order", f"events {year}", f"{design}/{emp}: event_seq not 1..{len(evs)}")
-        elif [(d, r) for _, d, r in evs] != sorted((d, r) for _, d, r in evs):
-            report.add("order", f"events {year}", f"{design}/{emp}: event_seq does not follow date and type order")
+    """event_seq is 1..n per employee and follows date, then the contract's type order."""
+    where = f"events {year}"
+    rank = pc.index_in(events["event_type"], pa.array(EVENT_TYPES))
+    unknown = np.flatnonzero(rank.is_null().to_numpy(zero_copy_only=False))
+    if len(unknown):
+        report.add("keys", where, f"{len(unknown)} unknown event_type(s), e.g. {events['event_type'][int(unknown[0])]}")
+        return
+    dates = events["event_date"].combine_chunks()
+    outside = np.flatnonzero(pc.not_equal(pc.year(dates), year).to_numpy(zero_copy_only=False))
+    if len(outside):
+        report.add("order", where, f"{len(outside)} event(s) dated outside the year, e.g. {dates[int(outside[0])]}")
+    # rows are sorted by key (design, employee, event_seq): each employee's rows are contiguous
+    starts = _group_starts(events, ["scenario_id", "plan_design_id", "employee_id"])
+    group = np.cumsum(starts) - 1
+    first_row = np.flatnonzero(starts)
+    expected_seq = np.arange(events.num_rows) - first_row[group] + 1
+    seq = events["event_seq"].to_numpy()
+    bad_seq = np.flatnonzero(seq != expected_seq)
+    if len(bad_seq):
+        report.add("order", where, f"{len(bad_seq)} event_seq value(s) not 1..n per employee, e.g. "
+                   f"{_row(events, bad_seq[0], ['plan_design_id', 'employee_id', 'event_seq'])}")
+    moment = dates.cast(pa.int32()).to_numpy().astype(np.int64) * 16 + rank.to_numpy(zero_copy_only=False)
+    backwards = np.flatnonzero((np.diff(moment) < 0) & ~starts[1:]) + 1
+    if len(backwards):
+        report.add("order", where, f"{len(backwards)} event(s) whose event_seq does not follow date and type order, "
+                   f"e.g. {_row(events, backwards[0], ['plan_design_id', 'employee_id', 'event_seq'])}")
 
 
 def _check_termination(year: int, events: pa.Table, snapshot: pa.Table, report: ValidationReport) -> None:
-    terms = events.filter(pc.equal(events["event_type"], "termination"))
-    term_date = {(r["plan_design_id"], r["employee_id"]): r["event_date"]
-                 for r in terms.select(["plan_design_id", "employee_id", "event_date"]).to_pylist()}
-    for r in events.select(["plan_design_id", "employee_id", "event_date", "event_type"]).to_pylist():
-        t = term_date.get((r["plan_design_id"], r["employee_id"]))
-        if t is not None and r["event_date"] > t:
-            report.add("termination", f"events {year}",
-                       f"{r['employee_id']}: {r['event_type']} on {r['event_date']} after termination on {t}")
-    snap_terms = {(r["plan_design_id"], r["employee_id"]): r["termination_date"]
-                  for r in snapshot.filter(pc.equal(snapshot["status"], "terminated"))
-                  .select(["plan_design_id", "employee_id", "termination_date"]).to_pylist()}
-    if snap_terms != term_date:
-        report.add("termination", f"snapshot {year}",
-                   f"{len(set(snap_terms.items()) ^ set(term_date.items()))} terminated rows disagree with events")
+    key = ["plan_design_id", "employee_id"]
+    terms = events.filter(pc.equal(events["event_type"], "termination")).select([*key, "event_date"])
+    terms = terms.rename_columns([*key, "termination_on"])
+    joined = events.select([*key, "event_date", "event_type"]).join(terms, key, join_type="inner")
+    late = joined.filter(pc.greater(joined["event_date"], joined["termination_on"]))
+    if late.num_rows:
+        r = late.slice(0, 1).to_pylist()[0]
+        report.add("termination", f"events {year}", f"{late.num_rows} event(s) after a termination, e.g. "
+                   f"{r['employee_id']}: {r['event_type']} on {r['event_date']} after {r['termination_on']}")
+    snap = snapshot.filter(pc.equal(snapshot["status"], "terminated")).select([*key, "termination_date"])
+    a = {tuple(r.values()) for r in snap.to_pylist()}
+    b = {tuple(r.values()) for r in terms.to_pylist()}
+    if a != b:
+        report.add("termination", f"snapshot {year}", f"{len(a ^ b)} terminated rows disagree with events")
 
 
 def expected_counts(n: int, p: int, scenario: Any) -> dict[str, int]:

@@ -141,3 +141,23 @@ def test_explain_dump_writes_one_relation(pristine, tmp_path):
     bad = cli("explain", "--year", "2026", "--warehouse", str(pristine), "--dump", "nope", "--out", "x",
               cwd=tmp_path)
     assert bad.returncode == 2 and "unknown relation 'nope'" in bad.stderr
+
+
+def test_validate_catches_sequence_and_key_errors(wh):
+    f = wh / "events" / "simulation_year=2025" / "part-0.parquet"
+    t = pq.read_table(f)
+    seq = t["event_seq"].to_pylist()
+    first_multi = next(i for i in range(len(seq) - 1) if seq[i + 1] == 2)
+    seq[first_multi], seq[first_multi + 1] = 2, 1  # out of order and unsorted
+    i = t.schema.get_field_index("event_seq")
+    t = t.set_column(i, t.schema.field(i), pa.array(seq, pa.int32()))
+    t = pa.concat_tables([t, t.slice(5, 1)])  # and one duplicated row at the end
+    pq.write_table(t, f)
+    m = wh / "manifests" / "simulation_year=2025.json"
+    manifest = json.loads(m.read_text())
+    manifest["files"]["events"].update(sha256=sha256_file(f), rows=t.num_rows)
+    m.write_text(json.dumps(manifest))
+    found = [(v.check, v.detail) for v in validate_warehouse(wh).violations]
+    assert any(c == "order" and "rows not sorted" in d for c, d in found)
+    assert any(c == "order" and "does not follow date and type order" in d for c, d in found)
+    assert any(c == "keys" and "1 duplicate key(s)" in d for c, d in found)
