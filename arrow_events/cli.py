@@ -119,6 +119,8 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
                  _progress_line if interactive else None, engine, limit)
     for note in report.recovered:
         click.echo(f"note: {note}", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(_summary(report))
     click.echo(f"wrote {len(report.years)} year(s) to {out}/ in {report.total_s:.2f} s")
     if report.stale_years:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from arrow_events.writer import (
     check_warehouse,
     existing_years,
     lock,
+    manifest_path,
     partition_dir,
     prepare_warehouse,
     read_partition,
@@ -54,6 +56,7 @@ class RunReport:
     stale_years: list[int] = field(default_factory=list)
     total_s: float = 0.0
     recovered: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -145,6 +148,21 @@ def starting_state(cfg: Config, first_year: int, out: Path, census: pa.Table | N
     return from_snapshot(read_partition(out, "snapshot", prior)), f"snapshot {prior}"
 
 
+def _config_drift(cfg: Config, out: Path, first_year: int) -> list[str]:
+    """A year started from a stored snapshot made under another config mixes two scenarios: say so."""
+    path = manifest_path(out, first_year - 1)
+    if first_year == cfg.scenario.start_year or not path.is_file():
+        return []
+    try:
+        before = json.loads(path.read_text(encoding="utf-8")).get("config_sha256")
+    except ValueError:
+        return [f"{path}: unreadable manifest; cannot tell which config made {first_year - 1}"]
+    if before != cfg.digest():
+        return [f"{first_year - 1} was simulated with a different config or seed than this run uses "
+                f"(config sha256 {str(before)[:12]} vs {cfg.digest()[:12]})"]
+    return []
+
+
 def _versions() -> dict[str, str]:
     v = {name: version(name) for name in ("arrow-events", "datafusion", "pyarrow", "numpy")}
     v["python"] = platform.python_version()
@@ -173,6 +191,7 @@ def run(
     with lock(out):
         report = RunReport(out, recovered=recover(out))
         state, source = starting_state(cfg, years[0], out, census)
+        report.warnings += _config_drift(cfg, out, years[0])
         _simulate_into(cfg, out, years, state, census_source or source, threads, engine, memory_limit, progress,
                        report)
     report.stale_years = [y for y in existing_years(out) if y > years[-1]]

@@ -88,3 +88,14 @@ def test_user_errors_are_one_line_exit_2_nothing_written(tmp_path, args, needle)
 def test_bad_option_values_are_usage_errors(tmp_path):
     r = CliRunner().invoke(main, ["run", "--threads", "0"])
     assert r.exit_code == 2 and "--threads" in r.output
+
+
+def test_rerun_from_a_snapshot_made_under_another_config_warns(tmp_path):
+    assert invoke("run", "--years", "2025-2026", "--out", "wh", cwd=tmp_path).exit_code == 0
+    same = subprocess.run(["arrow-events", "run", "--year", "2026", "--out", "wh"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert same.returncode == 0 and "different config" not in same.stderr
+    other = subprocess.run(["arrow-events", "run", "--year", "2026", "--out", "wh", "--seed", "7"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+    assert other.returncode == 0
+    assert "warning: 2025 was simulated with a different config or seed" in other.stderr
