@@ -27,7 +27,7 @@ from datafusion import DataFrame, SessionContext
 
 from arrow_events import params
 from arrow_events.config import Config
-from arrow_events.context import batch_size_for, new_context, register_tables
+from arrow_events.context import SMALL_BATCH_SIZE, batch_size_for, new_context, register_tables
 from arrow_events.errors import ResourceLimitError
 from arrow_events.state import CohortState
 from queries import sql
@@ -63,6 +63,7 @@ class YearPlan:
 
     ctx: SessionContext
     bound: dict[str, pa.Scalar]
+    year: int
 
     def sql(self, name: str) -> DataFrame:
         return self.ctx.sql(sql(name), param_values=self.bound)
@@ -84,11 +85,13 @@ Materializer = Callable[[str, DataFrame], DataFrame]
 
 def prepare(cfg: Config, year: int, state: CohortState, threads: int, memory_limit: int | None = None) -> YearPlan:
     """A context holding the cohort and every parameter table for ``year``."""
-    ctx = new_context(threads, memory_limit, batch_size_for(state.headcount))
+    # under a memory limit, small batches keep each operator's reservations small enough to spill
+    batch = SMALL_BATCH_SIZE if memory_limit is not None else batch_size_for(state.headcount)
+    ctx = new_context(threads, memory_limit, batch)
     register_tables(ctx, params.static_tables(cfg))
     register_tables(ctx, params.year_tables(cfg, year))
     register_tables(ctx, {"cohort": state.cohort, "plan_cohort": state.plan_cohort})
-    return YearPlan(ctx, params.scenario_params(cfg, year))
+    return YearPlan(ctx, params.scenario_params(cfg, year), year)
 
 
 def in_memory(name: str, df: DataFrame) -> DataFrame:
@@ -100,11 +103,15 @@ def as_view(name: str, df: DataFrame) -> DataFrame:
 
 
 def to_parquet(scratch: Path, ctx: SessionContext) -> Materializer:
-    """Write the relation to scratch/<name>.parquet and read it back from there."""
+    """Stream the relation into scratch/<name>.parquet, batch by batch, and read it back from there."""
 
     def materialize(name: str, df: DataFrame) -> DataFrame:
         path = scratch / f"{name}.parquet"
-        pq.write_table(df.to_arrow_table(), path)
+        # batches may differ in nullability flags: write them all under the all-nullable schema
+        schema = pa.schema([f.with_nullable(True) for f in df.schema()])
+        with pq.ParquetWriter(path, schema) as writer:
+            for batch in df.execute_stream():
+                writer.write_batch(batch.to_pyarrow().cast(schema))
         return ctx.read_parquet(str(path))
 
     return materialize
@@ -118,7 +125,12 @@ def compose(plan: YearPlan, stages: list[str], keep: Callable[[str], Materialize
     DataFusion executes one probe row per batch on a single partition).
     """
     for name in stages:
-        df = keep(name)(name, plan.sql(name))
+        try:
+            df = keep(name)(name, plan.sql(name))
+        except Exception as e:
+            if "Resources exhausted" in str(e):
+                raise ResourceLimitError(_exhausted(plan.year, name, e)) from None
+            raise
         plan.ctx.register_view(name, df)
         if name == "year_counts":
             row = plan.ctx.table(name).to_arrow_table()
@@ -144,16 +156,25 @@ def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engin
         raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
     plan = prepare(cfg, year, state, threads, memory_limit)
     try:
-        if engine == "fused":
+        if engine == "fused" and memory_limit is None:
             compose(plan, STAGES, fused_keep)
             return finish(plan, year)
-        with tempfile.TemporaryDirectory(prefix=f"arrow-events-legacy-{year}-") as scratch:
-            branch_files = to_parquet(Path(scratch), plan.ctx)
-            compose(plan, STAGES, lambda name: branch_files if name in BRANCHES else as_view)
+        with tempfile.TemporaryDirectory(prefix=f"arrow-events-{engine}-{year}-") as scratch:
+            files = to_parquet(Path(scratch), plan.ctx)
+            if engine == "fused":
+                # under a memory limit the shared relations spill to scratch Parquet instead of RAM,
+                # leaving the memory pool to the operators
+                compose(plan, STAGES, lambda name: files if name in FUSED_MATERIALIZED else as_view)
+            else:
+                compose(plan, STAGES, lambda name: files if name in BRANCHES else as_view)
             return finish(plan, year)
     except Exception as e:
         if "Resources exhausted" in str(e):
-            detail = str(e).split("Resources exhausted:", 1)[-1].strip().splitlines()[0]
-            raise ResourceLimitError(f"year {year} needs more memory than the limit allows ({detail}); "
-                                     "raise --memory-limit or use fewer --threads") from None
+            raise ResourceLimitError(_exhausted(year, "events", e)) from None
         raise
+
+
+def _exhausted(year: int, relation: str, error: Exception) -> str:
+    detail = str(error).split("Resources exhausted:", 1)[-1].strip().splitlines()[0]
+    return (f"year {year} needs more memory than the limit allows, computing {relation} ({detail}); "
+            "raise --memory-limit or use fewer --threads")

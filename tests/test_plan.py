@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -59,8 +58,13 @@ def test_legacy_engine_rescans_per_branch_and_cleans_up(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     written = []
-    real_write = plans.pq.write_table
-    monkeypatch.setattr(plans.pq, "write_table", lambda t, p: (written.append(Path(p).stem), real_write(t, p)))
+    real_to_parquet = plans.to_parquet
+
+    def recording(scratch, ctx):
+        materialize = real_to_parquet(scratch, ctx)
+        return lambda name, df: (written.append(name), materialize(name, df))[1]
+
+    monkeypatch.setattr(plans, "to_parquet", recording)
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
     DRAWS.reset()
