@@ -138,8 +138,8 @@ class Config:
         return dataclasses.asdict(self)
 
     def digest(self) -> str:
-        """sha256 of the canonical TOML: the config hash recorded in manifests."""
-        return hashlib.sha256(dump_toml(self).encode()).hexdigest()
+        """sha256 of the canonical TOML, [engine] left out (it changes no output byte)."""
+        return hashlib.sha256(dump_toml(dataclasses.replace(self, engine=Engine())).encode()).hexdigest()
 
 
 _SECTIONS = {

@@ -58,3 +58,10 @@ def test_bad_config_is_named(tmp_path, text, needle):
     with pytest.raises(UserError) as err:
         load_config(p)
     assert needle in str(err.value) and str(p) in str(err.value)
+
+
+def test_digest_ignores_engine_settings_but_not_the_model():
+    a, b, c = load_config(None), load_config(None), load_config(None)
+    b.engine.memory_limit = "2GB"
+    c.scenario.seed = 43
+    assert a.digest() == b.digest() != c.digest()
