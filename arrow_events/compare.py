@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from arrow_events.errors import UserError
@@ -27,7 +28,8 @@ class TableDiff:
     count_changes: dict[str, tuple[int, int]] = field(default_factory=dict)
     only_in_a: list[tuple] = field(default_factory=list)
     only_in_b: list[tuple] = field(default_factory=list)
-    changed: list[tuple[tuple, dict[str, tuple]]] = field(default_factory=list)
+    changed: list[tuple[tuple, dict[str, tuple]]] = field(default_factory=list)  # the first examples
+    changed_rows: int = 0
 
 
 @dataclass
@@ -60,8 +62,8 @@ class CompareReport:
             for key, cols in d.changed[:examples]:
                 shown = ", ".join(f"{c}: {x!r} vs {y!r}" for c, (x, y) in cols.items())
                 lines.append(f"    differs at {key}: {shown}")
-            hidden = max(0, len(d.changed) - examples)
-            if hidden:
+            hidden = d.changed_rows - len(d.changed[:examples])
+            if hidden > 0:
                 lines.append(f"    ... and {hidden} more rows with differing values")
         return "\n".join(lines)
 
@@ -95,20 +97,48 @@ def _diff_table(table: str, year: int, fa: Path, fb: Path, examples: int) -> Tab
     ta, tb = _read(fa), _read(fb)
     if ta is None or tb is None:
         return TableDiff(table, year, problem=f"unreadable Parquet in {'A' if ta is None else 'B'}")
+    if ta.schema.remove_metadata() != tb.schema.remove_metadata():
+        return TableDiff(table, year, problem="the two files have different schemas")
     diff = TableDiff(table, year, rows=(ta.num_rows, tb.num_rows))
     by = COUNT_BY[table]
-    ca, cb = Counter(ta[by].to_pylist()), Counter(tb[by].to_pylist())
-    diff.count_changes = {k: (ca[k], cb[k]) for k in ca.keys() | cb.keys() if ca[k] != cb[k]}
+    ca, cb = _counts(ta, by), _counts(tb, by)
+    diff.count_changes = {k: (ca.get(k, 0), cb.get(k, 0)) for k in ca.keys() | cb.keys() if ca.get(k) != cb.get(k)}
     keys = KEYS[table]
-    ra = {tuple(r[k] for k in keys): r for r in ta.to_pylist()}
-    rb = {tuple(r[k] for k in keys): r for r in tb.to_pylist()}
-    diff.only_in_a = sorted(ra.keys() - rb.keys())[:examples]
-    diff.only_in_b = sorted(rb.keys() - ra.keys())[:examples]
-    for key in sorted(ra.keys() & rb.keys()):
-        x, y = ra[key], rb[key]
-        cols = {c: (x[c], y[c]) for c in x if c in y and x[c] != y[c]}
-        if cols:
-            diff.changed.append((key, cols))
+    values = [c for c in ta.column_names if c not in keys]
+    joined = (
+        ta.append_column("_in_a", pa.array(np.ones(ta.num_rows, bool)))
+        .join(tb.append_column("_in_b", pa.array(np.ones(tb.num_rows, bool))), keys, join_type="full outer",
+              left_suffix="_a", right_suffix="_b", coalesce_keys=True)
+        .sort_by([(k, "ascending") for k in keys])
+    )
+    in_a, in_b = joined["_in_a"].is_valid(), joined["_in_b"].is_valid()
+    diff.only_in_a = _keys(joined.filter(pc.and_(in_a, pc.invert(in_b))), keys, examples)
+    diff.only_in_b = _keys(joined.filter(pc.and_(in_b, pc.invert(in_a))), keys, examples)
+    both = joined.filter(pc.and_(in_a, in_b))
+    differs = {c: _differs(both[f"{c}_a"], both[f"{c}_b"]) for c in values}
+    any_diff = np.zeros(both.num_rows, bool)
+    for mask in differs.values():
+        any_diff |= mask
+    diff.changed_rows = int(any_diff.sum())
+    for i in np.flatnonzero(any_diff)[:examples]:
+        key = tuple(both[k][int(i)].as_py() for k in keys)
+        cols = {c: (both[f"{c}_a"][int(i)].as_py(), both[f"{c}_b"][int(i)].as_py()) for c, m in differs.items() if m[i]}
+        diff.changed.append((key, cols))
     if not (diff.count_changes or diff.only_in_a or diff.only_in_b or diff.changed):
         diff.problem = "same rows, different bytes (encoding or metadata)"
     return diff
+
+
+def _counts(t: pa.Table, column: str) -> dict:
+    return {c["values"]: c["counts"] for c in t[column].value_counts().to_pylist()}
+
+
+def _keys(t: pa.Table, keys: list[str], examples: int) -> list[tuple]:
+    return [tuple(r[k] for k in keys) for r in t.slice(0, examples).select(keys).to_pylist()]
+
+
+def _differs(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
+    """Row-wise: the values differ, or exactly one of them is null."""
+    equal = pc.equal(a, b).fill_null(False)
+    both_null = pc.and_(a.is_null(), b.is_null())
+    return np.asarray(pc.invert(pc.or_(equal, both_null)).to_numpy(zero_copy_only=False), dtype=bool)
