@@ -141,11 +141,19 @@ def fused_keep(name: str) -> Materializer:
     return in_memory if name in FUSED_MATERIALIZED else as_view
 
 
+# What the final two queries read; every other relation can be let go before they run.
+FINAL_INPUTS = {"year_events", "timeline", "plan_members"}
+
+
 def finish(plan: YearPlan, year: int) -> YearTables:
     """The events partition and the year-end snapshot, from the composed relations."""
-    events = plan.sql("events").to_arrow_table()
-    snapshot = plan.sql("snapshot").to_arrow_table()
     counts = {k: plan.bound[k].as_py() for k in plan.ctx.table("year_counts").schema().names}
+    for name in STAGES:  # free the materialized cohort, draws and branches early: peak memory
+        if name not in FINAL_INPUTS:
+            plan.ctx.deregister_table(name)
+    events = plan.sql("events").to_arrow_table()
+    plan.ctx.deregister_table("year_events")  # the snapshot reads the timeline, not the events
+    snapshot = plan.sql("snapshot").to_arrow_table()
     return YearTables(year, events, snapshot, counts)
 
 
