@@ -97,6 +97,7 @@ def simulate_years(
         result.generate_s = time.perf_counter() - t0
         yield result
         state = from_snapshot(result.snapshot)
+        del result  # a year's tables need not outlive it: keeps peak memory to one year
 
 
 def active_headcount(snapshot: pa.Table) -> int:
@@ -231,3 +232,4 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
         report.years.append(year_report)
         if progress:
             progress(year_report)
+        del result
