@@ -174,6 +174,11 @@ def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engin
                 # leaving the memory pool to the operators
                 compose(plan, STAGES, lambda name: files if name in FUSED_MATERIALIZED else as_view)
             else:
+                # like the dbt models it stands for, every branch reads the stored cohort from disk
+                for name in ("cohort", "plan_cohort"):
+                    stored = files(name, plan.ctx.table(name))
+                    plan.ctx.deregister_table(name)
+                    plan.ctx.register_view(name, stored)
                 compose(plan, STAGES, lambda name: files if name in BRANCHES else as_view)
             return finish(plan, year)
     except Exception as e:

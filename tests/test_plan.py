@@ -76,7 +76,7 @@ def test_legacy_engine_rescans_per_branch_and_cleans_up(tmp_path, monkeypatch):
     assert same.events.equals(base.events) and same.snapshot.equals(base.snapshot)
     event_ids = fused.events.num_rows  # both engines hash each event's key once for event_id
     assert DRAWS.keys - event_ids > 4 * (fused_keys - event_ids)
-    assert written == BRANCHES
+    assert written == ["cohort", "plan_cohort", *BRANCHES]  # the stored cohort, then each branch
     assert list(tmp_path.iterdir()) == []
 
 
