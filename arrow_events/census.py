@@ -182,7 +182,12 @@ def read_census(path: str | Path, start_year: int) -> pa.Table:
     """Read and validate a census file; the cohort starts on Jan 1 of ``start_year``."""
     path = Path(path)
     raw, is_csv = _read_raw(path)
-    return normalize_census(raw, start_year, _Rows(path, is_csv))
+    try:
+        return normalize_census(raw, start_year, _Rows(path, is_csv))
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        # a column of a type no census column can have (a list, a struct...) in a Parquet file
+        types = ", ".join(f"{f.name}: {f.type}" for f in raw.schema if f.name in REQUIRED + OPTIONAL)
+        raise UserError(f"{path}: census columns have unusable types ({types}): {str(e).splitlines()[0]}") from None
 
 
 def normalize_census(raw: pa.Table, start_year: int, rows: _Rows | None = None) -> pa.Table:

@@ -93,6 +93,17 @@ def test_bad_census(tmp_path, case, name, content, args, needle):
     assert name in proc.stderr
 
 
+def test_parquet_census_with_unusable_column_types(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"employee_id": pa.array([[1], [2]]), "employee_birth_date": ["1980-01-01"] * 2,
+                             "employee_hire_date": ["2010-01-01"] * 2, "employee_gross_compensation": [1.0, 2.0]}),
+                   tmp_path / "c.parquet")
+    proc = cli(["run", "--census", "c.parquet"], tmp_path)
+    assert_clean_refusal(proc, "census columns have unusable types (employee_id: list<element: int64>", tmp_path)
+
+
 @pytest.mark.parametrize(("case", "content", "needle"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
 def test_bad_config(tmp_path, case, content, needle):
     path = tmp_path / "plan.toml"
