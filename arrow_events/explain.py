@@ -36,10 +36,11 @@ def explain_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -
         sections.append(f"== {name}: {kept}\n-- logical\n{logical}\n-- physical\n{physical}")
         compose(plan, [name], fused_keep)
     final = plan.sql("events")
-    scans += _count(r"TableScan: cohort\b", final.optimized_logical_plan().display_indent())
-    sections.append(f"== events: the year partition\n-- logical\n{final.optimized_logical_plan().display_indent()}"
+    logical = final.optimized_logical_plan().display_indent()
+    scans += _count(r"TableScan: cohort\b", logical)
+    sections.append(f"== events: the year partition\n-- logical\n{logical}"
                     f"\n-- physical\n{final.execution_plan().display_indent()}")
-    result = finish(plan, year)
+    result = finish(plan)
     c = result.counts
     summary = [
         f"year {year}: fused plan, {threads} thread(s)",
@@ -63,7 +64,7 @@ def dump_relation(cfg: Config, year: int, state: CohortState, name: str, dest: P
         table = plan.ctx.table(name).to_arrow_table()
     elif name in ("events", "snapshot"):
         compose(plan, STAGES, fused_keep)
-        result = finish(plan, year)
+        result = finish(plan)
         table = result.events if name == "events" else result.snapshot
     else:
         compose(plan, STAGES[: STAGES.index(name) + 1], fused_keep)

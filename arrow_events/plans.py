@@ -17,7 +17,8 @@ engines differ only in which relations they materialize, and where.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,12 +126,8 @@ def compose(plan: YearPlan, stages: list[str], keep: Callable[[str], Materialize
     DataFusion executes one probe row per batch on a single partition).
     """
     for name in stages:
-        try:
+        with _memory_errors(plan.year, name):
             df = keep(name)(name, plan.sql(name))
-        except Exception as e:
-            if "Resources exhausted" in str(e):
-                raise ResourceLimitError(_exhausted(plan.year, name, e)) from None
-            raise
         plan.ctx.register_view(name, df)
         if name == "year_counts":
             row = plan.ctx.table(name).to_arrow_table()
@@ -145,7 +142,7 @@ def fused_keep(name: str) -> Materializer:
 FINAL_INPUTS = {"year_events", "timeline", "plan_members"}
 
 
-def finish(plan: YearPlan, year: int) -> YearTables:
+def finish(plan: YearPlan) -> YearTables:
     """The events partition and the year-end snapshot, from the composed relations."""
     counts = {k: plan.bound[k].as_py() for k in plan.ctx.table("year_counts").schema().names}
     for name in STAGES:  # free the materialized cohort, draws and branches early: peak memory
@@ -154,7 +151,7 @@ def finish(plan: YearPlan, year: int) -> YearTables:
     events = plan.sql("events").to_arrow_table()
     plan.ctx.deregister_table("year_events")  # the snapshot reads the timeline, not the events
     snapshot = plan.sql("snapshot").to_arrow_table()
-    return YearTables(year, events, snapshot, counts)
+    return YearTables(plan.year, events, snapshot, counts)
 
 
 def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engine: str = "fused",
@@ -163,10 +160,10 @@ def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engin
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
     plan = prepare(cfg, year, state, threads, memory_limit)
-    try:
+    with _memory_errors(year, "events"):
         if engine == "fused" and memory_limit is None:
             compose(plan, STAGES, fused_keep)
-            return finish(plan, year)
+            return finish(plan)
         with tempfile.TemporaryDirectory(prefix=f"arrow-events-{engine}-{year}-") as scratch:
             files = to_parquet(Path(scratch), plan.ctx)
             if engine == "fused":
@@ -180,14 +177,22 @@ def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engin
                     plan.ctx.deregister_table(name)
                     plan.ctx.register_view(name, stored)
                 compose(plan, STAGES, lambda name: files if name in BRANCHES else as_view)
-            return finish(plan, year)
-    except Exception as e:
-        if "Resources exhausted" in str(e):
-            raise ResourceLimitError(_exhausted(year, "events", e)) from None
+            return finish(plan)
+
+
+@contextmanager
+def _memory_errors(year: int, relation: str) -> Iterator[None]:
+    """Turn DataFusion's "Resources exhausted" into a ResourceLimitError naming the relation.
+
+    The innermost relation wins: an error already translated passes through unchanged.
+    """
+    try:
+        yield
+    except ResourceLimitError:
         raise
-
-
-def _exhausted(year: int, relation: str, error: Exception) -> str:
-    detail = str(error).split("Resources exhausted:", 1)[-1].strip().splitlines()[0]
-    return (f"year {year} needs more memory than the limit allows, computing {relation} ({detail}); "
-            "raise --memory-limit or use fewer --threads")
+    except Exception as e:
+        if "Resources exhausted" not in str(e):
+            raise
+        detail = str(e).split("Resources exhausted:", 1)[-1].strip().splitlines()[0]
+        raise ResourceLimitError(f"year {year} needs more memory than the limit allows, computing {relation} "
+                                 f"({detail}); raise --memory-limit or use fewer --threads") from None
