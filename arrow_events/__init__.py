@@ -2,19 +2,22 @@
 
 Library first; the CLI is a thin layer over these functions:
 
-    from arrow_events import load_config, read_census, from_census, simulate_years
+    from arrow_events import load_config, read_census, from_census, run, simulate_years
     cfg = load_config(None)
-    for year in simulate_years(cfg, from_census(read_census("census.csv", 2025), cfg), cfg.years):
+    census = read_census("census.csv", 2025)  # or a pyarrow Table, a Polars DataFrame...
+    for year in simulate_years(cfg, from_census(census.table, cfg), cfg.years):
         year.events  # a pyarrow.Table in the output contract
+    run(cfg, "warehouse", census=polars_df, on_bad_rows="skip")  # checked, written, rejects listed
 """
 
-from arrow_events.census import normalize_census, read_census, synthetic_census
+from arrow_events.census import Census, normalize_census, read_census, synthetic_census
 from arrow_events.config import Config, dump_toml, load_config
 from arrow_events.errors import UserError
 from arrow_events.simulate import RunReport, YearResult, run, simulate_years
 from arrow_events.state import CohortState, from_census, from_snapshot
 
 __all__ = [
+    "Census",
     "CohortState",
     "Config",
     "RunReport",

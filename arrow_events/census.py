@@ -1,24 +1,32 @@
-"""Census files in, validated; synthetic censuses out.
+"""Census intake: the census contract of DOMAIN.md section 1, and nothing changed silently.
 
-The census contract is DOMAIN.md section 1 (PlanAlign-style column names).
-Reading returns a normalized Arrow table in CENSUS_SCHEMA; any problem raises
-one UserError naming the file, the column and the rows.
+Every cell is either read exactly as written or refused with its line (CSV) or
+row (Parquet and Arrow objects). With ``on_bad_rows="skip"`` the rows that break
+a row-level rule are set aside with their reasons instead (``Census.rejects``);
+problems with the file as a whole (a missing or repeated column, an unreadable
+file, an ambiguous date format) always refuse it. What was read in a way worth
+knowing (the delimiter, percentages) comes back as notes, what looks implausible
+but is allowed as warnings.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import difflib
-from pathlib import Path
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
+from arrow_events.census_sources import RawCensus, drop_empty_rows, open_census
+from arrow_events.census_values import Parsed, mask, parse_bools, parse_dates, parse_numbers
 from arrow_events.errors import UserError
+from arrow_events.synthetic import synthetic_census, write_census
+
+__all__ = ["CENSUS_SCHEMA", "Census", "normalize_census", "read_census", "synthetic_census", "write_census"]
 
 REQUIRED = ["employee_id", "employee_birth_date", "employee_hire_date", "employee_gross_compensation"]
 OPTIONAL = [
@@ -29,8 +37,10 @@ OPTIONAL = [
     "eligibility_override",
     "level_id",
 ]
+ON_BAD_ROWS = ("fail", "skip")
 
-# What the rest of the engine sees, whatever file format the census came in.
+# What the rest of the engine sees, whatever the census came in. An active row may carry a
+# termination date on or after the start: a departure already scheduled inside the simulation.
 CENSUS_SCHEMA = pa.schema(
     [
         pa.field("employee_id", pa.string(), nullable=False),
@@ -45,312 +55,360 @@ CENSUS_SCHEMA = pa.schema(
         pa.field("level_id", pa.int32()),
     ]
 )
+REJECTS_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("unit", pa.string()),  # "line" (CSV, the header is line 1) or "row" (1-based)
+        ("number", pa.int64()),
+        ("employee_id", pa.string()),
+        ("column", pa.string()),
+        ("value", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
 
-_TRUE = {"true", "t", "yes", "y", "1"}
-_FALSE = {"false", "f", "no", "n", "0"}
+# Pay above this cannot be projected safely: decimal(18, 2) money holds 10^16, which leaves
+# a factor of 10^7 for raises (50 years at +38% a year).
+MAX_PAY = 1_000_000_000
+PLAUSIBLE_PAY = (1_000, 10_000_000)
+PLAUSIBLE_AGE = (14, 100)
 _SHOW = 5
 
 
-class _Rows:
-    """How a file names its rows: CSV by line number (header is line 1), Parquet by 1-based row."""
+@dataclass
+class Census:
+    """A census read and checked: the rows to simulate, and what was set aside or is worth saying."""
 
-    def __init__(self, path: Path, is_csv: bool) -> None:
-        self.path = path
-        self.is_csv = is_csv
+    table: pa.Table  # CENSUS_SCHEMA
+    source: str
+    rows_read: int
+    rejects: pa.Table = field(default_factory=REJECTS_SCHEMA.empty_table)  # one row per problem found
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
-    def describe(self, mask: np.ndarray) -> str:
-        idx = np.flatnonzero(mask)
-        first = idx[:_SHOW] + (2 if self.is_csv else 1)
-        word = "line" if self.is_csv else "row"
-        where = ", ".join(str(int(i)) for i in first)
+    @property
+    def rows_rejected(self) -> int:
+        return len(set(self.rejects["number"].to_pylist()))
+
+    def rejected_summary(self) -> str:
+        """'9 of 5,000 census rows set aside (employee_birth_date is after the employee_hire_date: 9)'."""
+        reasons = pc.binary_join_element_wise(self.rejects["column"], self.rejects["reason"], " ")
+        counts = sorted((-c["counts"], c["values"]) for c in reasons.value_counts().to_pylist())
+        why = ", ".join(f"{r}: {-n:,}" for n, r in counts)
+        return f"{self.rows_rejected:,} of {self.rows_read:,} census rows set aside ({why})"
+
+
+class _Intake:
+    """The rules' bookkeeping: names rows as the user sees them; refuses at once, or sets rows aside."""
+
+    def __init__(self, raw: RawCensus, skip: bool) -> None:
+        self.raw = raw
+        self.skip = skip
+        self.n = raw.table.num_rows
+        self.rejected = np.zeros(self.n, bool)
+        self.rejects: list[pa.Table] = []
+        self.ids: pa.Array = pa.nulls(self.n, pa.string())
+
+    def where(self, bad: np.ndarray) -> str:
+        """'3 rows (lines 2, 5, 9)', '12 rows (lines 2, 3, 4, 5, 6 and 7 more)'."""
+        idx = np.flatnonzero(bad)
+        unit = self.raw.unit
+        shown = ", ".join(str(int(i)) for i in self.raw.numbers[idx[:_SHOW]])
         more = f" and {len(idx) - _SHOW} more" if len(idx) > _SHOW else ""
-        plural = "s" if len(idx) > 1 else ""
-        return f"{len(idx)} row{plural} ({word}{plural} {where}{more})"
+        s = "s" if len(idx) > 1 else ""
+        return f"{len(idx)} row{s} ({unit}{s} {shown}{more})"
 
-    def error(self, column: str, mask: np.ndarray, problem: str) -> UserError:
-        if mask.sum() == 1:  # "1 row (line 7) is not a date", not "are"
-            for plural, single in (("are not dates", "is not a date"), ("are not numbers", "is not a number"),
-                                   ("are not booleans", "is not a boolean"), ("are ", "is "), ("have ", "has "),
-                                   ("repeat ", "repeats ")):
-                if problem.startswith(plural):
-                    problem = single + problem[len(plural):]
-                    break
-        return UserError(f"{self.path}: column '{column}': {self.describe(mask)} {problem}")
+    def problem(self, column: str, bad: np.ndarray, words: str, cells: pa.Array | None = None,
+                example: str | None = None) -> None:
+        """Rows in ``bad`` break a row rule: refuse the census, or set them aside with ``words`` as the reason."""
+        bad = bad & ~self.rejected  # a row is reported for its first problem
+        if not bad.any():
+            return
+        count = int(bad.sum())
+        if not self.skip:
+            shown = _singular(words) if count == 1 else words
+            eg = f" (e.g. {example!r})" if example is not None else ""
+            raise UserError(f"{self.raw.name}: column '{column}': {self.where(bad)} {shown}{eg}")
+        idx = pa.array(np.flatnonzero(bad))
+        values = (cells.take(idx).cast(pa.string()) if cells is not None else pa.nulls(count, pa.string()))
+        self.rejects.append(pa.table(
+            [pa.array([self.raw.name] * count), pa.array([self.raw.unit] * count),
+             pa.array(self.raw.numbers[bad].astype(np.int64)), self.ids.take(idx), pa.array([column] * count),
+             values, pa.array([_singular(words)] * count)],
+            schema=REJECTS_SCHEMA,
+        ))
+        self.rejected |= bad
 
-
-def _strings(col: pa.ChunkedArray) -> pa.Array:
-    """Column as trimmed strings with empty values as null."""
-    arr = col.combine_chunks()
-    if not pa.types.is_string(arr.type):
-        arr = arr.cast(pa.string())
-    arr = pc.utf8_trim_whitespace(arr)
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-
-
-def _np_mask(arr: pa.Array) -> np.ndarray:
-    return np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _parse_dates(col: pa.ChunkedArray, name: str, rows: _Rows) -> pa.Array:
-    t = col.type
-    if pa.types.is_date(t) or pa.types.is_timestamp(t):
-        return col.combine_chunks().cast(pa.date32())
-    s = _strings(col)
-    parsed = pc.strptime(s, format="%Y-%m-%d", unit="s", error_is_null=True)
-    bad = _np_mask(pc.and_(pc.is_valid(s), pc.is_null(parsed)))
-    if bad.any():
-        sample = s.filter(pa.array(bad))[0].as_py()
-        raise rows.error(name, bad, f"are not dates in YYYY-MM-DD form (e.g. {sample!r})")
-    return parsed.cast(pa.date32())
+    def parsed(self, column: str, parsed: Parsed, cells: pa.Array) -> Parsed:
+        self.problem(column, parsed.bad, parsed.problem, cells, parsed.example)
+        return parsed
 
 
-_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_SINGULAR = (("are not dates", "is not a date"), ("are not real calendar dates", "is not a real calendar date"),
+             ("are not valid dates", "is not a valid date"), ("are not numbers", "is not a number"),
+             ("are not booleans", "is not a boolean"), ("are not a level", "is not a level"),
+             ("are ", "is "), ("have ", "has "), ("repeat ", "repeats "), ("must ", "must "))
 
 
-def _parse_numbers(col: pa.ChunkedArray, name: str, rows: _Rows) -> pa.Array:
-    t = col.type
-    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return col.combine_chunks().cast(pa.float64())
-    s = pc.replace_substring(_strings(col), ",", "")  # "64,400.00" is how spreadsheets write pay
-    ok = pc.match_substring_regex(s, _NUMBER)
-    bad = _np_mask(pc.and_(pc.is_valid(s), pc.invert(ok)))
-    if bad.any():
-        sample = s.filter(pa.array(bad))[0].as_py()
-        raise rows.error(name, bad, f"are not numbers (e.g. {sample!r})")
-    return s.cast(pa.float64())
+def _singular(words: str) -> str:
+    """'are not dates in YYYY-MM-DD form' -> 'is not a date in YYYY-MM-DD form'."""
+    for plural, single in _SINGULAR:
+        if words.startswith(plural):
+            return single + words[len(plural):]
+    return words
 
 
-def _parse_bools(col: pa.ChunkedArray, name: str, rows: _Rows) -> pa.Array:
-    if pa.types.is_boolean(col.type):
-        return col.combine_chunks()
-    if pa.types.is_integer(col.type):
-        arr = col.combine_chunks()
-        bad = _np_mask(pc.invert(pc.is_in(arr, pa.array([0, 1], arr.type))))
-        if bad.any():
-            raise rows.error(name, bad, "are not booleans (allowed: true/false, yes/no, 1/0)")
-        return pc.equal(arr, 1)
-    s = pc.utf8_lower(_strings(col))
-    known = pc.is_in(s, pa.array(sorted(_TRUE | _FALSE)))
-    bad = _np_mask(pc.and_(pc.is_valid(s), pc.invert(known)))
-    if bad.any():
-        sample = s.filter(pa.array(bad))[0].as_py()
-        raise rows.error(name, bad, f"are not booleans (e.g. {sample!r}; allowed: true/false, yes/no, 1/0)")
-    return pc.if_else(pc.is_null(s), pa.scalar(None, pa.bool_()), pc.is_in(s, pa.array(sorted(_TRUE))))
+def _columns(raw: RawCensus) -> dict[str, pa.Array]:
+    """Census columns by their contract name: headers are matched trimmed and case-insensitively."""
+    name = raw.name
+    found: dict[str, list[str]] = {}
+    for original in raw.table.column_names:
+        found.setdefault(original.strip().lstrip("\ufeff").strip().lower(), []).append(original)
+    repeated = sorted(key for key, originals in found.items() if len(originals) > 1)
+    if repeated:
+        spelled = [f"'{key}'" + ("" if len(set(found[key])) == 1 else
+                                 f" (as {', '.join(repr(o) for o in found[key])}; headers match ignoring case)")
+                   for key in repeated]
+        raise UserError(f"{name}: column{'s' if len(repeated) > 1 else ''} {', '.join(spelled)} "
+                        f"appear{'' if len(repeated) > 1 else 's'} more than once in the header")
+    missing = [c for c in REQUIRED if c not in found]
+    if missing:
+        # only unknown columns can be misspellings; each is offered once, spaces read as underscores
+        unknown = {k.replace(" ", "_"): v[0] for k, v in found.items() if k not in REQUIRED + OPTIONAL}
+        hints = []
+        for m in missing:
+            close = difflib.get_close_matches(m, list(unknown), n=1, cutoff=0.6)
+            hints.append(f"'{m}'" + (f" (found '{unknown.pop(close[0])}': misspelled?)" if close else ""))
+        raise UserError(f"{name}: required column{'s' if len(missing) > 1 else ''} missing: {', '.join(hints)}")
+    return {key: raw.table[originals[0]].combine_chunks() for key, originals in found.items()
+            if key in REQUIRED + OPTIONAL}
 
 
-def _read_raw(path: Path) -> tuple[pa.Table, bool]:
-    if not path.exists():
-        raise UserError(f"{path}: census file not found")
-    if path.is_dir():
-        raise UserError(f"{path}: census path is a directory, expected a .csv or .parquet file")
-    suffix = path.suffix.lower()
+def read_census(source: Any, start_year: int, *, on_bad_rows: str = "fail", date_format: str | None = None) -> Census:
+    """Read and check a census; its cohort is the workforce at the end of ``start_year - 1``.
+
+    ``source``: a .csv/.tsv/.txt or .parquet path, a pyarrow Table or RecordBatchReader, or any
+    object exposing ``__arrow_c_stream__`` (Polars and pandas DataFrames, DuckDB relations).
+    ``on_bad_rows``: ``"fail"`` refuses the census at the first broken rule; ``"skip"`` sets the
+    broken rows aside in ``Census.rejects``. ``date_format``: a strptime format for dates that are
+    not YYYY-MM-DD, such as ``%m/%d/%Y``. Raises UserError naming the source, column and rows.
+    """
+    if on_bad_rows not in ON_BAD_ROWS:
+        raise UserError(f"--on-bad-rows: expected one of {', '.join(ON_BAD_ROWS)}, got {on_bad_rows!r}")
+    raw = drop_empty_rows(open_census(source))
     try:
-        if suffix == ".parquet":
-            return pq.read_table(path), False
-        if suffix in (".csv", ".txt"):
-            if path.stat().st_size == 0:
-                raise UserError(f"{path}: census file is empty (no header, no rows)")
-            read = pacsv.ReadOptions(block_size=1 << 24)
-            # Read every column as text so that we, not the CSV reader, decide what is malformed.
-            with path.open(encoding="utf-8", newline="") as f:
-                header = next(csv.reader(f), [])
-            opts = pacsv.ConvertOptions(column_types={h: pa.string() for h in header})
-            return pacsv.read_csv(path, read_options=read, convert_options=opts), True
-    except UserError:
-        raise
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: census is not UTF-8 text ({_first_bad_utf8(path)})") from None
-    except (pa.ArrowInvalid, OSError) as e:
-        msg = str(e).splitlines()[0]
-        if "utf8" in msg.lower():
-            raise UserError(f"{path}: census is not UTF-8 text ({_first_bad_utf8(path)})") from None
-        raise UserError(f"{path}: cannot read census: {msg}") from None
-    raise UserError(f"{path}: unsupported census format '{suffix}' (expected .csv or .parquet)")
-
-
-def _first_bad_utf8(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        return f"line {line}: byte 0x{data[e.start]:02x} at offset {e.start}; save the file as UTF-8"
-    return "invalid bytes"
-
-
-def read_census(path: str | Path, start_year: int) -> pa.Table:
-    """Read and validate a census file; the cohort starts on Jan 1 of ``start_year``."""
-    path = Path(path)
-    raw, is_csv = _read_raw(path)
-    try:
-        return normalize_census(raw, start_year, _Rows(path, is_csv))
+        return _check(raw, start_year, on_bad_rows == "skip", date_format)
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as e:
         # a column of a type no census column can have (a list, a struct...) in a Parquet file
-        types = ", ".join(f"{f.name}: {f.type}" for f in raw.schema if f.name in REQUIRED + OPTIONAL)
-        raise UserError(f"{path}: census columns have unusable types ({types}): {str(e).splitlines()[0]}") from None
+        types = ", ".join(f"{f.name}: {f.type}" for f in raw.table.schema
+                          if f.name.strip().lower() in REQUIRED + OPTIONAL)
+        raise UserError(f"{raw.name}: census columns have unusable types ({types}): "
+                        f"{str(e).splitlines()[0]}") from None
 
 
-def normalize_census(raw: pa.Table, start_year: int, rows: _Rows | None = None) -> pa.Table:
-    """Validate a census table in the PlanAlign column format and convert it to CENSUS_SCHEMA."""
-    rows = rows or _Rows(Path("<census>"), False)
-    path = rows.path
-    names = raw.schema.names
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        plural = len(repeated) > 1
-        raise UserError(f"{path}: column{'s' if plural else ''} {', '.join(repr(n) for n in repeated)} "
-                        f"appear{'' if plural else 's'} more than once in the header")
-    missing = [c for c in REQUIRED if c not in names]
-    if missing:
-        hints = []
-        unknown = [n for n in names if n not in REQUIRED + OPTIONAL]  # only these can be misspellings
-        for m in missing:
-            close = difflib.get_close_matches(m, unknown, n=1, cutoff=0.6)
-            hints.append(f"'{m}'" + (f" (found '{close[0]}': misspelled?)" if close else ""))
-        raise UserError(f"{path}: required column{'s' if len(missing) > 1 else ''} missing: {', '.join(hints)}")
-    n = raw.num_rows
-    if n == 0:
-        raise UserError(f"{path}: census has a header but no employee rows")
+def normalize_census(raw: pa.Table, start_year: int) -> pa.Table:
+    """A census table in the PlanAlign column format, checked and converted to CENSUS_SCHEMA."""
+    return read_census(raw, start_year).table
 
-    ids = _strings(raw["employee_id"])
-    null_ids = _np_mask(pc.is_null(ids))
-    if null_ids.any():
-        raise rows.error("employee_id", null_ids, "have no employee_id")
-    dup = _duplicates(ids)
-    if dup.any():
-        sample = ids.filter(pa.array(dup))[0].as_py()
-        raise rows.error("employee_id", dup, f"repeat an employee_id seen earlier (e.g. {sample!r})")
 
-    birth = _parse_dates(raw["employee_birth_date"], "employee_birth_date", rows)
-    hire = _parse_dates(raw["employee_hire_date"], "employee_hire_date", rows)
-    for name, arr in (("employee_birth_date", birth), ("employee_hire_date", hire)):
-        empty = _np_mask(pc.is_null(arr))
-        if empty.any():
-            raise rows.error(name, empty, "are empty (a date is required)")
-    pay = _parse_numbers(raw["employee_gross_compensation"], "employee_gross_compensation", rows)
-    pay_np = pay.fill_null(np.nan).to_numpy(zero_copy_only=False)
-    bad_pay = ~np.isfinite(pay_np) | (pay_np <= 0)
-    if bad_pay.any():
-        raise rows.error("employee_gross_compensation", bad_pay, "must be a finite amount > 0")
+def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None) -> Census:
+    cols = _columns(raw)
+    intake = _Intake(raw, skip)
+    n = intake.n
+    for line, why, row_text in raw.broken:
+        if not skip:
+            raise UserError(f"{raw.name}: line {line} {why} ({row_text[:60]!r})")
+        intake.rejects.append(pa.table([[raw.name], ["line"], [line], [None], ["(row)"], [row_text], [why]],
+                                       schema=REJECTS_SCHEMA))
+    if n == 0 and not intake.rejects:
+        raise UserError(f"{raw.name}: census has a header but no employee rows")
+    notes: list[str] = list(raw.notes)
 
-    if "employee_termination_date" in names:
-        term = _parse_dates(raw["employee_termination_date"], "employee_termination_date", rows)
-    else:
-        term = pa.nulls(n, pa.date32())
-    active = _parse_bools(raw["active"], "active", rows) if "active" in names else pa.nulls(n, pa.bool_())
-    active = pc.and_(active.fill_null(True), pc.is_null(term))
+    ids = cols["employee_id"]
+    ids = pc.utf8_trim_whitespace(ids.cast(pa.string()))
+    ids = pc.if_else(pc.equal(ids, ""), pa.scalar(None, pa.string()), ids)
+    intake.ids = ids
+    intake.problem("employee_id", mask(pc.is_null(ids)), "have no employee_id")
+    intake.problem("employee_id", _repeats(ids), "repeat an employee_id seen earlier", ids,
+                   _example(ids, _repeats(ids)))
 
-    if "employee_deferral_rate" in names:
-        rate = _parse_numbers(raw["employee_deferral_rate"], "employee_deferral_rate", rows).fill_null(0.0)
-    else:
-        rate = pa.array(np.zeros(n))
-    rate_np = rate.to_numpy(zero_copy_only=False).copy()
-    pct = rate_np > 1.0
-    rate_np[pct] /= 100.0  # 6 means 6%: the percentage rule of DOMAIN.md section 1
-    bad_rate = ~np.isfinite(rate_np) | (rate_np < 0) | (rate_np > 1)
-    if bad_rate.any():
-        raise rows.error("employee_deferral_rate", bad_rate,
-                         "are outside 0-1 (values above 1 are read as percentages, so at most 100)")
+    def dates(name: str, required: bool) -> pa.Array:
+        if name not in cols:
+            return pa.nulls(n, pa.date32())
+        parsed = intake.parsed(name, parse_dates(cols[name], f"{raw.name}: column '{name}'", date_format), cols[name])
+        if required:
+            intake.problem(name, parsed.missing, "are empty (a date is required)", cols[name])
+        return parsed.values
 
-    aeo = (_parse_bools(raw["auto_escalation_opt_out"], "auto_escalation_opt_out", rows).fill_null(False)
-           if "auto_escalation_opt_out" in names else pa.array(np.zeros(n, bool)))
-    override = (_parse_bools(raw["eligibility_override"], "eligibility_override", rows)
-                if "eligibility_override" in names else pa.nulls(n, pa.bool_()))
-    if "level_id" in names:
-        lvl = _parse_numbers(raw["level_id"], "level_id", rows)
-        lvl_np = lvl.fill_null(1.0).to_numpy(zero_copy_only=False)
-        bad_lvl = _np_mask(pc.is_valid(lvl)) & ~np.isin(lvl_np, [1, 2, 3, 4, 5])
-        if bad_lvl.any():
-            raise rows.error("level_id", bad_lvl, "are not a level 1-5")
-        level = lvl.cast(pa.int32())
-    else:
-        level = pa.nulls(n, pa.int32())
+    birth = dates("employee_birth_date", True)
+    hire = dates("employee_hire_date", True)
 
-    birth_np = birth.cast(pa.int32()).to_numpy(zero_copy_only=False)
-    hire_np = hire.cast(pa.int32()).to_numpy(zero_copy_only=False)
-    after = birth_np > hire_np
-    if after.any():
-        raise rows.error("employee_birth_date", after, "are after the employee_hire_date")
+    pay_col = cols["employee_gross_compensation"]
+    pay = parse_numbers(pay_col, currency=True, decimal_comma=_decimal_comma(raw, pay_col))
+    intake.parsed("employee_gross_compensation", pay, pay_col)
+    pay_np = pay.values.fill_null(np.nan).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        intake.problem("employee_gross_compensation", ~np.isfinite(pay_np) | (pay_np <= 0),
+                       "must be a finite amount > 0", pay_col, _example(pay_col, ~np.isfinite(pay_np) | (pay_np <= 0)))
+        too_big = np.isfinite(pay_np) & (pay_np > MAX_PAY)
+    intake.problem("employee_gross_compensation", too_big,
+                   f"are above {MAX_PAY:,} a year, more than can be projected in whole cents with years of raises",
+                   pay_col, _example(pay_col, too_big))
+
+    term = dates("employee_termination_date", False)
+    active = _bools(intake, cols, "active")
+    rate = _deferral_rates(intake, cols, raw, notes)
+    aeo = _bools(intake, cols, "auto_escalation_opt_out")
+    override = _bools(intake, cols, "eligibility_override")
+    level = _levels(intake, cols, raw)
+
+    birth_np = _days(birth)
+    hire_np = _days(hire)
+    readable = ~intake.rejected
+    intake.problem("employee_birth_date", readable & (birth_np > hire_np), "are after the employee_hire_date",
+                   cols["employee_birth_date"])
     start = (dt.date(start_year, 1, 1) - dt.date(1970, 1, 1)).days
-    late = hire_np >= start
-    if late.any():
-        raise rows.error("employee_hire_date", late,
-                         f"are on or after the simulation start ({start_year}-01-01); "
-                         f"the census is the workforce at the end of {start_year - 1}")
+    intake.problem("employee_hire_date", ~intake.rejected & (hire_np >= start),
+                   f"are on or after the simulation start {start_year}-01-01 (the first simulated year: "
+                   f"[scenario].start_year, or the first of --years with a census); the census is the workforce "
+                   f"at the end of {start_year - 1}", cols["employee_hire_date"])
 
-    cents = np.floor(pay_np * 100.0 + 0.5).astype(np.int64)  # money: round half up to whole cents, once
-    return pa.table(
-        [ids, birth, hire, term, pa.array(cents), active, pa.array(rate_np), aeo, override, level],
+    cents, rounded = _cents(pay, pay_np)
+    keep = ~intake.rejected
+    term_np = _days(term)
+    # in the cohort: not marked inactive, and not gone before the start (a later date is scheduled)
+    past_term = np.isfinite(term_np) & (term_np < start)
+    marked = active.fill_null(True).to_numpy(zero_copy_only=False).astype(bool)
+    table = pa.table(
+        [ids, birth, hire, term, pa.array(cents), pa.array(marked & ~past_term), rate, aeo.fill_null(False),
+         override, level],
         schema=CENSUS_SCHEMA,
-    )
+    ).filter(pa.array(keep))
+    if rounded.any():
+        notes.append(f"{raw.name}: column 'employee_gross_compensation': {intake.where(rounded & keep)} "
+                     "had fractions of a cent, rounded half up to whole cents")
+    rejects = pa.concat_tables(intake.rejects) if intake.rejects else REJECTS_SCHEMA.empty_table()
+    rows_read = n + len(raw.broken)
+    census = Census(table, raw.name, rows_read, rejects, notes)
+    census.warnings = _plausibility(intake, keep, birth_np, pay_np, mask(active) & past_term, start_year)
+    if not pc.any(table["active"]).as_py():
+        where = f" ({census.rows_rejected:,} set aside)" if census.rows_rejected else ""
+        raise UserError(f"{raw.name}: no active employees at the end of {start_year - 1} "
+                        f"({table.num_rows:,} rows{where}, all inactive or terminated before {start_year}-01-01): "
+                        "nothing to simulate")
+    return census
 
 
-def _duplicates(ids: pa.Array) -> np.ndarray:
+def _example(cells: pa.Array, bad: np.ndarray) -> str | None:
+    idx = np.flatnonzero(bad)
+    return None if not len(idx) else str(cells[int(idx[0])].as_py())
+
+
+def _cell(raw: RawCensus, col: pa.Array, bad: np.ndarray) -> str:
+    """"'6' on line 3": the first cell in ``bad``, as written, and where it is."""
+    i = int(np.flatnonzero(bad)[0])
+    return f"{str(col[i].as_py())!r} on {raw.unit} {raw.numbers[i]}"
+
+
+def _repeats(ids: pa.Array) -> np.ndarray:
     """True for each row whose id appeared in an earlier row."""
-    codes = ids.dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    codes = ids.dictionary_encode().indices.fill_null(-1).to_numpy(zero_copy_only=False)
     seen = np.zeros(len(codes), bool)
     _, first = np.unique(codes, return_index=True)
     seen[first] = True
-    return ~seen
+    return ~seen & (codes >= 0)
 
 
-# --- synthetic census ----------------------------------------------------------------------
-
-_LEVEL_SHARE = np.array([0.40, 0.30, 0.17, 0.09, 0.04])
-_LEVEL_PAY = np.array([[45_000, 80_000], [80_000, 120_000], [120_000, 160_000], [160_000, 275_000],
-                       [275_000, 450_000]], dtype=float)
+def _days(dates: pa.Array) -> np.ndarray:
+    """Days since 1970 as float, NaN where missing (comparisons with NaN are False)."""
+    return dates.cast(pa.int32()).cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
 
 
-def synthetic_census(employees: int, seed: int = 42, start_year: int = 2025) -> pa.Table:
-    """A realistic census in the PlanAlign column format, deterministic per (employees, seed).
-
-    Ages 22-64, tenures skewed short, pay inside each level's band, ~12% hired
-    in the year before the start, ~40% enrolled at 3-10%, 5% escalation opt-outs.
-    """
-    if employees < 1:
-        raise UserError(f"--employees must be at least 1, got {employees}")
-    rng = np.random.default_rng(seed)
-    n = employees
-    base_end = np.datetime64(f"{start_year - 1}-12-31")
-    level = rng.choice(5, size=n, p=_LEVEL_SHARE) + 1
-    age = np.clip(np.round(rng.normal(41 + 3 * (level - 1), 10, n)), 22, 64).astype(int)
-    recent = rng.random(n) < 0.12
-    tenure_days = np.where(
-        recent,
-        rng.integers(0, 365, n),
-        np.minimum(rng.exponential(6.0, n) * 365.25, (age - 20) * 365.25).astype(int) + 365,
-    )
-    hire = base_end - tenure_days.astype("timedelta64[D]")
-    birth_offset = (age * 365.25 + rng.integers(0, 365, n)).astype(int)
-    birth = base_end - birth_offset.astype("timedelta64[D]")
-    birth = np.minimum(birth, hire - np.timedelta64(18 * 365, "D"))
-    lo, hi = _LEVEL_PAY[level - 1, 0], _LEVEL_PAY[level - 1, 1]
-    pay = np.round(lo + (hi - lo) * rng.beta(2.0, 3.0, n), 2)
-    enrolled = rng.random(n) < 0.40
-    rate = np.where(enrolled, rng.integers(3, 11, n) / 100.0, 0.0)
-    ids = pa.array([f"EMP_{i:07d}" for i in range(1, n + 1)], pa.string())
-    return pa.table(
-        {
-            "employee_id": ids,
-            "employee_birth_date": pa.array(birth.astype("datetime64[D]"), pa.date32()),
-            "employee_hire_date": pa.array(hire.astype("datetime64[D]"), pa.date32()),
-            "employee_gross_compensation": pa.array(pay),
-            "active": pa.array(np.ones(n, bool)),
-            "employee_termination_date": pa.nulls(n, pa.date32()),
-            "employee_deferral_rate": pa.array(rate),
-            "auto_escalation_opt_out": pa.array(rng.random(n) < 0.05),
-            "eligibility_override": pa.nulls(n, pa.bool_()),
-            "level_id": pa.array(level.astype(np.int32)),
-        }
-    )
+def _decimal_comma(raw: RawCensus, col: pa.Array) -> bool:
+    """Semicolon files write decimals with a comma: decided per column, by whether any cell has one."""
+    return raw.delimiter == ";" and pa.types.is_string(col.type) and pc.any(pc.match_substring(col, ",")).as_py()
 
 
-def write_census(table: pa.Table, path: str | Path) -> None:
-    """Write a census as CSV or Parquet by the file's suffix."""
-    path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        pq.write_table(table, path)
-    elif path.suffix.lower() == ".csv":
-        pacsv.write_csv(table, path)
-    else:
-        raise UserError(f"{path}: census output must end in .csv or .parquet")
+def _bools(intake: _Intake, cols: dict[str, pa.Array], name: str) -> pa.Array:
+    if name not in cols:
+        return pa.nulls(intake.n, pa.bool_())
+    return intake.parsed(name, parse_bools(cols[name]), cols[name]).values
+
+
+def _deferral_rates(intake: _Intake, cols: dict[str, pa.Array], raw: RawCensus, notes: list[str]) -> pa.Array:
+    """Fractions, unless the column is written in percent: decided once for the whole column."""
+    name = "employee_deferral_rate"
+    if name not in cols:
+        return pa.array(np.zeros(intake.n))
+    col = cols[name]
+    parsed = parse_numbers(col, percent=True, decimal_comma=_decimal_comma(raw, col))
+    intake.parsed(name, parsed, col)
+    values = parsed.values.fill_null(np.nan).to_numpy(zero_copy_only=False).copy()
+    signs = parsed.percent_signs if parsed.percent_signs is not None else np.zeros(intake.n, bool)
+    ok = ~intake.rejected & np.isfinite(values)
+    percent_shaped = ok & (signs | (values > 1))
+    fraction_shaped = ok & ~signs & (values > 0) & (values < 1)
+    if percent_shaped.any() and fraction_shaped.any():
+        raise UserError(f"{raw.name}: column '{name}' mixes fractions ({_cell(raw, col, fraction_shaped)}) and "
+                        f"percentages ({_cell(raw, col, percent_shaped)}); write every rate one way: 0.06 or 6 (or 6%)")
+    if percent_shaped.any():
+        values /= 100.0
+        notes.append(f"{raw.name}: column '{name}' is in percent (a value above 1 or with a % sign, e.g. "
+                     f"{_cell(raw, col, percent_shaped)}): every rate in it is divided by 100, so 6 means 0.06")
+    intake.problem(name, ok & ((values < 0) | (values > 1)),
+                   "are outside 0-1 (or 0-100 in a column written in percent)", col,
+                   _example(col, ok & ((values < 0) | (values > 1))))
+    return pa.array(np.where(np.isnan(values), 0.0, values))
+
+
+def _levels(intake: _Intake, cols: dict[str, pa.Array], raw: RawCensus) -> pa.Array:
+    name = "level_id"
+    if name not in cols:
+        return pa.nulls(intake.n, pa.int32())
+    parsed = intake.parsed(name, parse_numbers(cols[name]), cols[name])
+    lvl = parsed.values.fill_null(1.0).to_numpy(zero_copy_only=False)
+    bad = mask(pc.is_valid(parsed.values)) & ~np.isin(lvl, [1, 2, 3, 4, 5])
+    intake.problem(name, bad, "are not a level 1-5", cols[name], _example(cols[name], bad))
+    return pc.if_else(pa.array(bad), pa.scalar(None, pa.float64()), parsed.values).cast(pa.int32())
+
+
+def _cents(pay: Any, pay_np: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pay in whole cents, half up; and which rows had fractions of a cent (they are said, not hidden)."""
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(pay_np) & (pay_np > 0) & (pay_np <= MAX_PAY)
+        cents = np.where(usable, np.floor(np.where(usable, pay_np, 0) * 100.0 + 0.5), 0).astype(np.int64)
+    if pay.text is not None:
+        # text is exact: re-round the few cells with more than two decimals as decimals, not floats
+        sub_cent = mask(pc.match_substring_regex(pay.text, r"\.\d{2}\d*[1-9]\d*$")) & usable
+        for i in np.flatnonzero(sub_cent):
+            cents[i] = int((Decimal(pay.text[int(i)].as_py()) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+        return cents, sub_cent
+    with np.errstate(invalid="ignore"):
+        sub_cent = usable & (np.abs(pay_np * 100.0 - np.round(pay_np * 100.0)) > 1e-6)
+    return cents, sub_cent
+
+
+def _plausibility(intake: _Intake, keep: np.ndarray, birth: np.ndarray, pay: np.ndarray, stale_active: np.ndarray,
+                  start_year: int) -> list[str]:
+    """Allowed but unlikely values, one warning line each."""
+    name = intake.raw.name
+    born = np.where(np.isfinite(birth), birth, 0).astype("datetime64[D]")
+    year_of_birth = born.astype("datetime64[Y]")
+    # whole years completed on Jan 1, as the engine counts them (DOMAIN.md section 1)
+    age = start_year - (year_of_birth.astype(int) + 1970) - (born != year_of_birth.astype("datetime64[D]"))
+    with np.errstate(invalid="ignore"):
+        checks = [
+            (keep & np.isfinite(birth) & (age < PLAUSIBLE_AGE[0]), "employee_birth_date",
+             f"are younger than {PLAUSIBLE_AGE[0]} on {start_year}-01-01"),
+            (keep & np.isfinite(birth) & (age > PLAUSIBLE_AGE[1]), "employee_birth_date",
+             f"are older than {PLAUSIBLE_AGE[1]} on {start_year}-01-01"),
+            (keep & (pay > PLAUSIBLE_PAY[1]), "employee_gross_compensation",
+             f"are paid more than {PLAUSIBLE_PAY[1]:,} a year"),
+            (keep & (pay < PLAUSIBLE_PAY[0]), "employee_gross_compensation",
+             f"are paid less than {PLAUSIBLE_PAY[0]:,} a year (is the column in thousands?)"),
+            (keep & stale_active, "employee_termination_date",
+             f"are marked active but terminated before {start_year}-01-01; they are left out as terminated"),
+        ]
+    return [f"{name}: column '{col}': {intake.where(bad)} {_singular(words) if bad.sum() == 1 else words}"
+            for bad, col, words in checks if bad.any()]
+

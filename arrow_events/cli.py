@@ -11,13 +11,14 @@ from typing import Any
 
 import click
 
-from arrow_events import census as census_mod
+from arrow_events.census import ON_BAD_ROWS, Census, read_census
 from arrow_events.compare import compare_warehouses
-from arrow_events.config import dump_toml, load_config, parse_size
+from arrow_events.config import Config, census_start, dump_toml, load_config, parse_size
 from arrow_events.errors import ResourceLimitError, UserError
 from arrow_events.explain import DUMPABLE, dump_relation, explain_year
 from arrow_events.plans import ENGINES
 from arrow_events.simulate import RunReport, YearReport, parse_years, run, starting_state
+from arrow_events.synthetic import synthetic_census, write_census
 from arrow_events.validate import validate_warehouse
 
 
@@ -75,9 +76,31 @@ def _summary(report: RunReport) -> str:
     return "\n".join(lines)
 
 
+def census_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--on-bad-rows and --date-format: how a census file is read."""
+    fn = click.option("--date-format", help="strptime format of the census dates when they are not YYYY-MM-DD, "
+                      "e.g. %m/%d/%Y or %d.%m.%Y.")(fn)
+    return click.option("--on-bad-rows", type=click.Choice(ON_BAD_ROWS), default="fail", show_default=True,
+                        help="fail: refuse a census with any bad row; skip: set bad rows aside, listed with their "
+                        "line and reason in <out>/rejects/census_rejects.csv.")(fn)
+
+
+def load_census(path: Path, cfg: Config, first_year: int | None, on_bad_rows: str,
+                date_format: str | None) -> tuple[Config, Census]:
+    """Read the census for a run starting in ``first_year``; say its notes and warnings on stderr."""
+    if first_year is not None:
+        cfg = census_start(cfg, first_year)
+    census = read_census(path, cfg.scenario.start_year, on_bad_rows=on_bad_rows, date_format=date_format)
+    for note in census.notes:
+        click.echo(f"note: {note}", err=True)
+    for warning in census.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return cfg, census
+
+
 @main.command("run")
 @click.option("--census", "census_path", type=click.Path(path_type=Path),
-              help="Census file (.csv or .parquet). Default: a synthetic 5,000-employee census (seed 42).")
+              help="Census file (.csv, .tsv or .parquet). Default: a synthetic 5,000-employee census (seed 42).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="TOML config. Default: the built-in DOMAIN.md defaults (see `arrow-events config`).")
 @click.option("--years", "years_text", help="Years to simulate, e.g. 2025-2029. Default: the scenario's years.")
@@ -91,10 +114,11 @@ def _summary(report: RunReport) -> str:
 @click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,
               help="fused: one plan per year; legacy: the per-event baseline (one query per branch).")
 @click.option("--memory-limit", help="Bound DataFusion's memory pool, e.g. 1GB; sorts spill to the temp directory.")
+@census_options
 @user_errors
 def run_command(census_path: Path | None, config_path: Path | None, years_text: str | None,
                 one_year: int | None, out: Path, threads: int, seed: int | None, engine: str,
-                memory_limit: str | None) -> None:
+                memory_limit: str | None, on_bad_rows: str, date_format: str | None) -> None:
     """Simulate years and write events and snapshots to the warehouse.
 
     \b
@@ -103,6 +127,10 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
       arrow-events run --census census.csv --config plan.toml --years 2025-2029
       arrow-events run --year 2027          # re-run 2027 from the stored 2026 snapshot
       arrow-events run --engine legacy --out baseline
+      arrow-events run --census export.csv --on-bad-rows skip --date-format %m/%d/%Y
+
+    With a census, the first of --years is the first simulated year (the census being the
+    workforce at the end of the year before), unless the config sets [scenario].start_year.
     """
     if years_text and one_year is not None:
         raise UserError("--years and --year cannot be used together")
@@ -111,18 +139,22 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
         cfg.scenario.seed = seed
     limit = parse_size(memory_limit) if memory_limit else cfg.memory_limit_bytes
     years = parse_years(years_text) if years_text else ([one_year] if one_year is not None else None)
-    census = census_mod.read_census(census_path, cfg.scenario.start_year) if census_path else None
+    census = None
+    if census_path:
+        cfg, census = load_census(census_path, cfg, years[0] if years_text else None, on_bad_rows, date_format)
     interactive = sys.stderr.isatty()
     if interactive:
         click.echo(f"simulating into {out}/", err=True)
-    report = run(cfg, out, years, census, str(census_path) if census_path else None, threads,
-                 _progress_line if interactive else None, engine, limit)
+    report = run(cfg, out, years, census, threads=threads, progress=_progress_line if interactive else None,
+                 engine=engine, memory_limit=limit)
     for note in report.recovered:
         click.echo(f"note: {note}", err=True)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(_summary(report))
     click.echo(f"wrote {len(report.years)} year(s) to {out}/ in {report.total_s:.2f} s")
+    if report.census and report.census.rows_rejected:
+        click.echo(f"{report.census.rejected_summary()}: see {report.rejects_path}")
     if report.stale_years:
         stale = ", ".join(map(str, report.stale_years))
         click.echo(f"warning: years {stale} were built on the previous {report.years[-1].year} and are now stale; "
@@ -143,8 +175,8 @@ def census_command(employees: int, seed: int, start_year: int, out: Path) -> Non
     Example:
       arrow-events census --employees 1000000 --seed 7 --out census_1m.parquet
     """
-    table = census_mod.synthetic_census(employees, seed, start_year)
-    census_mod.write_census(table, out)
+    table = synthetic_census(employees, seed, start_year)
+    write_census(table, out)
     click.echo(f"wrote {table.num_rows:,} employees to {out}")
 
 
@@ -208,9 +240,11 @@ def compare_command(a: Path, b: Path, examples: int) -> None:
 @click.option("--threads", type=click.IntRange(1, 256), default=2, show_default=True)
 @click.option("--dump", "dump_name", help=f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}.")
 @click.option("--out", "dump_dir", type=click.Path(path_type=Path), help="Directory for --dump.")
+@census_options
 @user_errors
 def explain_command(year: int, census_path: Path | None, config_path: Path | None, warehouse: Path,
-                    threads: int, dump_name: str | None, dump_dir: Path | None) -> None:
+                    threads: int, dump_name: str | None, dump_dir: Path | None, on_bad_rows: str,
+                    date_format: str | None) -> None:
     """Print the fused plan of a year (logical and physical, scans and draws), or dump a relation.
 
     Nothing is written to the warehouse.
@@ -221,10 +255,12 @@ def explain_command(year: int, census_path: Path | None, config_path: Path | Non
       arrow-events explain --year 2027 --dump rng --out debug/
     """
     cfg = load_config(config_path)
-    census = census_mod.read_census(census_path, cfg.scenario.start_year) if census_path else None
     if (dump_name is None) != (dump_dir is None):
         raise UserError("--dump and --out go together")
-    state, _ = starting_state(cfg, year, warehouse, census)
+    census = None
+    if census_path:
+        cfg, census = load_census(census_path, cfg, year, on_bad_rows, date_format)
+    state, _ = starting_state(cfg, year, warehouse, census.table if census else None)
     if dump_name:
         path = dump_relation(cfg, year, state, dump_name, dump_dir, threads)
         click.echo(f"wrote {path}")

@@ -125,6 +125,9 @@ class Config:
     merit_performance: MeritPerformance = field(default_factory=MeritPerformance)
     plan_designs: list[PlanDesign] = field(default_factory=lambda: [PlanDesign()])
     engine: Engine = field(default_factory=Engine)
+    # where the config came from, and the keys it set itself ("scenario.start_year"): not part of the scenario
+    source: str = field(default="defaults", compare=False, repr=False)
+    explicit: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
 
     @property
     def memory_limit_bytes(self) -> int | None:
@@ -135,7 +138,9 @@ class Config:
         return list(range(self.scenario.start_year, self.scenario.start_year + self.scenario.years))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        del data["source"], data["explicit"]
+        return data
 
     def digest(self) -> str:
         """sha256 of the canonical TOML, [engine] left out (it changes no output byte)."""
@@ -210,7 +215,28 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> Config:
         else:
             setattr(cfg, key, _build(_SECTIONS[key], value, f"{source}: [{key}]"))
     validate(cfg, source)
+    cfg.source = source
+    cfg.explicit = frozenset(f"{section}.{key}" for section, table in data.items() if isinstance(table, dict)
+                             for key in table)
     return cfg
+
+
+def census_start(cfg: Config, first_year: int) -> Config:
+    """The config for a run that starts from a census in ``first_year``.
+
+    A census is the workforce at the end of the year before the first simulated one, so the
+    first of --years is the start year, unless the config sets [scenario].start_year itself.
+    """
+    if first_year == cfg.scenario.start_year:
+        return cfg
+    if "scenario.start_year" in cfg.explicit:
+        start = cfg.scenario.start_year
+        raise UserError(
+            f"--years starts in {first_year}, but {cfg.source} sets [scenario].start_year = {start}, and a census "
+            f"is the workforce at the end of the year before the start: run --years {start}-{max(first_year, start)}"
+            f", or remove start_year from {cfg.source} to start the census in {first_year}")
+    _check(1900 <= first_year <= 2200, "--years", f"must start in a year between 1900 and 2200, got {first_year}")
+    return dataclasses.replace(cfg, scenario=dataclasses.replace(cfg.scenario, start_year=first_year))
 
 
 def load_config(path: str | Path | None) -> Config:

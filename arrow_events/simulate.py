@@ -9,16 +9,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrow_events import census as census_mod
-from arrow_events.config import Config, dump_toml
+from arrow_events.census import Census, read_census
+from arrow_events.config import Config, census_start, dump_toml
 from arrow_events.errors import UserError
 from arrow_events.plans import YearTables, run_year
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA, to_contract
 from arrow_events.state import CohortState, from_census, from_snapshot
+from arrow_events.synthetic import synthetic_census
 from arrow_events.writer import (
     check_warehouse,
     existing_years,
@@ -28,6 +30,7 @@ from arrow_events.writer import (
     prepare_warehouse,
     read_partition,
     recover,
+    write_rejects,
     write_year,
 )
 
@@ -57,6 +60,8 @@ class RunReport:
     total_s: float = 0.0
     recovered: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    census: Census | None = None  # the census the run started from, with any rows set aside
+    rejects_path: Path | None = None
 
 
 @dataclass
@@ -72,8 +77,8 @@ class YearResult:
 
 def default_census(cfg: Config) -> pa.Table:
     """The built-in census: synthetic, 5,000 employees, seed 42."""
-    raw = census_mod.synthetic_census(DEFAULT_EMPLOYEES, DEFAULT_CENSUS_SEED, cfg.scenario.start_year)
-    return census_mod.normalize_census(raw, cfg.scenario.start_year)
+    raw = synthetic_census(DEFAULT_EMPLOYEES, DEFAULT_CENSUS_SEED, cfg.scenario.start_year)
+    return read_census(raw, cfg.scenario.start_year).table
 
 
 def to_year_result(tables: YearTables, generate_s: float) -> YearResult:
@@ -174,35 +179,64 @@ def run(
     cfg: Config,
     out: Path,
     years: list[int] | None = None,
-    census: pa.Table | None = None,
-    census_source: str | None = None,
+    census: Census | Any = None,
+    *,
     threads: int = 2,
     progress: Callable[[YearReport], None] | None = None,
     engine: str = "fused",
     memory_limit: int | None = None,
+    on_bad_rows: str = "fail",
 ) -> RunReport:
-    """Simulate ``years`` (default: the scenario's) and write each year to the warehouse ``out``."""
+    """Simulate ``years`` (default: the scenario's) and write each year to the warehouse ``out``.
+
+    ``census``: a Census from ``read_census``, or anything ``read_census`` reads (a path, a pyarrow
+    Table or RecordBatchReader, an object with ``__arrow_c_stream__``), checked here with
+    ``on_bad_rows``. With a census, the first of ``years`` is the start year unless the config sets
+    one (``census_start``). Rows set aside go to ``<out>/rejects/census_rejects.csv``.
+    """
     t_start = time.perf_counter()
     years = years or cfg.years
     out = Path(out)
+    if census is not None:
+        cfg = census_start(cfg, years[0])
+        if not isinstance(census, Census):
+            census = read_census(census, cfg.scenario.start_year, on_bad_rows=on_bad_rows)
+    table = census.table if census is not None else None
     check_warehouse(out)
     if not out.exists():
-        starting_state(cfg, years[0], out, census)  # refuse bad arguments before creating anything
+        starting_state(cfg, years[0], out, table)  # refuse bad arguments before creating anything
     prepare_warehouse(out)
     with lock(out):
         report = RunReport(out, recovered=recover(out))
-        state, source = starting_state(cfg, years[0], out, census)
+        state, source = starting_state(cfg, years[0], out, table)
         report.warnings += _config_drift(cfg, out, years[0])
-        _simulate_into(cfg, out, years, state, census_source or source, threads, engine, memory_limit, progress,
+        census_entry = None
+        if years[0] == cfg.scenario.start_year:  # the census is used: replace what an earlier one set aside
+            report.rejects_path = write_rejects(out, census.rejects if census and census.rows_rejected else None)
+            if census is not None:
+                report.census, source = census, census.source
+                census_entry = _census_entry(census, report.rejects_path, out)
+        _simulate_into(cfg, out, years, state, source, census_entry, threads, engine, memory_limit, progress,
                        report)
     report.stale_years = [y for y in existing_years(out) if y > years[-1]]
     report.total_s = time.perf_counter() - t_start
     return report
 
 
-def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState, source: str, threads: int,
-                   engine: str, memory_limit: int | None, progress: Callable[[YearReport], None] | None,
-                   report: RunReport) -> None:
+def _census_entry(census: Census, rejects: Path | None, out: Path) -> dict[str, Any]:
+    """What the start year's manifest says of the census it came from."""
+    return {
+        "source": census.source,
+        "rows_read": census.rows_read,
+        "rows_kept": census.table.num_rows,
+        "rows_rejected": census.rows_rejected,
+        "rejects": str(rejects.relative_to(out)) if rejects else None,
+    }
+
+
+def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState, source: str,
+                   census_entry: dict[str, Any] | None, threads: int, engine: str, memory_limit: int | None,
+                   progress: Callable[[YearReport], None] | None, report: RunReport) -> None:
     versions = _versions()
     for result in simulate_years(cfg, state, years, threads, engine, memory_limit):
         t0 = time.perf_counter()
@@ -218,6 +252,7 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
             "threads": threads,
             "memory_limit_bytes": memory_limit,
             "input": source if result.year == years[0] else f"snapshot {result.year - 1}",
+            **({"census": census_entry} if census_entry and result.year == years[0] else {}),
             "versions": versions,
             "workforce_counts": result.counts,
             "events_by_type": by_type,

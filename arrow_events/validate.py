@@ -25,7 +25,7 @@ from arrow_events.config import config_from_dict
 from arrow_events.errors import UserError
 from arrow_events.params import EVENT_TYPES
 from arrow_events.schema import TABLES
-from arrow_events.writer import DATA_FILE, LOCK_FILE, STAGING_PREFIX, manifest_path, partition_dir, sha256_file
+from arrow_events.writer import DATA_FILE, LOCK_FILE, REJECTS, STAGING_PREFIX, manifest_path, partition_dir, sha256_file
 
 KEYS = {
     "events": ["scenario_id", "plan_design_id", "employee_id", "event_seq"],
@@ -115,6 +115,10 @@ def _check_layout(out: Path, report: ValidationReport) -> list[int]:
     for entry in sorted(out.iterdir()):
         if entry.name.startswith(STAGING_PREFIX):
             report.add("layout", str(entry), "interrupted write: the next `arrow-events run` completes or removes it")
+        elif entry.name == REJECTS.parts[0]:
+            stray = [p.name for p in entry.iterdir() if p.name != REJECTS.name] if entry.is_dir() else [entry.name]
+            if stray:
+                report.add("layout", str(entry), f"expected only {REJECTS.name}, found {sorted(stray)}")
         elif entry.name not in ("events", "snapshot", "manifests", LOCK_FILE):
             report.add("layout", str(entry), "stray entry in the warehouse")
     for name in TABLES:

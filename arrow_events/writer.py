@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from arrow_events.errors import UserError
@@ -218,6 +219,24 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+REJECTS = Path("rejects") / "census_rejects.csv"
+
+
+def write_rejects(out: Path, rejects: pa.Table | None) -> Path | None:
+    """Put the census rows set aside at ``<out>/rejects/census_rejects.csv`` (or remove an older list)."""
+    path = out / REJECTS
+    if rejects is None:
+        path.unlink(missing_ok=True)
+        return None
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    pacsv.write_csv(rejects, tmp)
+    with tmp.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
 
 
 def read_partition(out: Path, table: str, year: int) -> pa.Table:

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from arrow_events import load_config, normalize_census, run, synthetic_census
+from arrow_events import load_config, read_census, run, synthetic_census
 
 
 def peak_rss_mb() -> float:
@@ -33,7 +33,7 @@ def events_digest(out: Path) -> str:
 def measure(spec: dict) -> dict:
     cfg = load_config(None)
     cfg.scenario.years = spec["years"]
-    census = normalize_census(synthetic_census(spec["employees"], 42, cfg.scenario.start_year), 2025)
+    census = read_census(synthetic_census(spec["employees"], 42, cfg.scenario.start_year), 2025)
     runs = []
     digest = ""
     for i in range(spec["warmup"] + spec["repeats"]):
@@ -43,7 +43,7 @@ def measure(spec: dict) -> dict:
             if spec["engine"] == "duckdb":
                 from perf.duckdb_peer import run_duckdb
 
-                years = run_duckdb(cfg, census, out, spec["threads"])
+                years = run_duckdb(cfg, census.table, out, spec["threads"])
             else:
                 report = run(cfg, out, census=census, threads=spec["threads"], engine=spec["engine"])
                 years = [{"year": y.year, "generate_s": y.generate_s, "write_s": y.write_s} for y in report.years]

@@ -9,7 +9,7 @@ from arrow_events import load_config, run
 from arrow_events.config import PlanDesign
 from arrow_events.writer import read_partition
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "data"  # everything the tests read lives in the project
 
 
 def two_design_config():

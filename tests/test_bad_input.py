@@ -25,7 +25,10 @@ CENSUS_CASES = [
     ("not parquet", "c.parquet", b"PAR1 not really", [], "cannot read census"),
     ("unknown format", "c.xlsx", b"x", [], "unsupported census format '.xlsx'"),
     ("bad date", "c.csv", (H + "E1,01/02/1980,2010-05-01,85000,0\n").encode(), [],
-     "column 'employee_birth_date': 1 row (line 2) is not a date in YYYY-MM-DD form (e.g. '01/02/1980')"),
+     "column 'employee_birth_date': dates like '01/02/1980' could be month/day/year or day/month/year; pass the "
+     "file's format, e.g. --date-format %d/%m/%Y or --date-format %m/%d/%Y"),
+    ("impossible date", "c.csv", (H + "E1,1981-02-29,2010-05-01,85000,0\n").encode(), [],
+     "column 'employee_birth_date': 1 row (line 2) is not a real calendar date (e.g. '1981-02-29')"),
     ("bad number", "c.csv", (H + OK_ROW + "E2,1980-01-01,2010-05-01,85k,0\n").encode(), [],
      "column 'employee_gross_compensation': 1 row (line 3) is not a number (e.g. '85k')"),
     ("duplicate id", "c.csv", (H + OK_ROW + OK_ROW).encode(), [],
@@ -36,7 +39,8 @@ CENSUS_CASES = [
     ("birth after hire", "c.csv", (H + "E1,2011-01-01,2010-05-01,50000,0\n").encode(), [],
      "is after the employee_hire_date"),
     ("hire after start", "c.csv", (H + "E1,1980-01-01,2025-03-01,50000,0\n").encode(), [],
-     "is on or after the simulation start (2025-01-01)"),
+     "1 row (line 2) is on or after the simulation start 2025-01-01 (the first simulated year: "
+     "[scenario].start_year, or the first of --years with a census)"),
     ("rate above 100%", "c.csv", (H + "E1,1980-01-01,2010-05-01,50000,150\n").encode(), [], "outside 0-1"),
     ("negative rate", "c.csv", (H + "E1,1980-01-01,2010-05-01,50000,-0.02\n").encode(), [], "outside 0-1"),
     ("unknown level", "c.csv", (H.strip() + ",level_id\n" + OK_ROW.strip() + ",6\n").encode(), [],

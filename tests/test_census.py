@@ -12,7 +12,7 @@ from tests.conftest import SAMPLES
 
 HEADER = ("employee_id,employee_birth_date,employee_hire_date,employee_gross_compensation,"
           "employee_deferral_rate,active,employee_termination_date\n")
-GOOD = "E1,1980-01-01,2010-05-01,85000,0.05,true,\nE2,1990-06-15,2020-03-01,60000,6,true,\n"
+GOOD = "E1,1980-01-01,2010-05-01,85000,0.05,true,\nE2,1990-06-15,2020-03-01,60000,0.06,true,\n"
 
 
 def write(tmp_path, body, header=HEADER, name="census.csv"):
@@ -22,7 +22,7 @@ def write(tmp_path, body, header=HEADER, name="census.csv"):
 
 
 def test_invariant_sample_loads():
-    t = read_census(SAMPLES / "invariant_census.csv", 2025)
+    t = read_census(SAMPLES / "invariant_census.csv", 2025).table
     assert t.num_rows == 150
     assert pc.sum(t["active"]).as_py() == 149  # one row carries a termination date
     assert pc.sum(pc.greater(t["deferral_rate"], 0)).as_py() == 60
@@ -31,18 +31,25 @@ def test_invariant_sample_loads():
     assert first["compensation_cents"] == 6_440_000 and first["deferral_rate"] == 0.04
 
 
-def test_percentages_become_fractions(tmp_path):
-    t = read_census(write(tmp_path, GOOD), 2025)
-    assert t["deferral_rate"].to_pylist() == [0.05, 0.06]
+def test_percent_rule_is_decided_per_column(tmp_path):
+    # 6, 3, 1, 0, 10 are all percents: the 1 is 1%, not a 100% deferral
+    body = "".join(f"E{i},1980-01-01,2010-05-01,85000,{r},true,\n" for i, r in enumerate(["6", "3", "1", "0", "10"]))
+    census = read_census(write(tmp_path, body), 2025)
+    assert census.table["deferral_rate"].to_pylist() == [0.06, 0.03, 0.01, 0.0, 0.10]
+    assert any("is in percent" in n and "'6' on line 2" in n for n in census.notes)
+    fractions = read_census(write(tmp_path, GOOD), 2025)
+    assert fractions.table["deferral_rate"].to_pylist() == [0.05, 0.06] and not fractions.notes
+    with pytest.raises(UserError, match=r"mixes fractions \('0.05' on line 2\) and percentages \('6' on line 3\)"):
+        read_census(write(tmp_path, GOOD.replace("0.06", "6")), 2025)
 
 
 def test_parquet_census_reads_the_same(tmp_path):
-    t = read_census(write(tmp_path, GOOD), 2025)
+    t = read_census(write(tmp_path, GOOD), 2025).table
     raw = synthetic_census(50, 1)
     from arrow_events.census import write_census
     write_census(raw, tmp_path / "c.parquet")
     write_census(raw, tmp_path / "c.csv")
-    assert read_census(tmp_path / "c.parquet", 2025).equals(read_census(tmp_path / "c.csv", 2025))
+    assert read_census(tmp_path / "c.parquet", 2025).table.equals(read_census(tmp_path / "c.csv", 2025).table)
     assert t.num_rows == 2
 
 

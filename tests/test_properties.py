@@ -80,7 +80,7 @@ def test_valid_census_round_trips(tmp_path, rows, fmt):
     })
     path = tmp_path / f"census.{fmt}"
     write_census(table, path)
-    back = read_census(path, 2025)
+    back = read_census(path, 2025).table
     assert back["employee_id"].to_pylist() == [r[0] for r in rows]
     assert back["birth_date"].to_pylist() == [r[1] for r in rows]
     assert back["hire_date"].to_pylist() == [r[2] for r in rows]
