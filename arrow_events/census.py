@@ -238,7 +238,9 @@ def normalize_census(raw: pa.Table, start_year: int, rows: _Rows | None = None) 
     else:
         term = pa.nulls(n, pa.date32())
     active = _parse_bools(raw["active"], "active", rows) if "active" in names else pa.nulls(n, pa.bool_())
-    active = pc.and_(active.fill_null(True), pc.is_null(term))
+    # a termination date on or after the start is scheduled: the row stays in the cohort until then
+    employed_at_start = pc.greater_equal(term, pa.scalar(dt.date(start_year, 1, 1))).fill_null(True)
+    active = pc.and_(active.fill_null(True), employed_at_start)
 
     if "employee_deferral_rate" in names:
         rate = _parse_numbers(raw["employee_deferral_rate"], "employee_deferral_rate", rows).fill_null(0.0)
