@@ -45,6 +45,8 @@ SNAPSHOT_SCHEMA = pa.schema(
         pa.field("hire_date", pa.date32(), nullable=False),
         pa.field("birth_date", pa.date32(), nullable=False),
         pa.field("termination_date", pa.date32()),
+        # an active's known future termination (from the census), carried to the year it falls in
+        pa.field("scheduled_termination_date", pa.date32()),
         pa.field("level_id", pa.int32(), nullable=False),
         pa.field("compensation", MONEY, nullable=False),
         pa.field("deferral_rate", pa.float64(), nullable=False),

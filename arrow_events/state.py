@@ -2,7 +2,9 @@
 
 Two Arrow tables: ``cohort`` (the workforce, one row per active employee, the
 same under every plan design) and ``plan_cohort`` (plan state, one row per plan
-design and active employee).
+design and active employee). An employee with a known future termination (a census
+termination date on or after the start) carries it as ``scheduled_termination_date``
+from year to year until the year it falls in.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ COHORT_SCHEMA = pa.schema(
         ("compensation_cents", pa.int64()),
         ("auto_escalation_opt_out", pa.bool_()),
         ("eligibility_override", pa.bool_()),
+        ("scheduled_termination_date", pa.date32()),
     ]
 )
 PLAN_COHORT_SCHEMA = pa.schema(
@@ -57,7 +60,11 @@ def level_from_pay(cents: np.ndarray, cfg: Config) -> np.ndarray:
 
 
 def from_census(census: pa.Table, cfg: Config) -> CohortState:
-    """The cohort at the end of the year before the first simulated year."""
+    """The cohort at the end of the year before the first simulated year.
+
+    The census keeps a row active when its termination date is on or after the start:
+    that date is the employee's scheduled termination.
+    """
     active = census.filter(census["active"])
     cents = active["compensation_cents"].to_numpy()
     derived = level_from_pay(cents, cfg)
@@ -67,6 +74,7 @@ def from_census(census: pa.Table, cfg: Config) -> CohortState:
         [
             active["employee_id"], active["birth_date"], active["hire_date"], level,
             active["compensation_cents"], active["auto_escalation_opt_out"], active["eligibility_override"],
+            active["termination_date"],
         ],
         schema=COHORT_SCHEMA,
     )
@@ -97,9 +105,16 @@ def from_snapshot(snapshot: pa.Table) -> CohortState:
         [
             workforce["employee_id"], workforce["birth_date"], workforce["hire_date"], workforce["level_id"],
             money_to_cents(workforce["compensation"]), workforce["auto_escalation_opt_out"],
-            workforce["eligibility_override"],
+            workforce["eligibility_override"], _scheduled(workforce),
         ],
         schema=COHORT_SCHEMA,
     )
     plan = active.select([f.name for f in PLAN_COHORT_SCHEMA]).cast(PLAN_COHORT_SCHEMA)
     return CohortState(cohort, plan)
+
+
+def _scheduled(workforce: pa.Table) -> pa.ChunkedArray | pa.Array:
+    """The still-future scheduled terminations; a snapshot written before they existed has none."""
+    if "scheduled_termination_date" in workforce.column_names:
+        return workforce["scheduled_termination_date"]
+    return pa.nulls(workforce.num_rows, pa.date32())

@@ -103,6 +103,7 @@ def validate_warehouse(out: str | Path) -> ValidationReport:
         if events is not None and snapshot is not None:
             _check_termination(year, events, snapshot, report)
             prior = tables.get(("snapshot", year - 1))
+            _check_scheduled(year, events, snapshot, prior, report)
             if year in manifests:
                 _check_headcount(year, events, snapshot, prior, manifests[year], report)
             if prior is not None:
@@ -283,17 +284,41 @@ def _check_termination(year: int, events: pa.Table, snapshot: pa.Table, report: 
         report.add("termination", f"snapshot {year}", f"{len(a ^ b)} terminated rows disagree with events")
 
 
-def expected_counts(n: int, p: int, scenario: Any) -> dict[str, int]:
-    """DOMAIN.md section 4 workforce counts, in exact rational arithmetic."""
+def expected_counts(n: int, p: int, scenario: Any, scheduled: int = 0) -> dict[str, int]:
+    """DOMAIN.md section 4 workforce counts, in exact rational arithmetic.
+
+    ``scheduled`` cohort members leave on known dates this year. They count toward the
+    experienced terminations; when they are more than DOMAIN's count, they are the count
+    and the hires are redone from it, so the year still ends on target.
+    """
     growth = Fraction(str(scenario.growth))
     term, nh = Fraction(str(scenario.termination_rate)), Fraction(str(scenario.new_hire_termination_rate))
     target = math.floor(n * (1 + growth) + Fraction(1, 2))
-    exp_terms = math.floor((n - p) * term + p * nh)
-    net = target - (n - exp_terms)
-    if net <= 0:
-        return {"target": target, "experienced_terms": exp_terms - net, "hires": 0, "new_hire_terms": 0}
-    hires = math.ceil(net / (1 - nh))
-    return {"target": target, "experienced_terms": exp_terms, "hires": hires, "new_hire_terms": hires - net}
+
+    def solve(exp_terms: int) -> dict[str, int]:
+        net = target - (n - exp_terms)
+        if net <= 0:
+            return {"target": target, "scheduled_terms": scheduled, "experienced_terms": exp_terms - net,
+                    "hires": 0, "new_hire_terms": 0}
+        hires = math.ceil(net / (1 - nh))
+        return {"target": target, "scheduled_terms": scheduled, "experienced_terms": exp_terms, "hires": hires,
+                "new_hire_terms": hires - net}
+
+    counts = solve(math.floor((n - p) * term + p * nh))
+    if scheduled > counts["experienced_terms"]:
+        counts = solve(scheduled)
+    return counts
+
+
+def _year_span(year: int) -> tuple[pa.Scalar, pa.Scalar]:
+    return pa.scalar(dt.date(year, 1, 1)), pa.scalar(dt.date(year, 12, 31))
+
+
+def _scheduled_in(cohort: pa.Table, year: int) -> pa.Table:
+    """The cohort rows whose scheduled termination date falls in ``year``."""
+    jan1, dec31 = _year_span(year)
+    date = cohort["scheduled_termination_date"]
+    return cohort.filter(pc.and_(pc.greater_equal(date, jan1), pc.less_equal(date, dec31)).fill_null(False))
 
 
 def _actives(snapshot: pa.Table, design: str) -> pa.Table:
@@ -317,12 +342,17 @@ def _check_headcount(year: int, events: pa.Table, snapshot: pa.Table, prior: pa.
         jan1_prior = dt.date(year - 1, 1, 1)
         n = cohort.num_rows
         p = pc.sum(pc.greater_equal(cohort["hire_date"], pa.scalar(jan1_prior))).as_py() or 0
+        scheduled = _scheduled_in(cohort, year).num_rows
     else:  # the first stored year: its cohort came from the census, as counted in the manifest
         counts = manifest.get("workforce_counts", {})
         n, p = counts.get("n_active"), counts.get("n_prior_hires")
         if n is None or p is None:
             return
-    want = expected_counts(n, p, cfg.scenario)
+        # the census is not stored: its scheduled leavers are the events of that category
+        first_events = events.filter(pc.equal(events["plan_design_id"], first))
+        scheduled = pc.sum(pc.equal(first_events["event_category"], "scheduled_termination")).as_py() or 0
+    want = expected_counts(n, p, cfg.scenario, scheduled)
+    want["random_terms"] = want["experienced_terms"] - scheduled
     for design in designs:
         got = _actives(snapshot, design).num_rows
         if got != want["target"]:
@@ -330,11 +360,56 @@ def _check_headcount(year: int, events: pa.Table, snapshot: pa.Table, prior: pa.
         ev = events.filter(pc.equal(events["plan_design_id"], design))
         cats = ev["event_category"].value_counts().to_pylist()
         by_cat = {c["values"]: c["counts"] for c in cats}
-        for cat, key in (("experienced_termination", "experienced_terms"), ("new_hire_termination", "new_hire_terms"),
-                         ("new_hire", "hires")):
+        # scheduled leavers count toward experienced_terms; the rest are drawn
+        for cat, key in (("experienced_termination", "random_terms"), ("scheduled_termination", "scheduled_terms"),
+                         ("new_hire_termination", "new_hire_terms"), ("new_hire", "hires")):
             if by_cat.get(cat, 0) != want[key]:
                 report.add("headcount", f"events {year} {design}", f"{by_cat.get(cat, 0)} {cat} events, "
                            f"expected {want[key]}")
+
+
+def _check_scheduled(year: int, events: pa.Table, snapshot: pa.Table, prior: pa.Table | None,
+                     report: ValidationReport) -> None:
+    """Scheduled terminations happen on their date, in their year, and are carried until then.
+
+    A snapshot carries a date only for an active whose date is after the year; with the
+    prior snapshot stored, the scheduled_termination events are exactly its actives
+    scheduled in this year, on their dates, and each later date is carried unchanged.
+    """
+    key = ["plan_design_id", "employee_id"]
+    _, dec31 = _year_span(year)
+    carried = snapshot.filter(pc.is_valid(snapshot["scheduled_termination_date"]))
+    wrong = carried.filter(pc.or_(pc.not_equal(carried["status"], "active"),
+                                  pc.less_equal(carried["scheduled_termination_date"], dec31)))
+    if wrong.num_rows:
+        r = wrong.slice(0, 1).to_pylist()[0]
+        report.add("termination", f"snapshot {year}", f"{wrong.num_rows} row(s) carry a scheduled termination that "
+                   f"is not an active's future date, e.g. {r['employee_id']}: {r['status']}, "
+                   f"{r['scheduled_termination_date']}")
+    if prior is None:
+        return
+    prior_active = prior.filter(pc.equal(prior["status"], "active"))
+    due = _scheduled_in(prior_active, year).select([*key, "scheduled_termination_date"])
+    happened = events.filter(pc.equal(events["event_category"], "scheduled_termination")).select([*key, "event_date"])
+    want = {tuple(r.values()) for r in due.to_pylist()}
+    got = {tuple(r.values()) for r in happened.to_pylist()}
+    if want != got:
+        e = sorted(want ^ got)[0]
+        report.add("termination", f"events {year}", f"{len(want ^ got)} scheduled termination(s) differ from the "
+                   f"{year - 1} snapshot's dates, e.g. {e[1]} ({e[2]}, {'missing' if e in want else 'unexpected'})")
+    # each active's date is the one it had a year ago if that is still ahead, else none (new hires: none)
+    later = prior_active.filter(pc.greater(prior_active["scheduled_termination_date"], dec31).fill_null(False))
+    later = later.select([*key, "scheduled_termination_date"]).rename_columns([*key, "scheduled_before"])
+    now = snapshot.filter(pc.equal(snapshot["status"], "active")).select([*key, "scheduled_termination_date"])
+    both = now.join(later, key, join_type="left outer")
+    before, after = both["scheduled_before"], both["scheduled_termination_date"]
+    same = pc.or_(pc.and_(pc.is_null(before), pc.is_null(after)), pc.equal(before, after).fill_null(False))
+    lost = both.filter(pc.invert(same))
+    if lost.num_rows:
+        r = lost.slice(0, 1).to_pylist()[0]
+        report.add("termination", f"snapshot {year}", f"{lost.num_rows} active(s) whose scheduled termination "
+                   f"differs from {year - 1}'s, e.g. {r['employee_id']}: {r['scheduled_before']} became "
+                   f"{r['scheduled_termination_date']}")
 
 
 def _check_continuity(year: int, prior: pa.Table, snapshot: pa.Table, report: ValidationReport) -> None:

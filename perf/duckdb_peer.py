@@ -55,8 +55,8 @@ def duckdb_year(con: duckdb.DuckDBPyConnection, cfg: Config, year: int, state: C
             bound.update(con.sql("SELECT * FROM year_counts").to_arrow_table().to_pylist()[0])
     events = _query(con, "events", bound)
     snapshot = _query(con, "snapshot", bound)
-    counts = {k: bound[k] for k in ("n_active", "n_prior_hires", "target", "experienced_terms", "hires",
-                                     "new_hire_terms")}
+    counts = {k: bound[k] for k in ("n_active", "n_prior_hires", "target", "scheduled_terms", "experienced_terms",
+                                     "hires", "new_hire_terms")}
     return YearTables(year, events, snapshot, counts)
 
 

@@ -1,5 +1,6 @@
 -- cohort_t: the workforce at Jan 1 of the simulation year (state at t-1),
--- with whole-year age and tenure as of Jan 1 and the hazard inputs they select.
+-- with whole-year age and tenure as of Jan 1 and the hazard inputs they select,
+-- and whether a scheduled termination (known from the census) falls in this year.
 WITH aged AS (
     SELECT
         c.*,
@@ -8,7 +9,8 @@ WITH aged AS (
              - CASE WHEN date_part('doy', c.birth_date) = 1 THEN 0 ELSE 1 END AS BIGINT) AS age,
         CAST($sim_year - date_part('year', c.hire_date)
              - CASE WHEN date_part('doy', c.hire_date) = 1 THEN 0 ELSE 1 END AS BIGINT) AS tenure,
-        c.hire_date >= $prior_year_start AS hired_last_year
+        c.hire_date >= $prior_year_start AS hired_last_year,
+        COALESCE(c.scheduled_termination_date BETWEEN $year_start AND $year_end, false) AS scheduled_this_year
     FROM cohort AS c
 )
 SELECT
@@ -20,6 +22,8 @@ SELECT
     a.compensation_cents,
     a.auto_escalation_opt_out,
     a.eligibility_override,
+    a.scheduled_termination_date,
+    a.scheduled_this_year,
     a.age,
     a.tenure,
     ab.band AS age_band,

@@ -1,5 +1,6 @@
 -- snapshot: the workforce and plan state at the end of the year, one row per plan design
--- and employee active at any time in the year. Its actives are next year's cohort.
+-- and employee active at any time in the year. Its actives are next year's cohort; they
+-- carry a scheduled termination date only while it is still in the future.
 SELECT
     $scenario_id AS scenario_id,
     pm.plan_design_id,
@@ -9,6 +10,8 @@ SELECT
     pm.hire_date,
     pm.birth_date,
     t.termination_date,
+    CASE WHEN t.termination_date IS NULL AND pm.scheduled_termination_date > $year_end
+         THEN pm.scheduled_termination_date END AS scheduled_termination_date,
     CAST(COALESCE(t.end_level_id, pm.level_id) AS INT) AS level_id,
     COALESCE(t.end_pay_cents, pm.compensation_cents) AS compensation_cents,
     COALESCE(t.end_rate, pm.deferral_rate) AS deferral_rate,

@@ -1,12 +1,16 @@
 -- termination branch.
--- Experienced: exactly experienced_terms of the cohort, weighted sampling without
--- replacement (key = -ln(u_term) / weight, smallest keys win, ties by employee_id),
--- dated a uniform day of the year.
+-- Experienced: exactly experienced_terms of the cohort. Those scheduled to leave this year
+-- (a known termination date from the census) count toward it and leave on that date,
+-- category scheduled_termination. The rest, experienced_terms - scheduled_terms, are drawn
+-- from the cohort members not scheduled this year by weighted sampling without replacement
+-- (key = -ln(u_term) / weight, smallest keys win, ties by employee_id), dated a uniform day
+-- of the year.
 -- New hire: exactly new_hire_terms of this year's hires dated before Dec 31, those with
 -- the smallest u_nh_term, dated uniformly in (hire_date, Dec 31].
 WITH keyed AS (
     SELECT r.employee_id, r.u_term_date, -ln(r.u_term) / r.termination_weight AS sample_key
     FROM rng AS r
+    WHERE NOT r.scheduled_this_year
 ),
 experienced AS (
     SELECT k.*, ROW_NUMBER() OVER (ORDER BY k.sample_key, k.employee_id) AS pick
@@ -34,7 +38,22 @@ SELECT
     CAST(NULL AS DOUBLE) AS previous_deferral_rate,
     CAST(NULL AS DOUBLE) AS event_probability
 FROM experienced AS e
-WHERE e.pick <= $experienced_terms
+WHERE e.pick <= $experienced_terms - $scheduled_terms
+UNION ALL
+SELECT
+    r.employee_id,
+    'termination',
+    'scheduled_termination',
+    r.scheduled_termination_date,
+    CAST(NULL AS INT),
+    CAST(NULL AS INT),
+    CAST(NULL AS BIGINT),
+    CAST(NULL AS BIGINT),
+    CAST(NULL AS DOUBLE),
+    CAST(NULL AS DOUBLE),
+    CAST(NULL AS DOUBLE)
+FROM rng AS r
+WHERE r.scheduled_this_year
 UNION ALL
 SELECT
     n.employee_id,

@@ -1,23 +1,32 @@
 -- year_counts: the exact workforce arithmetic of DOMAIN.md section 4, one row.
+-- Scheduled terminations (this year's known leavers, from the census) count toward the
+-- experienced terminations: the netting starts from the larger of the rate's count and
+-- the scheduled count, so when the scheduled exceed it the hires make up the difference
+-- and N - experienced_terms + hires - new_hire_terms = target still holds.
 -- Rates are decimal fractions held in float64: the 1e-9 guards keep floor/ceil/round
 -- from flipping on representation error (0.29 * 100 = 28.999999999999996).
 WITH base AS (
     SELECT
         COUNT(*) AS n_active,
-        COUNT(*) FILTER (WHERE r.hired_last_year) AS n_prior_hires
+        COUNT(*) FILTER (WHERE r.hired_last_year) AS n_prior_hires,
+        COUNT(*) FILTER (WHERE r.scheduled_this_year) AS scheduled_terms
     FROM rng AS r
 ),
 solved AS (
     SELECT
         b.n_active,
         b.n_prior_hires,
+        b.scheduled_terms,
         CAST(floor(b.n_active * (1 + $growth) + 0.5 + 1e-9) AS BIGINT) AS target,
         CAST(floor((b.n_active - b.n_prior_hires) * $termination_rate
                    + b.n_prior_hires * $new_hire_termination_rate + 1e-9) AS BIGINT) AS base_terms
     FROM base AS b
 ),
+quota AS (
+    SELECT *, greatest(base_terms, scheduled_terms) AS quota_terms FROM solved
+),
 netted AS (
-    SELECT *, target - (n_active - base_terms) AS net FROM solved
+    SELECT *, target - (n_active - quota_terms) AS net FROM quota
 ),
 hired AS (
     SELECT
@@ -30,7 +39,8 @@ SELECT
     n_active,
     n_prior_hires,
     target,
-    CASE WHEN net <= 0 THEN base_terms - net ELSE base_terms END AS experienced_terms,
+    scheduled_terms,
+    CASE WHEN net <= 0 THEN quota_terms - net ELSE quota_terms END AS experienced_terms,
     hires,
     CASE WHEN net <= 0 THEN CAST(0 AS BIGINT) ELSE hires - net END AS new_hire_terms
 FROM hired
