@@ -144,7 +144,8 @@ class _Intake:
         return parsed
 
 
-_SINGULAR = (("are not dates", "is not a date"), ("are not real calendar dates", "is not a real calendar date"),
+_SINGULAR = (("are not dates", "is not a date"), ("are not finite numbers", "is not a finite number"),
+             ("are not real calendar dates", "is not a real calendar date"),
              ("are not valid dates", "is not a valid date"), ("are not numbers", "is not a number"),
              ("are not booleans", "is not a boolean"), ("are not a level", "is not a level"),
              ("are ", "is "), ("have ", "has "), ("repeat ", "repeats "), ("must ", "must "))
@@ -229,8 +230,8 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
     ids = pc.if_else(pc.equal(ids, ""), pa.scalar(None, pa.string()), ids)
     intake.ids = ids
     intake.problem("employee_id", mask(pc.is_null(ids)), "have no employee_id")
-    intake.problem("employee_id", _repeats(ids), "repeat an employee_id seen earlier", ids,
-                   _example(ids, _repeats(ids)))
+    repeats = _repeats(ids)
+    intake.problem("employee_id", repeats, "repeat an employee_id seen earlier", ids, _example(ids, repeats))
 
     def dates(name: str, required: bool) -> pa.Array:
         if name not in cols:
@@ -312,11 +313,12 @@ def _cell(raw: RawCensus, col: pa.Array, bad: np.ndarray) -> str:
 
 def _repeats(ids: pa.Array) -> np.ndarray:
     """True for each row whose id appeared in an earlier row."""
-    codes = ids.dictionary_encode().indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    seen = np.zeros(len(codes), bool)
-    _, first = np.unique(codes, return_index=True)
-    seen[first] = True
-    return ~seen & (codes >= 0)
+    order = pc.sort_indices(ids)  # stable: equal ids keep their row order
+    ranked = ids.take(order)
+    again = mask(pc.equal(ranked.slice(1), ranked.slice(0, len(ranked) - 1))) if len(ids) > 1 else np.zeros(0, bool)
+    repeats = np.zeros(len(ids), bool)
+    repeats[order.to_numpy()[1:][again]] = True
+    return repeats
 
 
 def _days(dates: pa.Array) -> np.ndarray:
@@ -344,6 +346,8 @@ def _deferral_rates(intake: _Intake, cols: dict[str, pa.Array], raw: RawCensus, 
     parsed = parse_numbers(col, percent=True, decimal_comma=_decimal_comma(raw, col))
     intake.parsed(name, parsed, col)
     values = parsed.values.fill_null(np.nan).to_numpy(zero_copy_only=False).copy()
+    infinite = np.isinf(values)
+    intake.problem(name, infinite, "are not finite numbers", col, _example(col, infinite))
     signs = parsed.percent_signs if parsed.percent_signs is not None else np.zeros(intake.n, bool)
     ok = ~intake.rejected & np.isfinite(values)
     percent_shaped = ok & (signs | (values > 1))

@@ -124,8 +124,10 @@ def _read_csv(path: Path) -> RawCensus:
     if broken:  # rare: read again on one thread, which knows the line numbers of broken rows
         broken.clear()
         table = read(False)
-    lines_broken = sorted(n for n, _ in broken)
-    numbers = np.setdiff1d(np.arange(2, table.num_rows + len(broken) + 2), lines_broken)[: table.num_rows]
+    numbers = np.arange(2, table.num_rows + 2)
+    if broken:  # the lines the reader skipped are not the rows' lines
+        lines = np.arange(2, table.num_rows + len(broken) + 2)
+        numbers = np.setdiff1d(lines, [n for n, _ in broken])[: table.num_rows]
     width = len(header)
     raw = RawCensus(table, str(path), "line", numbers, delimiter)
     raw.broken = [(n, f"has {_fields(t, delimiter)} fields where the header has {width}", t) for n, t in broken]

@@ -176,6 +176,10 @@ def parse_numbers(col: pa.Array, *, currency: bool = False, percent: bool = Fals
         bad = mask(pc.is_valid(col))
         return Numbers(pa.nulls(n, pa.float64()), bad, f"are {col.type} values, not numbers", _first(col, bad))
     raw = text(col)
+    try:  # the common case, plain numbers, in one pass
+        return Numbers(raw.cast(pa.float64()), np.zeros(n, bool), percent_signs=np.zeros(n, bool), text=raw)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     s = raw
     signs = mask(pc.ends_with(s, "%"))
     if percent:

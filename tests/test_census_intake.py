@@ -270,10 +270,11 @@ def mixed_census(tmp_path: Path) -> Path:
             ["E1", "1985-01-01", "2012-05-01", "70000", "0"],      # repeated id
             ["E5", "1985-01-01", "2012-05-01", "lots", "0"],       # not a number
             ["E6", "1985-01-01", "2012-05-01", "55000", "-0.02"],  # a negative rate
-            ["E7", "1990-06-15", "2020-03-01", "52000", "0.03"]]
+            ["E7", "1985-01-01", "2012-05-01", "55000", "inf"],    # not a rate at all
+            ["E8", "1990-06-15", "2020-03-01", "52000", "0.03"]]
     path = census_file(tmp_path, rows)
     with path.open("a") as f:
-        f.write("E8,1990-06-15\n")                                # line 9: too few fields
+        f.write("E9,1990-06-15\n")                                # line 10: too few fields
     return path
 
 
@@ -283,21 +284,22 @@ EXPECTED_REJECTS = [
     (5, "E1", "employee_id", "E1", "repeats an employee_id seen earlier"),
     (6, "E5", "employee_gross_compensation", "lots", "is not a number"),
     (7, "E6", "employee_deferral_rate", "-0.02", "is outside 0-1 (or 0-100 in a column written in percent)"),
-    (9, None, "(row)", "E8,1990-06-15", "has 2 fields where the header has 5"),
+    (8, "E7", "employee_deferral_rate", "inf", "is not a finite number"),
+    (10, None, "(row)", "E9,1990-06-15", "has 2 fields where the header has 5"),
 ]
 
 
 def test_skip_sets_bad_rows_aside_with_line_and_reason(tmp_path):
     census = read_census(mixed_census(tmp_path), 2025, on_bad_rows="skip")
-    assert census.table["employee_id"].to_pylist() == ["E1", "E7"]
+    assert census.table["employee_id"].to_pylist() == ["E1", "E8"]
     rejects = sorted(census.rejects.to_pylist(), key=lambda r: r["number"])
     assert [(r["number"], r["employee_id"], r["column"], r["value"], r["reason"]) for r in rejects] == EXPECTED_REJECTS
-    assert {r["unit"] for r in rejects} == {"line"} and census.rows_rejected == 6 and census.rows_read == 8
+    assert {r["unit"] for r in rejects} == {"line"} and census.rows_rejected == 7 and census.rows_read == 9
 
 
 def test_fail_is_the_default_and_names_the_first_problem(tmp_path):
     mixed_census(tmp_path)
-    assert "line 9 has 2 fields where the header has 5" in refused(tmp_path, "run", "--census", "c.csv")
+    assert "line 10 has 2 fields where the header has 5" in refused(tmp_path, "run", "--census", "c.csv")
 
 
 def test_skip_through_the_cli_writes_rejects_and_counts_them(tmp_path):
@@ -305,15 +307,16 @@ def test_skip_through_the_cli_writes_rejects_and_counts_them(tmp_path):
     r = invoke(tmp_path, "run", "--census", "c.csv", "--on-bad-rows", "skip", "--years", "2025-2026", "--out", "wh")
     assert r.exit_code == 0, r.output
     summary = [line for line in r.stdout.splitlines() if "set aside" in line]
-    assert summary == ["6 of 8 census rows set aside ((row) has 2 fields where the header has 5: 1, "
+    assert summary == ["7 of 9 census rows set aside ((row) has 2 fields where the header has 5: 1, "
                        "employee_birth_date is after the employee_hire_date: 1, employee_birth_date is not a real "
-                       "calendar date: 1, employee_deferral_rate is outside 0-1 (or 0-100 in a column written in "
-                       "percent): 1, employee_gross_compensation is not a number: 1, employee_id repeats an "
-                       "employee_id seen earlier: 1): see wh/rejects/census_rejects.csv"]
+                       "calendar date: 1, employee_deferral_rate is not a finite number: 1, employee_deferral_rate "
+                       "is outside 0-1 (or 0-100 in a column written in percent): 1, employee_gross_compensation is "
+                       "not a number: 1, employee_id repeats an employee_id seen earlier: 1): "
+                       "see wh/rejects/census_rejects.csv"]
     back = pacsv.read_csv(tmp_path / "wh" / "rejects" / "census_rejects.csv").to_pylist()
     assert sorted((r["number"], r["reason"]) for r in back) == [(e[0], e[4]) for e in EXPECTED_REJECTS]
     manifest = json.loads((tmp_path / "wh" / "manifests" / "simulation_year=2025.json").read_text())
-    assert manifest["census"] == {"source": "c.csv", "rows_read": 8, "rows_kept": 2, "rows_rejected": 6,
+    assert manifest["census"] == {"source": "c.csv", "rows_read": 9, "rows_kept": 2, "rows_rejected": 7,
                                   "rejects": "rejects/census_rejects.csv"}
     assert "census" not in json.loads((tmp_path / "wh" / "manifests" / "simulation_year=2026.json").read_text())
     assert invoke(tmp_path, "validate", "wh").exit_code == 0
