@@ -8,6 +8,12 @@ engines differ only in which relations they materialize, and where.
   engine materializes the few shared relations in memory: the cohort is scanned
   once, every draw is computed once per employee and stream, the branches read
   the materialized results, and nothing touches disk before the writer.
+A year runs in two steps. The global step reduces over the whole Jan-1 cohort only what
+needs the whole workforce (the year's counts, the termination cutoff, the hires); its
+one-row results are bound as scalars. Then the cohort, in employee_id order and merged
+with the hires, is cut into employee_id ranges (shards), each planned and run on its own;
+shards come out in order, employee-major, so they concatenate (or stream) into the year.
+
 - ``legacy``: the per-event baseline the epic replaces. Each event branch is its
   own query that scans the cohort and computes its own draws through plain
   views, and is materialized as an intermediate Parquet file in a scratch
@@ -30,15 +36,21 @@ from arrow_events import params
 from arrow_events.config import Config
 from arrow_events.context import SMALL_BATCH_SIZE, batch_size_for, new_context, register_tables
 from arrow_events.errors import ResourceLimitError
+from arrow_events.shards import cut
 from arrow_events.state import CohortState
 from queries import sql
 
-# Every relation of a year, in dependency order; each name is queries/<name>.sql.
+# The global step, in dependency order; each name is queries/<name>.sql.
+GLOBAL_STAGES = ["cohort_t", "year_counts", "termination_keys", "termination_cutoff", "hire"]
+# One-row relations bound as $parameters of everything after them. termination_cutoff has no
+# row when nobody is drawn: its parameters are then NULL, and no key compares below NULL.
+BOUND = {"year_counts": None, "termination_cutoff": pa.schema([("cutoff_key", pa.float64()),
+                                                               ("cutoff_employee_id", pa.string())])}
+# Every relation of a shard, in dependency order (``hire`` is the global step's, sliced).
 STAGES = [
     "cohort_t",
     "rng",
-    "year_counts",
-    "hire",
+    "termination_keys",
     "members",
     "plan_members",
     "termination",
@@ -54,8 +66,25 @@ STAGES = [
 ]
 BRANCHES = ["hire", "termination", "promotion", "merit", "eligibility", "enrollment", "opt_out", "escalation",
             "deferral_change"]
-FUSED_MATERIALIZED = {"rng", "year_counts", "hire", "plan_members", "termination", "year_events", "timeline"}
+FUSED_MATERIALIZED = {"cohort_t", "rng", "termination_keys", "plan_members", "termination", "year_events", "timeline"}
 ENGINES = ("fused", "legacy")
+# The workforce counts a year reports (year_counts' columns), in the manifest.
+COUNTS = ["n_active", "n_prior_hires", "target", "scheduled_terms", "experienced_terms", "drawn_terms", "hires",
+          "new_hire_terms"]
+# Members (cohort and hires) per shard when nothing else says: large enough that per-query
+# overhead is noise, small enough that a shard's relations stay a few hundred MB.
+SHARD_ROWS = 250_000
+# Under a memory limit: the bytes a shard's relations take per member, measured (see README).
+BYTES_PER_MEMBER = 4_000
+
+
+def shard_rows_for(memory_limit: int | None, shard_rows: int | None = None) -> int:
+    """Members per shard: as asked, else as the memory limit allows, else the default."""
+    if shard_rows is not None:
+        return shard_rows
+    if memory_limit is not None:
+        return max(10_000, min(SHARD_ROWS, memory_limit // BYTES_PER_MEMBER))
+    return SHARD_ROWS
 
 
 @dataclass
@@ -68,6 +97,10 @@ class YearPlan:
 
     def sql(self, name: str) -> DataFrame:
         return self.ctx.sql(sql(name), param_values=self.bound)
+
+    def counts(self) -> dict[str, int]:
+        """The year's workforce counts, as the global step bound them."""
+        return {k: self.bound[k].as_py() for k in COUNTS}
 
 
 @dataclass
@@ -128,10 +161,14 @@ def compose(plan: YearPlan, stages: list[str], keep: Callable[[str], Materialize
     for name in stages:
         with _memory_errors(plan.year, name):
             df = keep(name)(name, plan.sql(name))
+        if plan.ctx.table_exist(name):  # the previous shard's, or the global step's
+            plan.ctx.deregister_table(name)
         plan.ctx.register_view(name, df)
-        if name == "year_counts":
+        if name in BOUND:
             row = plan.ctx.table(name).to_arrow_table()
-            plan.bound.update({c: row[c][0] for c in row.column_names})
+            schema = BOUND[name] or row.schema
+            plan.bound.update({f.name: row[f.name][0] if row.num_rows else pa.scalar(None, f.type)
+                               for f in schema})
 
 
 def fused_keep(name: str) -> Materializer:
@@ -143,41 +180,65 @@ FINAL_INPUTS = {"year_events", "timeline", "plan_members"}
 
 
 def finish(plan: YearPlan) -> YearTables:
-    """The events partition and the year-end snapshot, from the composed relations."""
-    counts = {k: plan.bound[k].as_py() for k in plan.ctx.table("year_counts").schema().names}
+    """A shard's events and year-end snapshot, from its composed relations."""
     for name in STAGES:  # free the materialized cohort, draws and branches early: peak memory
         if name not in FINAL_INPUTS:
             plan.ctx.deregister_table(name)
     events = plan.sql("events").to_arrow_table()
     plan.ctx.deregister_table("year_events")  # the snapshot reads the timeline, not the events
     snapshot = plan.sql("snapshot").to_arrow_table()
-    return YearTables(plan.year, events, snapshot, counts)
+    for name in FINAL_INPUTS - {"year_events"}:
+        plan.ctx.deregister_table(name)
+    return YearTables(plan.year, events, snapshot, plan.counts())
 
 
-def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engine: str = "fused",
-             memory_limit: int | None = None) -> YearTables:
-    """Generate one year's events and end-of-year snapshot from ``state`` (the cohort at t-1)."""
+def global_step(plan: YearPlan, keep: Callable[[str], Materializer]) -> pa.Table:
+    """Bind the year's counts and termination cutoff; return all of this year's hires, by employee_id."""
+    compose(plan, GLOBAL_STAGES, keep)
+    hires = plan.ctx.table("hire").to_arrow_table()
+    for name in GLOBAL_STAGES:
+        plan.ctx.deregister_table(name)
+    return hires
+
+
+def run_shards(cfg: Config, year: int, state: CohortState, threads: int = 2, engine: str = "fused",
+               memory_limit: int | None = None, shard_rows: int | None = None) -> Iterator[YearTables]:
+    """One year from ``state`` (the cohort at t-1): its shards' events and snapshots, in employee_id order."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
     plan = prepare(cfg, year, state, threads, memory_limit)
-    with _memory_errors(year, "events"):
-        if engine == "fused" and memory_limit is None:
-            compose(plan, STAGES, fused_keep)
-            return finish(plan)
-        with tempfile.TemporaryDirectory(prefix=f"arrow-events-{engine}-{year}-") as scratch:
-            files = to_parquet(Path(scratch), plan.ctx)
-            if engine == "fused":
-                # under a memory limit the shared relations spill to scratch Parquet instead of RAM,
-                # leaving the memory pool to the operators
-                compose(plan, STAGES, lambda name: files if name in FUSED_MATERIALIZED else as_view)
-            else:
-                # like the dbt models it stands for, every branch reads the stored cohort from disk
+    rows = shard_rows_for(memory_limit, shard_rows)
+    with _memory_errors(year, "events"), tempfile.TemporaryDirectory(prefix=f"arrow-events-{engine}-{year}-") as tmp:
+        keep = _keeper(engine, memory_limit, plan, Path(tmp))
+        hires = global_step(plan, keep)
+        for shard in cut(state, hires, rows):
+            register_tables(plan.ctx, {"cohort": shard.cohort, "plan_cohort": shard.plan_cohort, "hire": shard.hires})
+            if engine == "legacy":  # like the dbt models it stands for, every branch reads the stored cohort
                 for name in ("cohort", "plan_cohort"):
-                    stored = files(name, plan.ctx.table(name))
+                    stored = keep(name)(name, plan.ctx.table(name))
                     plan.ctx.deregister_table(name)
                     plan.ctx.register_view(name, stored)
-                compose(plan, STAGES, lambda name: files if name in BRANCHES else as_view)
-            return finish(plan)
+            compose(plan, STAGES, keep)
+            yield finish(plan)
+
+
+def _keeper(engine: str, memory_limit: int | None, plan: YearPlan, scratch: Path) -> Callable[[str], Materializer]:
+    """Which relations each engine materializes, and where."""
+    files = to_parquet(scratch, plan.ctx)
+    if engine == "legacy":
+        return lambda name: files if name in BRANCHES or name in ("cohort", "plan_cohort") else as_view
+    # under a memory limit the shared relations spill to scratch Parquet instead of RAM,
+    # leaving the memory pool to the operators
+    kept = files if memory_limit is not None else in_memory
+    return lambda name: kept if name in FUSED_MATERIALIZED else as_view
+
+
+def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engine: str = "fused",
+             memory_limit: int | None = None, shard_rows: int | None = None) -> YearTables:
+    """Generate one year's events and end-of-year snapshot from ``state``, held whole in memory."""
+    shards = list(run_shards(cfg, year, state, threads, engine, memory_limit, shard_rows))
+    return YearTables(year, pa.concat_tables([s.events for s in shards]),
+                      pa.concat_tables([s.snapshot for s in shards]), shards[0].counts)
 
 
 @contextmanager

@@ -93,12 +93,12 @@ def to_year_result(tables: YearTables, generate_s: float) -> YearResult:
 
 def simulate_years(
     cfg: Config, state: CohortState, years: list[int], threads: int = 2, engine: str = "fused",
-    memory_limit: int | None = None,
+    memory_limit: int | None = None, shard_rows: int | None = None,
 ) -> Iterator[YearResult]:
     """Simulate ``years`` in order from ``state``, in memory; each year feeds the next."""
     for year in years:
         t0 = time.perf_counter()
-        result = to_year_result(run_year(cfg, year, state, threads, engine, memory_limit), 0.0)
+        result = to_year_result(run_year(cfg, year, state, threads, engine, memory_limit, shard_rows), 0.0)
         result.generate_s = time.perf_counter() - t0
         yield result
         state = from_snapshot(result.snapshot)

@@ -65,7 +65,7 @@ def from_census(census: pa.Table, cfg: Config) -> CohortState:
     The census keeps a row active when its termination date is on or after the start:
     that date is the employee's scheduled termination.
     """
-    active = census.filter(census["active"])
+    active = census.filter(census["active"]).sort_by("employee_id")  # shards are employee_id ranges
     cents = active["compensation_cents"].to_numpy()
     derived = level_from_pay(cents, cfg)
     given = active["level_id"].combine_chunks()
@@ -78,22 +78,21 @@ def from_census(census: pa.Table, cfg: Config) -> CohortState:
         ],
         schema=COHORT_SCHEMA,
     )
-    n = active.num_rows
-    parts = []
-    for d in cfg.plan_designs:
-        parts.append(
-            pa.table(
-                [
-                    pa.array([d.plan_design_id] * n, pa.string()),
-                    active["employee_id"],
-                    active["deferral_rate"],
-                    pa.nulls(n, pa.date32()),
-                    pa.array(np.zeros(n, bool)),
-                ],
-                schema=PLAN_COHORT_SCHEMA,
-            )
-        )
-    return CohortState(cohort, pa.concat_tables(parts))
+    # one plan row per member and design, member-major like the cohort (as a snapshot has them)
+    designs = sorted(d.plan_design_id for d in cfg.plan_designs)
+    n, d = active.num_rows, len(designs)
+    member = pa.array(np.repeat(np.arange(n), d))
+    plan = pa.table(
+        [
+            pa.array(designs * n, pa.string()),
+            active["employee_id"].take(member),
+            active["deferral_rate"].take(member),
+            pa.nulls(n * d, pa.date32()),
+            pa.array(np.zeros(n * d, bool)),
+        ],
+        schema=PLAN_COHORT_SCHEMA,
+    )
+    return CohortState(cohort, plan)
 
 
 def from_snapshot(snapshot: pa.Table) -> CohortState:

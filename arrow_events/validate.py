@@ -27,9 +27,11 @@ from arrow_events.params import EVENT_TYPES
 from arrow_events.schema import TABLES
 from arrow_events.writer import DATA_FILE, LOCK_FILE, REJECTS, STAGING_PREFIX, manifest_path, partition_dir, sha256_file
 
+# The unique keys, in the order rows are sorted: employee-major, so that a year is written
+# shard by shard (employee_id ranges) with no sort across shards.
 KEYS = {
-    "events": ["scenario_id", "plan_design_id", "employee_id", "event_seq"],
-    "snapshot": ["scenario_id", "plan_design_id", "employee_id"],
+    "events": ["scenario_id", "employee_id", "plan_design_id", "event_seq"],
+    "snapshot": ["scenario_id", "employee_id", "plan_design_id"],
 }
 CHECKS = ["layout", "manifest", "schema", "keys", "order", "termination", "headcount", "continuity"]
 
@@ -250,8 +252,8 @@ def _check_sequences(year: int, events: pa.Table, report: ValidationReport) -> N
     outside = np.flatnonzero(pc.not_equal(pc.year(dates), year).to_numpy(zero_copy_only=False))
     if len(outside):
         report.add("order", where, f"{len(outside)} event(s) dated outside the year, e.g. {dates[int(outside[0])]}")
-    # rows are sorted by key (design, employee, event_seq): each employee's rows are contiguous
-    starts = _group_starts(events, ["scenario_id", "plan_design_id", "employee_id"])
+    # rows are sorted by key (employee, design, event_seq): each employee's rows under a design are contiguous
+    starts = _group_starts(events, ["scenario_id", "employee_id", "plan_design_id"])
     group = np.cumsum(starts) - 1
     first_row = np.flatnonzero(starts)
     expected_seq = np.arange(events.num_rows) - first_row[group] + 1

@@ -19,7 +19,7 @@ from duckdb import sqltypes
 import udfs
 from arrow_events import params
 from arrow_events.config import Config
-from arrow_events.plans import STAGES, YearTables
+from arrow_events.plans import BOUND, COUNTS, GLOBAL_STAGES, STAGES, YearTables
 from arrow_events.simulate import to_year_result
 from arrow_events.state import CohortState, from_census, from_snapshot
 from arrow_events.writer import prepare_warehouse, write_year
@@ -49,14 +49,16 @@ def duckdb_year(con: duckdb.DuckDBPyConnection, cfg: Config, year: int, state: C
     for name, table in inputs.items():
         con.register(name, table)
     bound = {k: v.as_py() for k, v in params.scenario_params(cfg, year).items()}
-    for name in STAGES:
+    # the global step, then the whole cohort as one shard (shards do not change a byte)
+    for name in [*GLOBAL_STAGES, *STAGES]:
+        if name in BOUND:
+            row = _query(con, name, bound)
+            schema = BOUND[name] or row.schema
+            bound.update({f.name: row[f.name][0].as_py() if row.num_rows else None for f in schema})
         con.register(name, _query(con, name, bound))
-        if name == "year_counts":
-            bound.update(con.sql("SELECT * FROM year_counts").to_arrow_table().to_pylist()[0])
     events = _query(con, "events", bound)
     snapshot = _query(con, "snapshot", bound)
-    counts = {k: bound[k] for k in ("n_active", "n_prior_hires", "target", "scheduled_terms", "experienced_terms",
-                                     "hires", "new_hire_terms")}
+    counts = {k: bound[k] for k in COUNTS}
     return YearTables(year, events, snapshot, counts)
 
 

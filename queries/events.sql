@@ -57,4 +57,4 @@ SELECT
     n.age_band,
     n.tenure_band
 FROM numbered AS n
-ORDER BY plan_design_id, employee_id, event_seq
+ORDER BY employee_id, plan_design_id, event_seq

@@ -1,10 +1,12 @@
--- hire: this year's new employees, NH_<year>_<seq>, with the draws they need.
+-- hire: this year's new employees, NH_<year>_<seq>, with the draws they need: a global step
+-- (the level mix is the whole cohort's; which hires leave again is decided among all of them:
+-- nh_term_pick ranks the hires dated before Dec 31 by u_nh_term, ties by employee_id).
 -- Levels by the slot method: slot k (1..H) sits at (k - 0.5) / H and takes the level whose
 -- cumulative share [lo/N, hi/N) of Jan-1 headcount contains it. In integers:
 -- (2k - 1) N >= 2 H lo  <=>  k >= ceil((2 H lo + N) / 2N), and likewise for hi, so each
 -- level owns the slot range [ceil((2 H lo + N) / 2N), ceil((2 H hi + N) / 2N)), exactly.
 WITH level_mix AS (
-    SELECT level_id, COUNT(*) AS n FROM rng GROUP BY level_id
+    SELECT level_id, COUNT(*) AS n FROM cohort_t GROUP BY level_id
 ),
 level_cum AS (
     SELECT
@@ -95,7 +97,10 @@ SELECT
     a.u_nh_term_date,
     a.u_enroll,
     a.u_enroll_date,
-    a.u_opt_out
+    a.u_opt_out,
+    CASE WHEN a.hire_date < $year_end THEN ROW_NUMBER() OVER (
+        PARTITION BY a.hire_date < $year_end ORDER BY a.u_nh_term, a.employee_id) END AS nh_term_pick
 FROM aged AS a
 JOIN age_bands AS ab ON ab.years = least(a.age, $band_top)
 JOIN tenure_bands AS tb ON tb.years = least(a.tenure, $band_top)
+ORDER BY a.employee_id

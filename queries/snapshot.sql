@@ -23,4 +23,4 @@ SELECT
     pm.eligibility_date
 FROM plan_members AS pm
 LEFT JOIN timeline AS t ON t.plan_design_id = pm.plan_design_id AND t.employee_id = pm.employee_id
-ORDER BY plan_design_id, employee_id
+ORDER BY employee_id, plan_design_id

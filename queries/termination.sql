@@ -3,27 +3,20 @@
 -- (a known termination date from the census) count toward it and leave on that date,
 -- category scheduled_termination. The rest, experienced_terms - scheduled_terms, are drawn
 -- from the cohort members not scheduled this year by weighted sampling without replacement
--- (key = -ln(u_term) / weight, smallest keys win, ties by employee_id), dated a uniform day
--- of the year.
+-- (termination_keys; the global step's termination_cutoff marks the last one drawn), dated
+-- a uniform day of the year.
 -- New hire: exactly new_hire_terms of this year's hires dated before Dec 31, those with
--- the smallest u_nh_term, dated uniformly in (hire_date, Dec 31].
-WITH keyed AS (
-    SELECT r.employee_id, r.u_term_date, -ln(r.u_term) / r.termination_weight AS sample_key
-    FROM rng AS r
-    WHERE NOT r.scheduled_this_year
-),
-experienced AS (
-    SELECT k.*, ROW_NUMBER() OVER (ORDER BY k.sample_key, k.employee_id) AS pick
-    FROM keyed AS k
+-- the smallest u_nh_term (hire.nh_term_pick), dated uniformly in (hire_date, Dec 31].
+WITH experienced AS (
+    SELECT k.employee_id, hash_rng_key(k.employee_key, $sim_year, 'term_date', $seed) AS u_term_date
+    FROM termination_keys AS k
+    WHERE k.sample_key < $cutoff_key
+       OR (k.sample_key = $cutoff_key AND k.employee_id <= $cutoff_employee_id)
 ),
 new_hire AS (
-    SELECT
-        h.employee_id,
-        h.hire_date,
-        h.u_nh_term_date,
-        ROW_NUMBER() OVER (ORDER BY h.u_nh_term, h.employee_id) AS pick
+    SELECT h.employee_id, h.hire_date, h.u_nh_term_date
     FROM hire AS h
-    WHERE h.hire_date < $year_end
+    WHERE h.nh_term_pick <= $new_hire_terms
 )
 SELECT
     e.employee_id,
@@ -38,7 +31,6 @@ SELECT
     CAST(NULL AS DOUBLE) AS previous_deferral_rate,
     CAST(NULL AS DOUBLE) AS event_probability
 FROM experienced AS e
-WHERE e.pick <= $experienced_terms - $scheduled_terms
 UNION ALL
 SELECT
     r.employee_id,
@@ -69,4 +61,3 @@ SELECT
     CAST(NULL AS DOUBLE),
     CAST(NULL AS DOUBLE)
 FROM new_hire AS n
-WHERE n.pick <= $new_hire_terms

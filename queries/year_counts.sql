@@ -1,4 +1,5 @@
--- year_counts: the exact workforce arithmetic of DOMAIN.md section 4, one row.
+-- year_counts: the exact workforce arithmetic of DOMAIN.md section 4, one row, over the whole
+-- Jan-1 cohort (a global step: every shard of the year binds its numbers).
 -- Scheduled terminations (this year's known leavers, from the census) count toward the
 -- experienced terminations: the netting starts from the larger of the rate's count and
 -- the scheduled count, so when the scheduled exceed it the hires make up the difference
@@ -10,7 +11,7 @@ WITH base AS (
         COUNT(*) AS n_active,
         COUNT(*) FILTER (WHERE r.hired_last_year) AS n_prior_hires,
         COUNT(*) FILTER (WHERE r.scheduled_this_year) AS scheduled_terms
-    FROM rng AS r
+    FROM cohort_t AS r
 ),
 solved AS (
     SELECT
@@ -41,6 +42,7 @@ SELECT
     target,
     scheduled_terms,
     CASE WHEN net <= 0 THEN quota_terms - net ELSE quota_terms END AS experienced_terms,
+    CASE WHEN net <= 0 THEN quota_terms - net ELSE quota_terms END - scheduled_terms AS drawn_terms,
     hires,
     CASE WHEN net <= 0 THEN CAST(0 AS BIGINT) ELSE hires - net END AS new_hire_terms
 FROM hired

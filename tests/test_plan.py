@@ -5,43 +5,52 @@ from __future__ import annotations
 import re
 
 import pyarrow as pa
+import pytest
 
 from arrow_events import from_census, load_config
-from arrow_events.plans import BRANCHES, STAGES, compose, fused_keep, prepare, run_year
+from arrow_events.explain import whole_year
+from arrow_events.plans import BRANCHES, GLOBAL_STAGES, STAGES, compose, fused_keep, prepare, run_year
 from arrow_events.simulate import default_census, to_year_result
 from queries import sql
 from udfs import DRAWS
 
-COHORT_STREAMS = 9  # term, term_date, promo, promo_raise, merit, enroll, enroll_date, opt_out, defer
+COHORT_STREAMS = 7  # promo, promo_raise, merit, enroll, enroll_date, opt_out, defer
 HIRE_STREAMS = 8  # hire_age, hire_pay, hire_date, nh_term, nh_term_date, enroll, enroll_date, opt_out
+# term: every member not scheduled to leave, in the global step (the cutoff) and in its shard;
+# term_date: only those drawn to leave
 
 
-def test_each_draw_computed_once_per_employee_and_stream():
+@pytest.mark.parametrize("shard_rows", [None, 1500])
+def test_each_draw_computed_once_per_employee_and_stream(shard_rows):
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
     DRAWS.reset()
-    result = run_year(cfg, 2025, state, threads=2)
-    n, hires = result.counts["n_active"], result.counts["hires"]
-    assert n == state.headcount == 5000 and hires > 0
-    assert DRAWS.rows == n * COHORT_STREAMS + hires * HIRE_STREAMS
+    result = run_year(cfg, 2025, state, threads=2, shard_rows=shard_rows)
+    n, hires, drawn = result.counts["n_active"], result.counts["hires"], result.counts["drawn_terms"]
+    assert n == state.headcount == 5000 and hires > 0 and drawn > 0
+    assert DRAWS.rows == n * COHORT_STREAMS + hires * HIRE_STREAMS + 2 * n + drawn
 
 
 def test_stream_names_in_sql_match_the_counted_streams():
     # the counts above are the streams the SQL actually draws, not a guess
     assert len(re.findall(r"hash_rng_key\(", sql("rng"))) == COHORT_STREAMS
     assert len(re.findall(r"hash_rng_key\(", sql("hire"))) == HIRE_STREAMS
-    drawn = [name for name in STAGES if "hash_rng" in sql(name)]
-    assert drawn == ["rng", "hire"]
+    assert re.findall(r"'(\w+)', \$seed", sql("termination_keys")) == ["term"]
+    assert re.findall(r"'(\w+)', \$seed", sql("termination")) == ["term_date"]
+    drawn = [name for name in [*GLOBAL_STAGES, *STAGES] if "hash_rng" in sql(name)]
+    assert drawn == ["termination_keys", "hire", "rng", "termination_keys", "termination"]
 
 
 def test_cohort_scanned_once_and_branches_read_materialized_draws():
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
-    plan = prepare(cfg, 2025, state, threads=2)
-    compose(plan, STAGES[:1], fused_keep)  # cohort_t, a view over the cohort table
-    rng_plan = plan.sql("rng").optimized_logical_plan().display_indent()
-    assert rng_plan.count("TableScan: cohort ") == 1
-    compose(plan, STAGES[1:], fused_keep)
+    plan = whole_year(cfg, 2025, state, threads=2)  # after the global step, the cohort as one shard
+    cohort_plan = plan.sql("cohort_t").optimized_logical_plan().display_indent()
+    assert cohort_plan.count("TableScan: cohort ") == 1
+    compose(plan, STAGES[:1], fused_keep)  # cohort_t, materialized
+    for name in STAGES[1:]:  # and nothing after it scans the cohort again
+        assert "TableScan: cohort " not in plan.sql(name).optimized_logical_plan().display_indent(), name
+        compose(plan, [name], fused_keep)
     # the composed year plan reads the materialized relations: no cohort scan, no draw
     events_plan = plan.sql("events").optimized_logical_plan().display_indent()
     assert "TableScan: cohort " not in events_plan
@@ -76,7 +85,8 @@ def test_legacy_engine_rescans_per_branch_and_cleans_up(tmp_path, monkeypatch):
     assert same.events.equals(base.events) and same.snapshot.equals(base.snapshot)
     event_ids = fused.events.num_rows  # both engines hash each event's key once for event_id
     assert DRAWS.keys - event_ids > 4 * (fused_keys - event_ids)
-    assert written == ["cohort", "plan_cohort", *BRANCHES]  # the stored cohort, then each branch
+    # the global step's hires; then, in the (one) shard, the stored cohort and each branch
+    assert written == ["hire", "cohort", "plan_cohort", *BRANCHES[1:]]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -84,7 +94,7 @@ def test_hire_ids_stay_unique_past_999999_hires():
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
     plan = prepare(cfg, 2025, state, threads=2)
-    compose(plan, STAGES[: STAGES.index("year_counts") + 1], fused_keep)
+    compose(plan, GLOBAL_STAGES[: GLOBAL_STAGES.index("year_counts") + 1], fused_keep)
     plan.bound["hires"] = pa.scalar(1_000_002, pa.int64())  # as a 5M-employee cohort would hire
     ids = plan.sql("hire").to_arrow_table()["employee_id"].to_pylist()
     assert len(ids) == len(set(ids)) == 1_000_002

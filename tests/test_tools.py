@@ -121,9 +121,12 @@ def test_explain_shows_one_cohort_scan_and_plans(tmp_path):
     proc = cli("explain", "--year", "2025", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "cohort scans in the executed plans: 1" in out
-    assert "hash_rng draw expressions in the executed plans: 17" in out
-    assert "== rng: materialized in memory" in out and "-- physical" in out and "ProjectionExec" in out
+    # one scan in the global step, one in the shard; 7 cohort streams + 8 hire streams, the
+    # termination key in each step and its date for those drawn
+    assert "cohort scans in the executed plans: 2" in out
+    assert "hash_rng draw expressions in the executed plans: 18" in out
+    assert "== global step: termination_cutoff: view (inlined where read)" in out
+    assert "== shard: rng: materialized in memory" in out and "-- physical" in out and "ProjectionExec" in out
     assert not (tmp_path / "warehouse").exists()
 
 
