@@ -13,6 +13,7 @@ Library first; the CLI is a thin layer over these functions:
 from arrow_events.census import Census, normalize_census, read_census, synthetic_census
 from arrow_events.config import Config, dump_toml, load_config
 from arrow_events.errors import UserError
+from arrow_events.plans import EngineOptions
 from arrow_events.simulate import RunReport, YearResult, run, simulate_years
 from arrow_events.state import CohortState, from_census, from_snapshot
 
@@ -20,6 +21,7 @@ __all__ = [
     "Census",
     "CohortState",
     "Config",
+    "EngineOptions",
     "RunReport",
     "UserError",
     "YearResult",

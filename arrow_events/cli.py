@@ -16,7 +16,7 @@ from arrow_events.compare import compare_warehouses
 from arrow_events.config import Config, census_start, dump_toml, load_config, parse_size
 from arrow_events.errors import ResourceLimitError, UserError
 from arrow_events.explain import DUMPABLE, dump_relation, explain_year
-from arrow_events.plans import ENGINES
+from arrow_events.plans import ENGINES, EngineOptions
 from arrow_events.simulate import RunReport, YearReport, parse_years, run, starting_state
 from arrow_events.synthetic import synthetic_census, write_census
 from arrow_events.validate import validate_warehouse
@@ -114,11 +114,14 @@ def load_census(path: Path, cfg: Config, first_year: int | None, on_bad_rows: st
 @click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,
               help="fused: one plan per year; legacy: the per-event baseline (one query per branch).")
 @click.option("--memory-limit", help="Bound DataFusion's memory pool, e.g. 1GB; sorts spill to the temp directory.")
+@click.option("--shard-rows", type=click.IntRange(min=1),
+              help="Employees per shard of a year (default 250,000, or what --memory-limit allows). "
+              "Changes no output byte.")
 @census_options
 @user_errors
 def run_command(census_path: Path | None, config_path: Path | None, years_text: str | None,
                 one_year: int | None, out: Path, threads: int, seed: int | None, engine: str,
-                memory_limit: str | None, on_bad_rows: str, date_format: str | None) -> None:
+                memory_limit: str | None, shard_rows: int | None, on_bad_rows: str, date_format: str | None) -> None:
     """Simulate years and write events and snapshots to the warehouse.
 
     \b
@@ -145,8 +148,8 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
     interactive = sys.stderr.isatty()
     if interactive:
         click.echo(f"simulating into {out}/", err=True)
-    report = run(cfg, out, years, census, threads=threads, progress=_progress_line if interactive else None,
-                 engine=engine, memory_limit=limit)
+    options = EngineOptions(threads, engine, limit, shard_rows)
+    report = run(cfg, out, years, census, options=options, progress=_progress_line if interactive else None)
     for note in report.recovered:
         click.echo(f"note: {note}", err=True)
     for warning in report.warnings:

@@ -15,6 +15,7 @@ from arrow_events.plans import (
     FUSED_MATERIALIZED,
     GLOBAL_STAGES,
     STAGES,
+    EngineOptions,
     YearPlan,
     compose,
     finish,
@@ -34,14 +35,14 @@ def _count(pattern: str, text: str) -> int:
 
 def whole_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> YearPlan:
     """The year after its global step, with the whole cohort as its one shard: what explain looks at."""
-    plan = prepare(cfg, year, state, threads)
+    plan = prepare(cfg, year, state, EngineOptions(threads))
     register_tables(plan.ctx, {"hire": global_step(plan, fused_keep)})
     return plan
 
 
 def explain_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> str:
     """Each relation's logical and physical plan, cohort scans and UDF work, after running the year."""
-    plan = prepare(cfg, year, state, threads)
+    plan = prepare(cfg, year, state, EngineOptions(threads))
     sections, scans, draw_exprs = [], 0, 0
     DRAWS.reset()
     for step, stages in (("global step", GLOBAL_STAGES), ("shard", STAGES)):

@@ -78,13 +78,30 @@ SHARD_ROWS = 250_000
 BYTES_PER_MEMBER = 4_000
 
 
-def shard_rows_for(memory_limit: int | None, shard_rows: int | None = None) -> int:
-    """Members per shard: as asked, else as the memory limit allows, else the default."""
-    if shard_rows is not None:
-        return shard_rows
-    if memory_limit is not None:
-        return max(10_000, min(SHARD_ROWS, memory_limit // BYTES_PER_MEMBER))
-    return SHARD_ROWS
+@dataclass(frozen=True)
+class EngineOptions:
+    """How a year executes; none of it changes a single output byte."""
+
+    threads: int = 2  # DataFusion target partitions
+    engine: str = "fused"  # or "legacy", the per-event baseline
+    memory_limit: int | None = None  # bytes for DataFusion's memory pool; relations then spill to scratch
+    shard_rows: int | None = None  # members per shard; default from the memory limit, else SHARD_ROWS
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}; expected one of {ENGINES}")
+
+    @property
+    def rows_per_shard(self) -> int:
+        """Members per shard: as asked, else as the memory limit allows, else the default."""
+        if self.shard_rows is not None:
+            return self.shard_rows
+        if self.memory_limit is not None:
+            return max(10_000, min(SHARD_ROWS, self.memory_limit // BYTES_PER_MEMBER))
+        return SHARD_ROWS
+
+
+DEFAULT_OPTIONS = EngineOptions()
 
 
 @dataclass
@@ -117,11 +134,12 @@ class YearTables:
 Materializer = Callable[[str, DataFrame], DataFrame]
 
 
-def prepare(cfg: Config, year: int, state: CohortState, threads: int, memory_limit: int | None = None) -> YearPlan:
+def prepare(cfg: Config, year: int, state: CohortState, options: EngineOptions = DEFAULT_OPTIONS) -> YearPlan:
     """A context holding the cohort and every parameter table for ``year``."""
     # under a memory limit, small batches keep each operator's reservations small enough to spill
-    batch = SMALL_BATCH_SIZE if memory_limit is not None else batch_size_for(state.headcount)
-    ctx = new_context(threads, memory_limit, batch)
+    small = options.memory_limit is not None
+    batch = SMALL_BATCH_SIZE if small else batch_size_for(min(state.headcount, options.rows_per_shard))
+    ctx = new_context(options.threads, options.memory_limit, batch)
     register_tables(ctx, params.static_tables(cfg))
     register_tables(ctx, params.year_tables(cfg, year))
     register_tables(ctx, {"cohort": state.cohort, "plan_cohort": state.plan_cohort})
@@ -201,17 +219,15 @@ def global_step(plan: YearPlan, keep: Callable[[str], Materializer]) -> pa.Table
     return hires
 
 
-def run_shards(cfg: Config, year: int, state: CohortState, threads: int = 2, engine: str = "fused",
-               memory_limit: int | None = None, shard_rows: int | None = None) -> Iterator[YearTables]:
+def run_shards(cfg: Config, year: int, state: CohortState,
+               options: EngineOptions = DEFAULT_OPTIONS) -> Iterator[YearTables]:
     """One year from ``state`` (the cohort at t-1): its shards' events and snapshots, in employee_id order."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
-    plan = prepare(cfg, year, state, threads, memory_limit)
-    rows = shard_rows_for(memory_limit, shard_rows)
+    engine = options.engine
+    plan = prepare(cfg, year, state, options)
     with _memory_errors(year, "events"), tempfile.TemporaryDirectory(prefix=f"arrow-events-{engine}-{year}-") as tmp:
-        keep = _keeper(engine, memory_limit, plan, Path(tmp))
+        keep = _keeper(engine, options.memory_limit, plan, Path(tmp))
         hires = global_step(plan, keep)
-        for shard in cut(state, hires, rows):
+        for shard in cut(state, hires, options.rows_per_shard):
             register_tables(plan.ctx, {"cohort": shard.cohort, "plan_cohort": shard.plan_cohort, "hire": shard.hires})
             if engine == "legacy":  # like the dbt models it stands for, every branch reads the stored cohort
                 for name in ("cohort", "plan_cohort"):
@@ -233,10 +249,9 @@ def _keeper(engine: str, memory_limit: int | None, plan: YearPlan, scratch: Path
     return lambda name: kept if name in FUSED_MATERIALIZED else as_view
 
 
-def run_year(cfg: Config, year: int, state: CohortState, threads: int = 2, engine: str = "fused",
-             memory_limit: int | None = None, shard_rows: int | None = None) -> YearTables:
+def run_year(cfg: Config, year: int, state: CohortState, options: EngineOptions = DEFAULT_OPTIONS) -> YearTables:
     """Generate one year's events and end-of-year snapshot from ``state``, held whole in memory."""
-    shards = list(run_shards(cfg, year, state, threads, engine, memory_limit, shard_rows))
+    shards = list(run_shards(cfg, year, state, options))
     return YearTables(year, pa.concat_tables([s.events for s in shards]),
                       pa.concat_tables([s.snapshot for s in shards]), shards[0].counts)
 

@@ -33,7 +33,7 @@ def cut(state: CohortState, hires: pa.Table, rows: int) -> Iterator[Shard]:
         yield Shard(cohort, plan, hires)
         return
     per_member = _plan_rows_per_member(cohort, plan)
-    merged = pa.concat_arrays([cohort["employee_id"].combine_chunks(), hires["employee_id"].combine_chunks()])
+    merged = pa.concat_arrays([t["employee_id"].combine_chunks().cast(pa.string()) for t in (cohort, hires)])
     from_hires = pc.sort_indices(merged).to_numpy() >= n
     hires_before = np.concatenate([[0], np.cumsum(from_hires)])
     for start in range(0, n + h, rows):

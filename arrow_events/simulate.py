@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from arrow_events.census import Census, read_census
 from arrow_events.config import Config, census_start, dump_toml
 from arrow_events.errors import UserError
-from arrow_events.plans import YearTables, run_year
+from arrow_events.plans import DEFAULT_OPTIONS, EngineOptions, YearTables, run_year
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA, to_contract
 from arrow_events.state import CohortState, from_census, from_snapshot
 from arrow_events.synthetic import synthetic_census
@@ -92,13 +92,12 @@ def to_year_result(tables: YearTables, generate_s: float) -> YearResult:
 
 
 def simulate_years(
-    cfg: Config, state: CohortState, years: list[int], threads: int = 2, engine: str = "fused",
-    memory_limit: int | None = None, shard_rows: int | None = None,
+    cfg: Config, state: CohortState, years: list[int], options: EngineOptions = DEFAULT_OPTIONS,
 ) -> Iterator[YearResult]:
     """Simulate ``years`` in order from ``state``, in memory; each year feeds the next."""
     for year in years:
         t0 = time.perf_counter()
-        result = to_year_result(run_year(cfg, year, state, threads, engine, memory_limit, shard_rows), 0.0)
+        result = to_year_result(run_year(cfg, year, state, options), 0.0)
         result.generate_s = time.perf_counter() - t0
         yield result
         state = from_snapshot(result.snapshot)
@@ -181,10 +180,8 @@ def run(
     years: list[int] | None = None,
     census: Census | Any = None,
     *,
-    threads: int = 2,
+    options: EngineOptions = DEFAULT_OPTIONS,
     progress: Callable[[YearReport], None] | None = None,
-    engine: str = "fused",
-    memory_limit: int | None = None,
     on_bad_rows: str = "fail",
 ) -> RunReport:
     """Simulate ``years`` (default: the scenario's) and write each year to the warehouse ``out``.
@@ -216,8 +213,7 @@ def run(
             if census is not None:
                 report.census, source = census, census.source
                 census_entry = _census_entry(census, report.rejects_path, out)
-        _simulate_into(cfg, out, years, state, source, census_entry, threads, engine, memory_limit, progress,
-                       report)
+        _simulate_into(cfg, out, years, state, source, census_entry, options, progress, report)
     report.stale_years = [y for y in existing_years(out) if y > years[-1]]
     report.total_s = time.perf_counter() - t_start
     return report
@@ -235,10 +231,10 @@ def _census_entry(census: Census, rejects: Path | None, out: Path) -> dict[str, 
 
 
 def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState, source: str,
-                   census_entry: dict[str, Any] | None, threads: int, engine: str, memory_limit: int | None,
+                   census_entry: dict[str, Any] | None, options: EngineOptions,
                    progress: Callable[[YearReport], None] | None, report: RunReport) -> None:
     versions = _versions()
-    for result in simulate_years(cfg, state, years, threads, engine, memory_limit):
+    for result in simulate_years(cfg, state, years, options):
         t0 = time.perf_counter()
         by_type = events_by_type(result.events)
         manifest = {
@@ -248,9 +244,10 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
             "seed": cfg.scenario.seed,
             "config_sha256": cfg.digest(),
             "config_toml": dump_toml(cfg),
-            "engine": engine,
-            "threads": threads,
-            "memory_limit_bytes": memory_limit,
+            "engine": options.engine,
+            "threads": options.threads,
+            "memory_limit_bytes": options.memory_limit,
+            "shard_rows": options.rows_per_shard,
             "input": source if result.year == years[0] else f"snapshot {result.year - 1}",
             **({"census": census_entry} if census_entry and result.year == years[0] else {}),
             "versions": versions,

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from arrow_events import load_config, read_census, run, synthetic_census
+from arrow_events.plans import EngineOptions
 
 
 def peak_rss_mb() -> float:
@@ -45,7 +46,8 @@ def measure(spec: dict) -> dict:
 
                 years = run_duckdb(cfg, census.table, out, spec["threads"])
             else:
-                report = run(cfg, out, census=census, threads=spec["threads"], engine=spec["engine"])
+                options = EngineOptions(spec["threads"], spec["engine"], shard_rows=spec.get("shard_rows"))
+                report = run(cfg, out, census=census, options=options)
                 years = [{"year": y.year, "generate_s": y.generate_s, "write_s": y.write_s} for y in report.years]
             total = time.perf_counter() - t0
             digest = events_digest(out)

@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pytest
 from datafusion import SessionContext
 
-from arrow_events import run
+from arrow_events import EngineOptions, run
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA
 from tests.conftest import two_design_config
 
@@ -21,8 +21,10 @@ def digests(out: Path) -> dict[str, str]:
             for p in sorted(out.rglob("*.parquet"))}
 
 
-RUNS = {"a": (2, "fused"), "b": (2, "fused"), "one_thread": (1, "fused"), "four_threads": (4, "fused"),
-        "legacy": (2, "legacy")}
+RUNS = {"a": (2, "fused", None), "b": (2, "fused", None), "one_thread": (1, "fused", None),
+        "four_threads": (4, "fused", None), "legacy": (2, "legacy", None),
+        # ~6,000 members a year: 3 shards, and 7 of uneven sizes (legacy too)
+        "shards_2000": (2, "fused", 2000), "shards_900": (1, "fused", 900), "legacy_shards": (2, "legacy", 1700)}
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +33,9 @@ def small_runs(tmp_path_factory):
     cfg = two_design_config()
     cfg.scenario.years = 3
     outs = {}
-    for name, (threads, engine) in RUNS.items():
+    for name, (threads, engine, shard_rows) in RUNS.items():
         outs[name] = tmp_path_factory.mktemp(name)
-        run(cfg, outs[name], threads=threads, engine=engine)
+        run(cfg, outs[name], options=EngineOptions(threads, engine, shard_rows=shard_rows))
     return cfg, outs
 
 
@@ -46,6 +48,14 @@ def test_two_runs_are_byte_identical(small_runs):
 def test_thread_count_does_not_change_bytes(small_runs):
     _, outs = small_runs
     assert digests(outs["a"]) == digests(outs["one_thread"]) == digests(outs["four_threads"])
+
+
+def test_shard_count_does_not_change_bytes(small_runs):
+    _, outs = small_runs
+    assert digests(outs["shards_2000"]) == digests(outs["shards_900"]) == digests(outs["legacy_shards"]) \
+        == digests(outs["a"])
+    manifest = json.loads((outs["shards_900"] / "manifests" / "simulation_year=2025.json").read_text())
+    assert manifest["shard_rows"] == 900
 
 
 def test_legacy_baseline_is_byte_identical_to_fused(small_runs):
@@ -74,7 +84,7 @@ def test_rerun_of_one_year_from_stored_snapshot_reproduces_it(small_runs, tmp_pa
     cfg, outs = small_runs
     out = outs["b"]
     before = digests(out)
-    report = run(cfg, out, years=[2026], threads=2)
+    report = run(cfg, out, years=[2026])
     assert digests(out) == before  # same inputs, same bytes
     assert report.stale_years == [2027]
     assert not [p for p in out.rglob("*") if p.name.startswith(".") and p.name != ".lock"]  # no leftovers

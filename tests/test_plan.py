@@ -9,7 +9,7 @@ import pytest
 
 from arrow_events import from_census, load_config
 from arrow_events.explain import whole_year
-from arrow_events.plans import BRANCHES, GLOBAL_STAGES, STAGES, compose, fused_keep, prepare, run_year
+from arrow_events.plans import BRANCHES, GLOBAL_STAGES, STAGES, EngineOptions, compose, fused_keep, prepare, run_year
 from arrow_events.simulate import default_census, to_year_result
 from queries import sql
 from udfs import DRAWS
@@ -25,7 +25,7 @@ def test_each_draw_computed_once_per_employee_and_stream(shard_rows):
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
     DRAWS.reset()
-    result = run_year(cfg, 2025, state, threads=2, shard_rows=shard_rows)
+    result = run_year(cfg, 2025, state, EngineOptions(shard_rows=shard_rows))
     n, hires, drawn = result.counts["n_active"], result.counts["hires"], result.counts["drawn_terms"]
     assert n == state.headcount == 5000 and hires > 0 and drawn > 0
     assert DRAWS.rows == n * COHORT_STREAMS + hires * HIRE_STREAMS + 2 * n + drawn
@@ -44,7 +44,7 @@ def test_stream_names_in_sql_match_the_counted_streams():
 def test_cohort_scanned_once_and_branches_read_materialized_draws():
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
-    plan = whole_year(cfg, 2025, state, threads=2)  # after the global step, the cohort as one shard
+    plan = whole_year(cfg, 2025, state)  # after the global step, the cohort as one shard
     cohort_plan = plan.sql("cohort_t").optimized_logical_plan().display_indent()
     assert cohort_plan.count("TableScan: cohort ") == 1
     compose(plan, STAGES[:1], fused_keep)  # cohort_t, materialized
@@ -77,10 +77,10 @@ def test_legacy_engine_rescans_per_branch_and_cleans_up(tmp_path, monkeypatch):
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
     DRAWS.reset()
-    fused = run_year(cfg, 2025, state, threads=2, engine="fused")
+    fused = run_year(cfg, 2025, state, EngineOptions(engine="fused"))
     fused_keys = DRAWS.keys
     DRAWS.reset()
-    legacy = run_year(cfg, 2025, state, threads=2, engine="legacy")
+    legacy = run_year(cfg, 2025, state, EngineOptions(engine="legacy"))
     same, base = to_year_result(legacy, 0), to_year_result(fused, 0)  # compared in contract types
     assert same.events.equals(base.events) and same.snapshot.equals(base.snapshot)
     event_ids = fused.events.num_rows  # both engines hash each event's key once for event_id
@@ -93,7 +93,7 @@ def test_legacy_engine_rescans_per_branch_and_cleans_up(tmp_path, monkeypatch):
 def test_hire_ids_stay_unique_past_999999_hires():
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
-    plan = prepare(cfg, 2025, state, threads=2)
+    plan = prepare(cfg, 2025, state)
     compose(plan, GLOBAL_STAGES[: GLOBAL_STAGES.index("year_counts") + 1], fused_keep)
     plan.bound["hires"] = pa.scalar(1_000_002, pa.int64())  # as a 5M-employee cohort would hire
     ids = plan.sql("hire").to_arrow_table()["employee_id"].to_pylist()
@@ -109,6 +109,6 @@ def test_batch_size_does_not_change_the_year(monkeypatch):
     results = []
     for size in (1000, 8192, 65536):
         monkeypatch.setattr(plans, "batch_size_for", lambda rows, size=size: size)
-        results.append(to_year_result(run_year(cfg, 2025, state, threads=2), 0))
+        results.append(to_year_result(run_year(cfg, 2025, state), 0))
     for r in results[1:]:
         assert r.events.equals(results[0].events) and r.snapshot.equals(results[0].snapshot)

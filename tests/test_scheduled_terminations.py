@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from arrow_events import from_census, read_census, run, synthetic_census
+from arrow_events import EngineOptions, from_census, read_census, run, synthetic_census
 from arrow_events.census import normalize_census
 from arrow_events.cli import main
 from arrow_events.config import dump_toml
@@ -64,7 +64,7 @@ def runs(tmp_path_factory):
     outs = {}
     for name, threads, engine in (("fused", 2, "fused"), ("one_thread", 1, "fused"), ("legacy", 2, "legacy")):
         outs[name] = tmp_path_factory.mktemp(name) / "wh"
-        run(cfg, outs[name], census=census, threads=threads, engine=engine)
+        run(cfg, outs[name], census=census, options=EngineOptions(threads, engine))
     return cfg, outs
 
 
