@@ -6,7 +6,9 @@ import json
 import platform
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pyarrow.compute as pc
 
 from arrow_events import census as census_mod
 from arrow_events.config import Config, dump_toml
-from arrow_events.errors import UserError
+from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
 from arrow_events.plans import YearTables, run_year
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA, to_contract
 from arrow_events.state import CohortState, from_census, from_snapshot
@@ -189,8 +191,8 @@ def run(
     if not out.exists():
         starting_state(cfg, years[0], out, census)  # refuse bad arguments before creating anything
     prepare_warehouse(out)
-    with lock(out):
-        report = RunReport(out, recovered=recover(out))
+    with lock(out), _what_was_kept(out, years) as report:
+        report.recovered = recover(out)
         state, source = starting_state(cfg, years[0], out, census)
         report.warnings += _config_drift(cfg, out, years[0])
         _simulate_into(cfg, out, years, state, census_source or source, threads, engine, memory_limit, progress,
@@ -198,6 +200,22 @@ def run(
     report.stale_years = [y for y in existing_years(out) if y > years[-1]]
     report.total_s = time.perf_counter() - t_start
     return report
+
+
+@contextmanager
+def _what_was_kept(out: Path, years: list[int]) -> Iterator[RunReport]:
+    """The run's report; on Ctrl-C or an OS error, the error says which years are complete in ``out``."""
+    report = RunReport(out)
+    try:
+        yield report
+    except KeyboardInterrupt:
+        kept = [y.year for y in report.years]
+        raise Interrupted(out, kept, [y for y in years if y not in kept]) from None
+    except OSError as e:  # one the writer did not name: reading the warehouse
+        raise WarehouseError(f"{e.filename or out}: {os_reason(e)}; "
+                             f"{kept_text([y.year for y in report.years])}") from None
+    except WarehouseError as e:
+        raise WarehouseError(f"{e}; {kept_text([y.year for y in report.years])}") from None
 
 
 def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState, source: str, threads: int,
@@ -223,13 +241,14 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
             "events_by_type": by_type,
             "timings_s": {"generate": round(result.generate_s, 4)},
         }
-        write_year(out, result.year, {"events": result.events, "snapshot": result.snapshot}, manifest)
-        write_s = time.perf_counter() - t0
         year_report = YearReport(
             result.year, result.counts["n_active"], active_headcount(result.snapshot), by_type,
-            result.generate_s, write_s,
+            result.generate_s, 0.0,
         )
-        report.years.append(year_report)
+        # counted the moment it is committed: a Ctrl-C then reports it as kept
+        write_year(out, result.year, {"events": result.events, "snapshot": result.snapshot}, manifest,
+                   on_commit=partial(report.years.append, year_report))
+        year_report.write_s = time.perf_counter() - t0
         if progress:
             progress(year_report)
         del result
