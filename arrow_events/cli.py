@@ -14,7 +14,7 @@ import click
 from arrow_events.census import ON_BAD_ROWS, Census, read_census
 from arrow_events.compare import compare_warehouses
 from arrow_events.config import Config, census_start, dump_toml, load_config, parse_size
-from arrow_events.errors import ResourceLimitError, UserError
+from arrow_events.errors import Interrupted, ResourceLimitError, UserError, os_reason
 from arrow_events.explain import DUMPABLE, dump_relation, explain_year
 from arrow_events.plans import ENGINES, EngineOptions
 from arrow_events.simulate import RunReport, YearReport, parse_years, run, starting_state
@@ -23,12 +23,14 @@ from arrow_events.validate import validate_warehouse
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Report a UserError as one line on stderr with exit code 2, never a traceback.
+    """Report a UserError (or any OSError) as one line on stderr with exit code 2, never a traceback.
 
-    A memory-limit failure exits 3 at once: after DataFusion fails a query while
-    Python UDFs run, interpreter shutdown can abort (DATAFUSION_NOTES.md), so the
-    process ends without it. Nothing was half-written: writes happen after a year
-    is computed, and the lock is released with the process.
+    A memory-limit failure exits 3 and Ctrl-C exits 130 (saying which years were
+    kept), both at once: after DataFusion fails or abandons a query while Python
+    UDFs run, interpreter shutdown can abort (DATAFUSION_NOTES.md), so the process
+    ends without it. Nothing was half-written: the writer removed an unfinished
+    year's staging or journaled it for the next run, and the lock is released with
+    the process.
     """
 
     @wraps(fn)
@@ -38,13 +40,25 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except UserError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename is not None else ""
+            click.echo(f"error: {where}{os_reason(e)}", err=True)
+            sys.exit(2)
         except ResourceLimitError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(3)
+            _exit_now(f"error: {e}", 3)
+        except Interrupted as e:
+            _exit_now(f"interrupted: {e}", 130)
+        except KeyboardInterrupt:
+            _exit_now("interrupted", 130)
 
     return wrapper
+
+
+def _exit_now(message: str, code: int) -> None:
+    click.echo(message, err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @click.group()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -16,13 +19,15 @@ import pyarrow.compute as pc
 
 from arrow_events.census import Census, read_census
 from arrow_events.config import Config, census_start, dump_toml
-from arrow_events.errors import UserError
-from arrow_events.plans import DEFAULT_OPTIONS, EngineOptions, YearTables, run_year
+from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
+from arrow_events.plans import DEFAULT_OPTIONS, EngineOptions, YearTables, run_shards, run_year
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA, to_contract
+from arrow_events.schema import TABLES as CONTRACT
 from arrow_events.state import CohortState, from_census, from_snapshot
 from arrow_events.synthetic import synthetic_census
 from arrow_events.writer import (
     check_warehouse,
+    commit_year,
     existing_years,
     lock,
     manifest_path,
@@ -30,8 +35,8 @@ from arrow_events.writer import (
     prepare_warehouse,
     read_partition,
     recover,
+    staged_year,
     write_rejects,
-    write_year,
 )
 
 DEFAULT_EMPLOYEES = 5000
@@ -46,6 +51,7 @@ class YearReport:
     events_by_type: dict[str, int]
     generate_s: float
     write_s: float
+    shards: int = 1
 
     @property
     def events(self) -> int:
@@ -203,8 +209,8 @@ def run(
     if not out.exists():
         starting_state(cfg, years[0], out, table)  # refuse bad arguments before creating anything
     prepare_warehouse(out)
-    with lock(out):
-        report = RunReport(out, recovered=recover(out))
+    with lock(out), _what_was_kept(out, years) as report:
+        report.recovered = recover(out)
         state, source = starting_state(cfg, years[0], out, table)
         report.warnings += _config_drift(cfg, out, years[0])
         census_entry = None
@@ -230,15 +236,47 @@ def _census_entry(census: Census, rejects: Path | None, out: Path) -> dict[str, 
     }
 
 
+@contextmanager
+def _what_was_kept(out: Path, years: list[int]) -> Iterator[RunReport]:
+    """The run's report; on Ctrl-C or an OS error, the error says which years are complete in ``out``."""
+    report = RunReport(out)
+    try:
+        yield report
+    except KeyboardInterrupt:
+        kept = [y.year for y in report.years]
+        raise Interrupted(out, kept, [y for y in years if y not in kept]) from None
+    except OSError as e:  # one the writer did not name: reading the warehouse
+        raise WarehouseError(f"{e.filename or out}: {os_reason(e)}; "
+                             f"{kept_text([y.year for y in report.years])}") from None
+    except WarehouseError as e:
+        raise WarehouseError(f"{e}; {kept_text([y.year for y in report.years])}") from None
+
+
 def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState, source: str,
                    census_entry: dict[str, Any] | None, options: EngineOptions,
                    progress: Callable[[YearReport], None] | None, report: RunReport) -> None:
+    """Each year's shards stream into the writer as they are computed; the actives feed the next year."""
     versions = _versions()
-    for result in simulate_years(cfg, state, years, options):
+    for year in years:
         t0 = time.perf_counter()
-        by_type = events_by_type(result.events)
+        by_type: Counter[str] = Counter()
+        actives: list[pa.Table] = []
+        counts: dict[str, int] = {}
+        shards = 0
+        with staged_year(out, year, CONTRACT) as stage:
+            for shard in run_shards(cfg, year, state, options):
+                shards += 1
+                events = to_contract(shard.events, EVENTS_SCHEMA)
+                snapshot = to_contract(shard.snapshot, SNAPSHOT_SCHEMA)
+                stage.write("events", events)
+                stage.write("snapshot", snapshot)
+                by_type.update(events_by_type(events))
+                actives.append(snapshot.filter(pc.equal(snapshot["status"], "active")))
+                counts = shard.counts
+                del shard, events, snapshot
+            generate_s = time.perf_counter() - t0
         manifest = {
-            "simulation_year": result.year,
+            "simulation_year": year,
             "scenario_id": cfg.scenario.scenario_id,
             "plan_design_ids": [d.plan_design_id for d in cfg.plan_designs],
             "seed": cfg.scenario.seed,
@@ -248,20 +286,21 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
             "threads": options.threads,
             "memory_limit_bytes": options.memory_limit,
             "shard_rows": options.rows_per_shard,
-            "input": source if result.year == years[0] else f"snapshot {result.year - 1}",
-            **({"census": census_entry} if census_entry and result.year == years[0] else {}),
+            "shards": shards,
+            "input": source if year == years[0] else f"snapshot {year - 1}",
+            **({"census": census_entry} if census_entry and year == years[0] else {}),
             "versions": versions,
-            "workforce_counts": result.counts,
-            "events_by_type": by_type,
-            "timings_s": {"generate": round(result.generate_s, 4)},
+            "workforce_counts": counts,
+            "events_by_type": dict(sorted(by_type.items())),
+            "timings_s": {"generate": round(generate_s, 4)},
         }
-        write_year(out, result.year, {"events": result.events, "snapshot": result.snapshot}, manifest)
-        write_s = time.perf_counter() - t0
-        year_report = YearReport(
-            result.year, result.counts["n_active"], active_headcount(result.snapshot), by_type,
-            result.generate_s, write_s,
-        )
-        report.years.append(year_report)
+        year_end = pa.concat_tables(actives)
+        year_report = YearReport(year, counts["n_active"], active_headcount(year_end), manifest["events_by_type"],
+                                 generate_s, 0.0, shards)
+        # counted the moment it is committed: a Ctrl-C then reports it as kept
+        commit_year(out, year, stage, manifest, on_commit=partial(report.years.append, year_report))
+        year_report.write_s = time.perf_counter() - t0 - generate_s
         if progress:
             progress(year_report)
-        del result
+        state = from_snapshot(year_end)
+        del actives, year_end

@@ -22,6 +22,12 @@ renames shows one table's new partition beside the other's old one. One run at
 a time writes a warehouse: ``lock`` holds an advisory lock on ``.lock`` that
 the kernel releases when the process dies. Parquet bytes depend only on the
 table: sorted rows, a fixed file name.
+
+An OS error (full disk, read-only file system, ...) becomes a ``WarehouseError``
+naming the path and the OS reason. Failing before step 2, a year's staging is
+removed and the year keeps its previous state; failing after it, the staging stays
+for the next run to roll forward. Only a directory that is new, empty, or already
+a warehouse is written to (``check_warehouse``).
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,11 +48,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from arrow_events.errors import UserError
+from arrow_events.errors import UserError, WarehouseError, os_reason
+from arrow_events.year_writer import YearStage
 
 DATA_FILE = "part-0.parquet"
-COMPRESSION = "zstd"
-COMPRESSION_LEVEL = 1
 
 
 def partition_dir(out: Path, table: str, year: int) -> Path:
@@ -69,14 +74,51 @@ def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError as e:
+        e.filename = e.filename or str(path)
+        raise
     finally:
         os.close(fd)
 
 
+STAGING_PREFIX = ".staging-"
+JOURNAL = "commit.json"
+LOCK_FILE = ".lock"
+# what a warehouse holds, and what other features write inside one (census rejects, a contributions table)
+WAREHOUSE_ENTRIES = frozenset({"events", "snapshot", "manifests", LOCK_FILE, "rejects", "contributions"})
+
+
 def check_warehouse(out: Path) -> None:
-    """Say why ``out`` cannot be a warehouse, without creating anything."""
+    """Say why ``out`` cannot be a warehouse, without creating anything.
+
+    ``out`` may be new, an empty directory, or a warehouse (one that holds a year, even half-written, may
+    hold other entries too: ``validate`` reports them). A directory holding anything else is refused, so
+    unrelated files are never mixed into a warehouse.
+    """
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: output path exists and is not a directory")
+    if not out.is_dir():
+        return
+    try:
+        names = os.listdir(out)
+    except OSError as e:
+        raise WarehouseError(f"{out}: cannot list the output directory ({os_reason(e)})") from None
+    others = sorted((n for n in names if n not in WAREHOUSE_ENTRIES and not n.startswith(STAGING_PREFIX)),
+                    key=lambda n: (n.startswith("."), n))
+    if others and not _holds_a_year(out, names):
+        count = f"{len(others)} other entr{'y' if len(others) == 1 else 'ies'}"
+        raise UserError(f"{out}: not an arrow-events warehouse (it holds {count}, e.g. {others[0]!r}); "
+                        "choose an empty or new directory, or an existing warehouse")
+
+
+def _holds_a_year(out: Path, names: list[str]) -> bool:
+    """A manifest, a partition or a staged year: arrow-events has written here."""
+    if any(n.startswith(STAGING_PREFIX) for n in names):
+        return True
+    manifests = out / "manifests"
+    if manifests.is_dir() and any(manifests.glob("simulation_year=*.json")):
+        return True
+    return any(existing_years(out, table) for table in ("events", "snapshot"))
 
 
 def prepare_warehouse(out: Path) -> None:
@@ -101,38 +143,74 @@ def existing_years(out: Path, table: str = "events") -> list[int]:
     return sorted(years)
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
-    pq.write_table(table, path, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL)
-    with path.open("rb") as f:
-        os.fsync(f.fileno())
-
-
-STAGING_PREFIX = ".staging-"
-JOURNAL = "commit.json"
-LOCK_FILE = ".lock"
-
-
 def failpoint(name: str) -> None:
     """Crash here (SIGKILL) when ARROW_EVENTS_FAILPOINT names this point: the crash-safety tests' hook."""
     if os.environ.get("ARROW_EVENTS_FAILPOINT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def write_year(out: Path, year: int, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> dict[str, Any]:
-    """Write ``tables`` (name -> contract table) as year ``year``; returns the manifest written."""
+def write_year(out: Path, year: int, tables: dict[str, pa.Table], manifest: dict[str, Any],
+               on_commit: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Write ``tables`` (name -> contract table), each whole, as year ``year``; returns the manifest written."""
+    with staged_year(out, year, {name: t.schema for name, t in tables.items()}) as stage:
+        for name, table in tables.items():
+            stage.write(name, table)
+    return commit_year(out, year, stage, manifest, on_commit)
+
+
+@contextmanager
+def staged_year(out: Path, year: int, schemas: dict[str, pa.Schema]) -> Iterator[YearStage]:
+    """Step 1: a year's tables stream into ``.staging-<year>/`` while the block writes them, shard by shard.
+
+    Stopped by an error or Ctrl-C, the staging is removed and the year keeps its previous state; an
+    OS error raises ``WarehouseError`` naming the file and the reason.
+    """
     staging = out / f"{STAGING_PREFIX}{year}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    # Parquet encoding releases the GIL: the year's tables encode side by side
-    with ThreadPoolExecutor(max_workers=len(tables)) as pool:
-        infos = pool.map(lambda item: _stage(staging, year, *item), tables.items())
-        files = dict(zip(tables, infos, strict=True))
-    failpoint(f"staged:{year}")
-    manifest = {**manifest, "files": files}
-    _write_json(staging / JOURNAL, manifest)
-    failpoint(f"journaled:{year}")
-    _roll_forward(out, year, staging, manifest)
+    try:
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
+        stage = YearStage(staging, schemas, DATA_FILE)
+        try:
+            yield stage
+            stage.close()
+        except BaseException:
+            stage.abort()
+            raise
+        failpoint(f"staged:{year}")
+    except BaseException as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise WarehouseError(f"{e.filename or staging}: cannot write year {year} ({os_reason(e)})") from None
+        raise
+
+
+def commit_year(out: Path, year: int, stage: YearStage, manifest: dict[str, Any],
+                on_commit: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Steps 2-4 for a staged year: journal, swap in, manifest. Returns the manifest written.
+
+    Ctrl-C waits for the commit (renames and the manifest) and for ``on_commit``, so a caller counts a
+    year it was told is committed, or none.
+    """
+    staging = stage.staging
+    try:
+        files = {name: _file_entry(stream.path, year, name, stream.rows) for name, stream in stage.streams.items()}
+        manifest = {**manifest, "files": files}
+        _write_json(staging / JOURNAL, manifest)
+        failpoint(f"journaled:{year}")
+    except BaseException as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise WarehouseError(f"{e.filename or staging}: cannot write year {year} ({os_reason(e)})") from None
+        raise
+    try:
+        with ctrl_c_held():
+            _roll_forward(out, year, staging, manifest)
+            if on_commit:
+                on_commit()
+    except OSError as e:
+        raise WarehouseError(f"{e.filename or staging}: cannot commit year {year} ({os_reason(e)}); "
+                             f"it is staged and journaled, and the next run completes it") from None
     return manifest
 
 
@@ -147,17 +225,40 @@ def _roll_forward(out: Path, year: int, staging: Path, manifest: dict[str, Any])
     shutil.rmtree(staging)
 
 
+@contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it: a commit takes milliseconds and is never
+    stopped halfway by Ctrl-C (SIGKILL can be: the journal covers that). Only in the main thread, the one
+    that runs Python's signal handlers, and only over a handler installed from Python."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
+
+
 def recover(out: Path) -> list[str]:
     """Finish or discard what an interrupted run left; returns what was done, for the user."""
-    done = []
+    done: list[str] = []
     if not out.is_dir():
         return done
     for staging in sorted(out.glob(f"{STAGING_PREFIX}*")):
         year_text = staging.name[len(STAGING_PREFIX):]
         journal = staging / JOURNAL
         if year_text.isdigit() and journal.is_file():
-            manifest = json.loads(journal.read_text(encoding="utf-8"))
-            _roll_forward(out, int(year_text), staging, manifest)
+            try:
+                manifest = json.loads(journal.read_text(encoding="utf-8"))
+                with ctrl_c_held():
+                    _roll_forward(out, int(year_text), staging, manifest)
+            except OSError as e:
+                raise WarehouseError(f"{e.filename or staging}: cannot complete the interrupted write of "
+                                     f"{year_text} ({os_reason(e)})") from None
             done.append(f"completed the interrupted write of {year_text}")
         else:
             shutil.rmtree(staging, ignore_errors=True)
@@ -171,7 +272,10 @@ def recover(out: Path) -> list[str]:
 def lock(out: Path) -> Iterator[None]:
     """Hold the warehouse's write lock for the block, or refuse with the holder's pid."""
     path = out / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise WarehouseError(f"{path}: cannot open the warehouse lock file ({os_reason(e)})") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -181,21 +285,27 @@ def lock(out: Path) -> Iterator[None]:
                 f"{out}: another arrow-events run (pid {holder}) is writing this warehouse; "
                 "wait for it to finish or stop it, then run again"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as e:
+            raise WarehouseError(f"{path}: cannot write the warehouse lock file ({os_reason(e)})") from None
         yield
     finally:
         os.close(fd)  # closing releases the lock; so does the process dying
 
 
-def _stage(staging: Path, year: int, name: str, table: pa.Table) -> dict[str, Any]:
-    d = staging / name
-    d.mkdir(parents=True)
-    path = d / DATA_FILE
-    write_parquet(table, path)
+def _file_entry(path: Path, year: int, name: str, rows: int) -> dict[str, Any]:
+    """A staged file, made durable, as its manifest entry."""
+    try:
+        with path.open("rb") as f:
+            os.fsync(f.fileno())
+    except OSError as e:
+        e.filename = e.filename or str(path)
+        raise
     return {
         "path": f"{name}/simulation_year={year}/{DATA_FILE}",
-        "rows": table.num_rows,
+        "rows": rows,
         "bytes": path.stat().st_size,
         "sha256": sha256_file(path),
     }
@@ -215,10 +325,14 @@ def _swap_in(staged: Path, target: Path, old: Path) -> None:
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    with tmp.open("rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        e.filename = e.filename or str(tmp)
+        raise
 
 
 REJECTS = Path("rejects") / "census_rejects.csv"

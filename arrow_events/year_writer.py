@@ -10,7 +10,9 @@ are committed by the crash-safe protocol of ``arrow_events.writer``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +52,8 @@ class TableStream:
         self._buffered = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"encode-{path.parent.name}")
         self._pending: list[Future] = []
-        self._writer = pq.ParquetWriter(path, schema, **parquet_options(schema))
+        with self._naming_the_file():
+            self._writer = pq.ParquetWriter(path, schema, **parquet_options(schema))
 
     def write(self, table: pa.Table) -> None:
         """Append rows (in the file's order); full row groups go to the encoder."""
@@ -72,20 +75,30 @@ class TableStream:
     def _check(self) -> None:
         """Surface an encoding error from the thread as soon as it is known."""
         done = [f for f in self._pending if f.done()]
-        for f in done:
-            f.result()
         self._pending = [f for f in self._pending if not f.done()]
+        with self._naming_the_file():
+            for f in done:
+                f.result()
+
+    @contextmanager
+    def _naming_the_file(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as e:  # pyarrow's errors name no file
+            e.filename = e.filename or str(self.path)
+            raise
 
     def close(self) -> None:
         """Write what is left and wait for the encoder."""
-        try:
-            if self._buffered:
-                self._emit(self._buffered)
-            for f in self._pending:
-                f.result()
-        finally:
-            self._pool.shutdown(wait=True)
-            self._writer.close()
+        with self._naming_the_file():
+            try:
+                if self._buffered:
+                    self._emit(self._buffered)
+                for f in self._pending:
+                    f.result()
+            finally:
+                self._pool.shutdown(wait=True)
+                self._writer.close()
 
     def abort(self) -> None:
         """Stop without writing what is buffered (the staging directory is discarded)."""

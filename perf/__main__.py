@@ -3,6 +3,8 @@
     python -m perf                  # W1 and W2; fused, legacy and DuckDB; threads 1,2; 5 repeats
     python -m perf --quick          # seconds: a smoke test of the harness itself
     python -m perf --employees 200000 --threads 2 --engines fused
+    python -m perf --series scaling # 5k ... 5M employees x 1 year: time and peak RSS, one process each
+    python -m perf --series shards  # 1M employees in 1, 2, 4, 8, 16 shards
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import click
 RESULTS = Path(__file__).resolve().parent / "results"
 WORKLOADS = {"W1": {"employees": 5_000, "years": 5}, "W2": {"employees": 1_000_000, "years": 1}}
 QUICK = {"W1": {"employees": 5_000, "years": 5}, "W2": {"employees": 20_000, "years": 1}}
+SCALING = [5_000, 50_000, 500_000, 1_000_000, 5_000_000]
+SHARD_COUNTS = [1, 2, 4, 8, 16]
 
 
 def machine() -> dict:
@@ -70,17 +74,20 @@ def markdown(doc: dict) -> str:
         f"python {doc['machine']['python']}, " + ", ".join(f"{k} {v}" for k, v in doc["machine"]["versions"].items()),
         f"Repeats: {doc['repeats']} after {doc['warmup']} warm-up, medians [min-max].",
         "",
-        "| workload | engine | threads | per year (gen + write) | generate only | whole run | peak RSS | vs fused |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workload | engine | threads | shards | per year (gen + write) | generate only | whole run | peak RSS "
+        "| write floor | vs fused |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["results"]:
         s = r["summary"]
+        floor = f"{r['write_floor_s'] * 1000:.0f} ms" if r.get("write_floor_s") is not None else ""
         lines.append(
             f"| {r['workload']} ({r['employees']:,} x {r['years']}) | {r['engine']} | {r['threads']} "
+            f"| {r.get('shards', '')} "
             f"| {s['year_median_s'] * 1000:.1f} ms [{s['year_min_s'] * 1000:.1f}-{s['year_max_s'] * 1000:.1f}] "
             f"| {s['generate_median_s'] * 1000:.1f} ms "
             f"| {s['run_median_s']:.3f} s [{s['run_min_s']:.3f}-{s['run_max_s']:.3f}] "
-            f"| {r['peak_rss_mb']:.0f} MB | {r.get('ratio_vs_fused', '')} |"
+            f"| {r['peak_rss_mb']:.0f} MB | {floor} | {r.get('ratio_vs_fused', '')} |"
         )
     same = doc.get("same_events", {})
     if same:
@@ -112,6 +119,55 @@ def chart(doc: dict, path: Path) -> bool:
     return True
 
 
+def series_chart(doc: dict, path: Path, x: str, label: str) -> bool:
+    """Time per year and peak RSS against ``x`` (employees or shards), for a series."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows = doc["results"]
+    xs = [r[x] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(xs, [r["summary"]["year_median_s"] for r in rows], "o-", color="#3b7dd8")
+    left.set_ylabel("s per simulated year (gen + write)")
+    right.plot(xs, [r["peak_rss_mb"] for r in rows], "o-", color="#d8763b")
+    right.set_ylabel("peak RSS (MB)")
+    for ax in (left, right):
+        ax.set_xlabel(label)
+        ax.set_ylim(bottom=0)
+        if x == "employees":
+            ax.set_xscale("log")
+    fig.suptitle(doc["title"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+def run_series(series: str, threads: int, quick: bool) -> tuple[list[dict], str, str, str]:
+    """The scaling or shard-count series: one process per point, fused, one year each."""
+    results = []
+    if series == "scaling":
+        points = [(n, None, f"N{n}") for n in (SCALING[:2] if quick else SCALING)]
+    else:
+        n = 20_000 if quick else 1_000_000
+        members = n * 5 // 4  # the cohort and its hires (about a fifth more), rounded up
+        points = [(n, -(-members // k), f"{k} shard(s)") for k in SHARD_COUNTS]
+    for employees, shard_rows, name in points:
+        click.echo(f"{series}: {name} ...", err=True)
+        spec = {"employees": employees, "years": 1, "engine": "fused", "threads": threads, "repeats": 1,
+                "warmup": 0 if employees >= 500_000 else 1, "shard_rows": shard_rows}
+        r = run_child(spec)
+        r["workload"], r["summary"] = name, summarize(r)
+        r["shards"] = r["runs"][0]["years"][0].get("shards", "")
+        results.append(r)
+    if series == "scaling":
+        return results, "employees", "employees (log scale)", f"Scaling: 1 year, fused, {threads} threads"
+    return results, "shards", "shards of the year", f"{points[0][0]:,} employees x 1 year in shards"
+
+
 @click.command()
 @click.option("--quick", is_flag=True, help="Small workloads, one repeat: checks the harness in seconds.")
 @click.option("--workloads", default="W1,W2", show_default=True, help="Comma-separated: W1, W2.")
@@ -123,9 +179,25 @@ def chart(doc: dict, path: Path) -> bool:
 @click.option("--warmup", type=int, default=1, show_default=True)
 @click.option("--name", default="latest", show_default=True, help="Results file stem under --out.")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
+@click.option("--series", type=click.Choice(["engines", "scaling", "shards"]), default="engines", show_default=True,
+              help="engines: the side-by-side table; scaling: 5k-5M employees; shards: 1M in 1-16 shards.")
 def main(quick: bool, workloads: str, employees: int | None, engines: str, threads_text: str, repeats: int,
-         warmup: int, name: str, out: Path) -> None:
+         warmup: int, name: str, out: Path, series: str) -> None:
     """Time event generation per year, whole runs and peak RSS, by workload, engine and threads."""
+    if series != "engines":
+        threads = int(threads_text.split(",")[-1]) if "," not in threads_text else 2
+        results, x, label, title = run_series(series, threads, quick)
+        doc = {"machine": machine(), "repeats": 1, "warmup": 0, "quick": quick, "title": title,
+               "measured_on": dt.date.today().isoformat(), "results": results}
+        stem = series if name == "latest" else name
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        md = f"{title}\n\n" + markdown(doc)
+        (out / f"{stem}.md").write_text(md)
+        drew = series_chart(doc, out / f"{stem}.png", x, label)
+        click.echo(md)
+        click.echo(f"wrote {out / stem}.json, .md" + (", .png" if drew else ""))
+        return
     table = QUICK if quick else WORKLOADS
     if quick:
         repeats, warmup = 1, 0
@@ -139,7 +211,8 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
         for engine in engine_list:
             for threads in thread_list:
                 click.echo(f"{w} {engine} threads={threads} ...", err=True)
-                r = run_child({**spec, "engine": engine, "threads": threads, "repeats": repeats, "warmup": warmup})
+                r = run_child({**spec, "engine": engine, "threads": threads, "repeats": repeats, "warmup": warmup,
+                               "floor": engine == "fused"})
                 r["workload"] = w
                 r["summary"] = summarize(r)
                 results.append(r)

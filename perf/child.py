@@ -12,8 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from arrow_events import load_config, read_census, run, synthetic_census
 from arrow_events.plans import EngineOptions
+from arrow_events.year_writer import write_whole
 
 
 def peak_rss_mb() -> float:
@@ -48,12 +51,25 @@ def measure(spec: dict) -> dict:
             else:
                 options = EngineOptions(spec["threads"], spec["engine"], shard_rows=spec.get("shard_rows"))
                 report = run(cfg, out, census=census, options=options)
-                years = [{"year": y.year, "generate_s": y.generate_s, "write_s": y.write_s} for y in report.years]
+                years = [{"year": y.year, "generate_s": y.generate_s, "write_s": y.write_s, "shards": y.shards}
+                         for y in report.years]
             total = time.perf_counter() - t0
             digest = events_digest(out)
+            floor = write_floor(out) if spec.get("floor") and i == spec["warmup"] + spec["repeats"] - 1 else None
         if i >= spec["warmup"]:
             runs.append({"total_s": total, "years": years})
-    return {**spec, "runs": runs, "peak_rss_mb": peak_rss_mb(), "events_sha256": digest}
+    peak = peak_rss_mb()  # before the floor's reads could raise it
+    return {**spec, "runs": runs, "peak_rss_mb": peak, "events_sha256": digest, "write_floor_s": floor}
+
+
+def write_floor(out: Path) -> float:
+    """pyarrow alone writing the run's tables (read back whole) with the same settings: the encoding floor."""
+    tables = [pq.read_table(p) for p in sorted(out.rglob("part-0.parquet"))]
+    with tempfile.TemporaryDirectory(prefix="arrow-events-floor-") as tmp:
+        t0 = time.perf_counter()
+        for i, table in enumerate(tables):
+            write_whole(table, Path(tmp) / f"{i}.parquet")
+        return time.perf_counter() - t0
 
 
 if __name__ == "__main__":

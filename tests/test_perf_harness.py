@@ -25,3 +25,15 @@ def test_quick_mode_measures_every_engine_and_checks_equal_events(tmp_path):
         assert r["peak_rss_mb"] > 0 and len(r["runs"][0]["years"]) == (5 if r["workload"] == "W1" else 1)
     assert (tmp_path / "smoke.md").read_text().count("| W") == 6
     assert (tmp_path / "smoke.png").stat().st_size > 1000
+
+
+def test_quick_shard_series_counts_its_shards_and_writes_the_same_events(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "perf", "--quick", "--series", "shards", "--threads", "2", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads((tmp_path / "shards.json").read_text())
+    assert [r["shards"] for r in doc["results"]] == [1, 2, 4, 8, 16]
+    assert len({r["events_sha256"] for r in doc["results"]}) == 1  # sharding changes no byte
+    assert (tmp_path / "shards.png").stat().st_size > 1000
