@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from arrow_events.cli import main
 
 H = "employee_id,employee_birth_date,employee_hire_date,employee_gross_compensation,employee_deferral_rate\n"
 OK_ROW = "E1,1980-01-01,2010-05-01,85000,0.05\n"
@@ -75,9 +79,35 @@ ARG_CASES = [
 ]
 
 
-def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def real_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """The command as users run it: its own process."""
     return subprocess.run([sys.executable, "-m", "arrow_events", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "COLUMNS": "200"})
+
+
+def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """The same command in this process (each case in seconds less); a traceback would exit 1, not 2."""
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        r = CliRunner().invoke(main, args)
+    finally:
+        os.chdir(old)
+    err = r.stderr + ("".join(traceback.format_exception(r.exception)) if r.exit_code not in (0, 2) else "")
+    return subprocess.CompletedProcess(args, r.exit_code, r.stdout, err)
+
+
+@pytest.mark.parametrize(("args", "files"), [
+    (["run", "--census", "c.csv"], {"c.csv": CENSUS_CASES[0][2]}),
+    (["run", "--config", "plan.toml"], {"plan.toml": b"[scenario\n"}),
+    (ARG_CASES[0][0], {}),
+], ids=["census", "config", "arguments"])
+def test_refusals_in_a_real_process(tmp_path, args, files):
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    proc, same = real_cli(args, tmp_path), cli(args, tmp_path)
+    assert_clean_refusal(proc, "", tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (same.returncode, same.stdout, same.stderr)
 
 
 def assert_clean_refusal(proc: subprocess.CompletedProcess, needle: str, cwd: Path) -> None:

@@ -23,8 +23,8 @@ def digests(out: Path) -> dict[str, str]:
 
 RUNS = {"a": (2, "fused", None), "b": (2, "fused", None), "one_thread": (1, "fused", None),
         "four_threads": (4, "fused", None), "legacy": (2, "legacy", None),
-        # ~6,000 members a year: 3 shards, and 7 of uneven sizes (legacy too)
-        "shards_2000": (2, "fused", 2000), "shards_900": (1, "fused", 900), "legacy_shards": (2, "legacy", 1700)}
+        # ~6,000 members a year: 3 shards, and 4 of uneven sizes (legacy too)
+        "shards_2000": (2, "fused", 2000), "shards_1500": (1, "fused", 1500), "legacy_shards": (2, "legacy", 1700)}
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +52,10 @@ def test_thread_count_does_not_change_bytes(small_runs):
 
 def test_shard_count_does_not_change_bytes(small_runs):
     _, outs = small_runs
-    assert digests(outs["shards_2000"]) == digests(outs["shards_900"]) == digests(outs["legacy_shards"]) \
+    assert digests(outs["shards_2000"]) == digests(outs["shards_1500"]) == digests(outs["legacy_shards"]) \
         == digests(outs["a"])
-    manifest = json.loads((outs["shards_900"] / "manifests" / "simulation_year=2025.json").read_text())
-    assert manifest["shard_rows"] == 900
+    manifest = json.loads((outs["shards_1500"] / "manifests" / "simulation_year=2025.json").read_text())
+    assert (manifest["shard_rows"], manifest["shards"]) == (1500, 5)  # 5,000 employees and ~1,100 hires
 
 
 def test_legacy_baseline_is_byte_identical_to_fused(small_runs):
