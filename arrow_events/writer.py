@@ -166,7 +166,7 @@ def staged_year(out: Path, year: int, schemas: dict[str, pa.Schema]) -> Iterator
     OS error raises ``WarehouseError`` naming the file and the reason.
     """
     staging = out / f"{STAGING_PREFIX}{year}"
-    try:
+    with _discarded_on_failure(staging, year):
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir()
@@ -178,6 +178,13 @@ def staged_year(out: Path, year: int, schemas: dict[str, pa.Schema]) -> Iterator
             stage.abort()
             raise
         failpoint(f"staged:{year}")
+
+
+@contextmanager
+def _discarded_on_failure(staging: Path, year: int) -> Iterator[None]:
+    """Until its journal is written, a year that fails is dropped: it keeps its previous state."""
+    try:
+        yield
     except BaseException as e:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(e, OSError):
@@ -193,16 +200,11 @@ def commit_year(out: Path, year: int, stage: YearStage, manifest: dict[str, Any]
     year it was told is committed, or none.
     """
     staging = stage.staging
-    try:
+    with _discarded_on_failure(staging, year):
         files = {name: _file_entry(stream.path, year, name, stream.rows) for name, stream in stage.streams.items()}
         manifest = {**manifest, "files": files}
         _write_json(staging / JOURNAL, manifest)
         failpoint(f"journaled:{year}")
-    except BaseException as e:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(e, OSError):
-            raise WarehouseError(f"{e.filename or staging}: cannot write year {year} ({os_reason(e)})") from None
-        raise
     try:
         with ctrl_c_held():
             _roll_forward(out, year, staging, manifest)
