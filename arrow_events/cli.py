@@ -151,6 +151,9 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
     """
     if years_text and one_year is not None:
         raise UserError("--years and --year cannot be used together")
+    if census_path and one_year is not None:
+        raise UserError("--census and --year cannot be used together: --year re-runs a year from the stored "
+                        "snapshot of the year before; start a census with --years FIRST-LAST")
     cfg = load_config(config_path)
     if seed is not None:
         cfg.scenario.seed = seed

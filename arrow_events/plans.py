@@ -38,43 +38,39 @@ from arrow_events.context import SMALL_BATCH_SIZE, batch_size_for, new_context, 
 from arrow_events.errors import ResourceLimitError
 from arrow_events.shards import cut
 from arrow_events.state import CohortState
-from queries import sql
+from queries import in_dependency_order, parameters, reads, sql
 
-# The global step, in dependency order; each name is queries/<name>.sql.
-GLOBAL_STAGES = ["cohort_t", "year_counts", "termination_keys", "termination_cutoff", "hire"]
 # One-row relations bound as $parameters of everything after them. termination_cutoff has no
 # row when nobody is drawn: its parameters are then NULL, and no key compares below NULL.
 BOUND = {"year_counts": None, "termination_cutoff": pa.schema([("cutoff_key", pa.float64()),
                                                                ("cutoff_employee_id", pa.string())])}
-# Every relation of a shard, in dependency order (``hire`` is the global step's, sliced).
-STAGES = [
-    "cohort_t",
-    "rng",
-    "termination_keys",
-    "members",
-    "plan_members",
-    "termination",
-    "promotion",
-    "merit",
-    "eligibility",
-    "enrollment",
-    "opt_out",
-    "escalation",
-    "deferral_change",
-    "year_events",
-    "timeline",
-]
+# The workforce counts a year reports (year_counts' columns), in the manifest.
+COUNTS = ["n_active", "n_prior_hires", "target", "scheduled_terms", "experienced_terms", "drawn_terms", "hires",
+          "new_hire_terms"]
+_BOUND_COLUMNS = {"year_counts": set(COUNTS), "termination_cutoff": set(BOUND["termination_cutoff"].names)}
+
+
+def needs(name: str) -> set[str]:
+    """What queries/<name>.sql needs first: the relations it reads, and those whose row it binds."""
+    return reads(name) | {b for b, columns in _BOUND_COLUMNS.items() if parameters(name) & columns}
+
+
+# The global step and a shard's relations (each name is queries/<name>.sql), in dependency order.
+GLOBAL_STAGES = in_dependency_order({"cohort_t", "year_counts", "termination_keys", "termination_cutoff", "hire"},
+                                    needs)
+# ``hire`` is the global step's, sliced to the shard
+STAGES = in_dependency_order({"cohort_t", "rng", "termination_keys", "members", "plan_members", "termination",
+                              "promotion", "merit", "eligibility", "enrollment", "opt_out", "escalation",
+                              "deferral_change", "year_events", "timeline"}, needs)
 BRANCHES = ["hire", "termination", "promotion", "merit", "eligibility", "enrollment", "opt_out", "escalation",
             "deferral_change"]
 FUSED_MATERIALIZED = {"cohort_t", "rng", "termination_keys", "plan_members", "termination", "year_events", "timeline"}
 ENGINES = ("fused", "legacy")
-# The workforce counts a year reports (year_counts' columns), in the manifest.
-COUNTS = ["n_active", "n_prior_hires", "target", "scheduled_terms", "experienced_terms", "drawn_terms", "hires",
-          "new_hire_terms"]
 # Members (cohort and hires) per shard when nothing else says: large enough that per-query
 # overhead is noise, small enough that a shard's relations stay a few hundred MB.
 SHARD_ROWS = 250_000
-# Under a memory limit: the bytes a shard's relations take per member, measured (see README).
+# Under a memory limit, a shard gets one member per this many bytes of the limit (so 1GB gives the
+# default 250,000): an estimate on the safe side; the 5M-employee year under 1GB completes with it.
 BYTES_PER_MEMBER = 4_000
 
 

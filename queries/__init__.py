@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import cache
 from importlib.resources import files
 
@@ -10,3 +12,29 @@ from importlib.resources import files
 def sql(name: str) -> str:
     """The text of ``queries/<name>.sql``."""
     return files(__name__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+
+
+def reads(name: str) -> set[str]:
+    """The relations and tables ``queries/<name>.sql`` reads (after FROM or JOIN), less its own CTEs."""
+    text = re.sub(r"--[^\n]*", "", sql(name))
+    read = set(re.findall(r"\b(?:FROM|JOIN)\s+([a-z_][a-z0-9_]*)", text, flags=re.IGNORECASE))
+    ctes = set(re.findall(r"\b([a-z_][a-z0-9_]*)\s+AS\s*\(", text, flags=re.IGNORECASE))
+    return read - ctes
+
+
+def parameters(name: str) -> set[str]:
+    """The ``$parameters`` ``queries/<name>.sql`` binds."""
+    return set(re.findall(r"\$(\w+)", sql(name)))
+
+
+def in_dependency_order(names: set[str], needs: Callable[[str], set[str]] = reads) -> list[str]:
+    """``names`` ordered so that each comes after every one of them it needs (ties by name)."""
+    ordered: list[str] = []
+    waiting = set(names)
+    while waiting:
+        ready = sorted(n for n in waiting if not (needs(n) & waiting))
+        if not ready:
+            raise ValueError(f"queries read each other in a cycle: {sorted(waiting)}")
+        ordered += ready
+        waiting -= set(ready)
+    return ordered

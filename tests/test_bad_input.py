@@ -71,6 +71,7 @@ ARG_CASES = [
     (["run", "--year", "2027"], "no snapshot for 2026"),
     (["run", "--years", "2027-2025"], "--years: expected YEAR or FIRST-LAST"),
     (["run", "--years", "2030", "--year", "2031"], "--years and --year cannot be used together"),
+    (["run", "--census", "c.csv", "--year", "2027"], "--census and --year cannot be used together"),
     (["run", "--out", "afile"], "afile: output path exists and is not a directory"),
     (["run", "--memory-limit", "12 apples"], "memory limit: expected a size like 1GB"),
     (["run", "--census", "nowhere.csv"], "nowhere.csv: census file not found"),

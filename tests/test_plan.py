@@ -9,9 +9,19 @@ import pytest
 
 from arrow_events import from_census, load_config
 from arrow_events.explain import whole_year
-from arrow_events.plans import BRANCHES, GLOBAL_STAGES, STAGES, EngineOptions, compose, fused_keep, prepare, run_year
+from arrow_events.plans import (
+    BRANCHES,
+    GLOBAL_STAGES,
+    STAGES,
+    EngineOptions,
+    compose,
+    fused_keep,
+    needs,
+    prepare,
+    run_year,
+)
 from arrow_events.simulate import default_census, to_year_result
-from queries import sql
+from queries import reads, sql
 from udfs import DRAWS
 
 COHORT_STREAMS = 7  # promo, promo_raise, merit, enroll, enroll_date, opt_out, defer
@@ -86,7 +96,7 @@ def test_legacy_engine_rescans_per_branch_and_cleans_up(tmp_path, monkeypatch):
     event_ids = fused.events.num_rows  # both engines hash each event's key once for event_id
     assert DRAWS.keys - event_ids > 4 * (fused_keys - event_ids)
     # the global step's hires; then, in the (one) shard, the stored cohort and each branch
-    assert written == ["hire", "cohort", "plan_cohort", *BRANCHES[1:]]
+    assert written == ["hire", "cohort", "plan_cohort", *[s for s in STAGES if s in BRANCHES]]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -112,3 +122,14 @@ def test_batch_size_does_not_change_the_year(monkeypatch):
         results.append(to_year_result(run_year(cfg, 2025, state), 0))
     for r in results[1:]:
         assert r.events.equals(results[0].events) and r.snapshot.equals(results[0].snapshot)
+
+
+def test_stage_order_follows_what_each_file_reads_and_binds():
+    # read off the SQL by hand: merit joins promotion; opt_out reads enrollment; hire binds $hires
+    assert reads("merit") == {"rng", "promotion", "levels", "merit_performance"}
+    assert reads("opt_out") == {"enrollment", "plan_members", "plan_designs", "opt_out_ages"}
+    assert "year_counts" in needs("hire") and "termination_cutoff" in needs("termination")
+    for stages in (GLOBAL_STAGES, STAGES):
+        for i, name in enumerate(stages):
+            assert not (needs(name) & set(stages[i + 1:])), name
+    assert GLOBAL_STAGES.index("year_counts") < GLOBAL_STAGES.index("hire")
