@@ -31,33 +31,20 @@ SELECT
     CAST(NULL AS DOUBLE) AS previous_deferral_rate,
     CAST(NULL AS DOUBLE) AS event_probability
 FROM experienced AS e
-UNION ALL
+-- the other branches name only what they set; BY NAME fills the rest with the first branch's NULLs
+UNION ALL BY NAME
 SELECT
     r.employee_id,
-    'termination',
-    'scheduled_termination',
-    r.scheduled_termination_date,
-    CAST(NULL AS INT),
-    CAST(NULL AS INT),
-    CAST(NULL AS BIGINT),
-    CAST(NULL AS BIGINT),
-    CAST(NULL AS DOUBLE),
-    CAST(NULL AS DOUBLE),
-    CAST(NULL AS DOUBLE)
+    'termination' AS event_type,
+    'scheduled_termination' AS event_category,
+    r.scheduled_termination_date AS event_date
 FROM rng AS r
 WHERE r.scheduled_this_year
-UNION ALL
+UNION ALL BY NAME
 SELECT
     n.employee_id,
-    'termination',
-    'new_hire_termination',
+    'termination' AS event_type,
+    'new_hire_termination' AS event_category,
     n.hire_date + CAST(1 + floor(n.u_nh_term_date
-        * CAST(CAST($year_end AS DATE) - n.hire_date AS BIGINT)) AS INT),
-    CAST(NULL AS INT),
-    CAST(NULL AS INT),
-    CAST(NULL AS BIGINT),
-    CAST(NULL AS BIGINT),
-    CAST(NULL AS DOUBLE),
-    CAST(NULL AS DOUBLE),
-    CAST(NULL AS DOUBLE)
+        * CAST(CAST($year_end AS DATE) - n.hire_date AS BIGINT)) AS INT) AS event_date
 FROM new_hire AS n
