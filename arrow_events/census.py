@@ -294,9 +294,9 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
     census.warnings = _plausibility(intake, keep, birth_np, pay_np, mask(active) & past_term, start_year)
     if not pc.any(table["active"]).as_py():
         where = f" ({census.rows_rejected:,} set aside)" if census.rows_rejected else ""
+        rows = f"{table.num_rows:,} row{'' if table.num_rows == 1 else 's'}"
         raise UserError(f"{raw.name}: no active employees at the end of {start_year - 1} "
-                        f"({table.num_rows:,} rows{where}, all inactive or terminated before {start_year}-01-01): "
-                        "nothing to simulate")
+                        f"({rows}{where}, all inactive or terminated before {start_year}-01-01): nothing to simulate")
     return census
 
 

@@ -215,6 +215,7 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
                                "floor": engine == "fused"})
                 r["workload"] = w
                 r["summary"] = summarize(r)
+                r["shards"] = r["runs"][0]["years"][0].get("shards", "")  # the DuckDB peer runs one
                 results.append(r)
     same = {}
     for w in chosen:

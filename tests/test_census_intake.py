@@ -390,7 +390,7 @@ def test_a_census_with_no_active_employee_is_refused(tmp_path):
     header = [*H, "employee_termination_date"]
     census_file(tmp_path, [["E1", "1980-01-01", "2010-05-01", "85000", "0", "2024-03-31"]], header)
     line = refused(tmp_path, "run", "--census", "c.csv")
-    assert ("c.csv: no active employees at the end of 2024 (1 rows, all inactive or terminated before 2025-01-01): "
+    assert ("c.csv: no active employees at the end of 2024 (1 row, all inactive or terminated before 2025-01-01): "
             "nothing to simulate") in line
 
 
