@@ -21,6 +21,13 @@ from arrow_events.simulate import RunReport, YearReport, parse_years, run, start
 from arrow_events.synthetic import synthetic_census, write_census
 from arrow_events.validate import validate_warehouse
 
+_CLEAR_LINE = "\r\x1b[K"  # back to the start of the terminal line, and erase it
+
+
+def _say(message: str) -> None:
+    """One line on stderr; on a terminal it replaces a shard progress line that may be showing."""
+    click.echo((_CLEAR_LINE if sys.stderr.isatty() else "") + message, err=True)
+
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Report a UserError (or any OSError) as one line on stderr with exit code 2, never a traceback.
@@ -38,11 +45,11 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except UserError as e:
-            click.echo(f"error: {e}", err=True)
+            _say(f"error: {e}")
             sys.exit(2)
         except OSError as e:
             where = f"{e.filename}: " if e.filename is not None else ""
-            click.echo(f"error: {where}{os_reason(e)}", err=True)
+            _say(f"error: {where}{os_reason(e)}")
             sys.exit(2)
         except ResourceLimitError as e:
             _exit_now(f"error: {e}", 3)
@@ -55,7 +62,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _exit_now(message: str, code: int) -> None:
-    click.echo(message, err=True)
+    _say(message)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -69,10 +76,16 @@ def main() -> None:
 
 def _progress_line(y: YearReport) -> None:
     click.echo(
-        f"  {y.year}: {y.headcount_start:,} -> {y.headcount_end:,} active, {y.events:,} events, "
+        f"{_CLEAR_LINE}  {y.year}: {y.headcount_start:,} -> {y.headcount_end:,} active, {y.events:,} events, "
         f"{y.generate_s:.3f} s generate + {y.write_s:.3f} s write",
         err=True,
     )
+
+
+def _shard_line(year: int, done: int, total: int) -> None:
+    """A large year's shards as they are written, on one terminal line the year's line replaces."""
+    if total > 1:
+        click.echo(f"{_CLEAR_LINE}  {year}: shard {done} of {total} written", err=True, nl=False)
 
 
 def _summary(report: RunReport) -> str:
@@ -166,7 +179,8 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
     if interactive:
         click.echo(f"simulating into {out}/", err=True)
     options = EngineOptions(threads, engine, limit, shard_rows)
-    report = run(cfg, out, years, census, options=options, progress=_progress_line if interactive else None)
+    report = run(cfg, out, years, census, options=options, progress=_progress_line if interactive else None,
+                 shard_progress=_shard_line if interactive else None)
     for note in report.recovered:
         click.echo(f"note: {note}", err=True)
     for warning in report.warnings:

@@ -124,6 +124,8 @@ class YearTables:
     events: pa.Table
     snapshot: pa.Table
     counts: dict[str, int]
+    shard: int = 1  # which piece of the year this is, of ``shards``
+    shards: int = 1
 
 
 # How a relation is kept: given its name and query, return what later relations should read.
@@ -231,7 +233,9 @@ def run_shards(cfg: Config, year: int, state: CohortState,
                     plan.ctx.deregister_table(name)
                     plan.ctx.register_view(name, stored)
             compose(plan, STAGES, keep)
-            yield finish(plan)
+            piece = finish(plan)
+            piece.shard, piece.shards = shard.number, shard.of
+            yield piece
 
 
 def _keeper(engine: str, memory_limit: int | None, plan: YearPlan, scratch: Path) -> Callable[[str], Materializer]:

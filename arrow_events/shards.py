@@ -23,6 +23,8 @@ class Shard:
     cohort: pa.Table
     plan_cohort: pa.Table
     hires: pa.Table
+    number: int = 1  # 1-based, of ``of``
+    of: int = 1
 
 
 def cut(state: CohortState, hires: pa.Table, rows: int) -> Iterator[Shard]:
@@ -32,6 +34,7 @@ def cut(state: CohortState, hires: pa.Table, rows: int) -> Iterator[Shard]:
     if n + h <= rows:
         yield Shard(cohort, plan, hires)
         return
+    count = -(-(n + h) // rows)
     per_member = _plan_rows_per_member(cohort, plan)
     merged = pa.concat_arrays([t["employee_id"].combine_chunks().cast(pa.string()) for t in (cohort, hires)])
     from_hires = pc.sort_indices(merged).to_numpy() >= n
@@ -44,7 +47,7 @@ def cut(state: CohortState, hires: pa.Table, rows: int) -> Iterator[Shard]:
             plan_rows = plan.slice(c0 * per_member, (c1 - c0) * per_member)
         else:
             plan_rows = plan.filter(pc.is_in(plan["employee_id"], cohort["employee_id"].slice(c0, c1 - c0)))
-        yield Shard(cohort.slice(c0, c1 - c0), plan_rows, hires.slice(h0, h1 - h0))
+        yield Shard(cohort.slice(c0, c1 - c0), plan_rows, hires.slice(h0, h1 - h0), start // rows + 1, count)
 
 
 def _plan_rows_per_member(cohort: pa.Table, plan: pa.Table) -> int:

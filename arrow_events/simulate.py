@@ -188,6 +188,7 @@ def run(
     *,
     options: EngineOptions = DEFAULT_OPTIONS,
     progress: Callable[[YearReport], None] | None = None,
+    shard_progress: Callable[[int, int, int], None] | None = None,
     on_bad_rows: str = "fail",
 ) -> RunReport:
     """Simulate ``years`` (default: the scenario's) and write each year to the warehouse ``out``.
@@ -196,6 +197,8 @@ def run(
     Table or RecordBatchReader, an object with ``__arrow_c_stream__``), checked here with
     ``on_bad_rows``. With a census, the first of ``years`` is the start year unless the config sets
     one (``census_start``). Rows set aside go to ``<out>/rejects/census_rejects.csv``.
+    ``progress`` is called with each year as it is committed, ``shard_progress`` with (year, shards
+    done, shards in the year) as each shard is written.
     """
     t_start = time.perf_counter()
     years = years or cfg.years
@@ -219,7 +222,7 @@ def run(
             if census is not None:
                 report.census, source = census, census.source
                 census_entry = _census_entry(census, report.rejects_path, out)
-        _simulate_into(cfg, out, years, state, source, census_entry, options, progress, report)
+        _simulate_into(cfg, out, years, state, source, census_entry, options, progress, shard_progress, report)
     report.stale_years = [y for y in existing_years(out) if y > years[-1]]
     report.total_s = time.perf_counter() - t_start
     return report
@@ -254,7 +257,8 @@ def _what_was_kept(out: Path, years: list[int]) -> Iterator[RunReport]:
 
 def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState, source: str,
                    census_entry: dict[str, Any] | None, options: EngineOptions,
-                   progress: Callable[[YearReport], None] | None, report: RunReport) -> None:
+                   progress: Callable[[YearReport], None] | None,
+                   shard_progress: Callable[[int, int, int], None] | None, report: RunReport) -> None:
     """Each year's shards stream into the writer as they are computed; the actives feed the next year."""
     versions = _versions()
     for year in years:
@@ -273,6 +277,8 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
                 by_type.update(events_by_type(events))
                 actives.append(snapshot.filter(pc.equal(snapshot["status"], "active")))
                 counts = shard.counts
+                if shard_progress:
+                    shard_progress(year, shard.shard, shard.shards)
                 del shard, events, snapshot
             generate_s = time.perf_counter() - t0
         manifest = {

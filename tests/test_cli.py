@@ -99,3 +99,14 @@ def test_rerun_from_a_snapshot_made_under_another_config_warns(tmp_path):
                            capture_output=True, text=True, timeout=120)
     assert other.returncode == 0
     assert "warning: 2025 was simulated with a different config or seed" in other.stderr
+
+
+def test_progress_reports_each_shard_as_it_is_written(tmp_path):
+    from arrow_events import EngineOptions, run
+
+    shards, years = [], []
+    run(load_config(None), tmp_path / "wh", [2025, 2026], options=EngineOptions(shard_rows=2000),
+        progress=lambda y: years.append((y.year, y.shards)), shard_progress=lambda *a: shards.append(a))
+    # 5,000 employees and 1,098 hires in 2025, 5,150 and 1,172 in 2026: 4 shards of at most 2,000 each
+    assert shards == [(y, i, 4) for y in (2025, 2026) for i in range(1, 5)]
+    assert years == [(2025, 4), (2026, 4)]
