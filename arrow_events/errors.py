@@ -38,7 +38,7 @@ def kept_text(kept: list[int]) -> str:
     return f"year {kept[0]} was kept" if len(kept) == 1 else f"years {years_text(kept)} were kept"
 
 
-class Interrupted(Exception):
+class Interrupted(KeyboardInterrupt):  # so a caller's `except Exception` never swallows Ctrl-C
     """Ctrl-C during a run: says which years are complete and which to run again; exit code 130."""
 
     def __init__(self, out: Path, kept: list[int], remaining: list[int]):

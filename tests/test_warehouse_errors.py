@@ -14,11 +14,13 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -140,7 +142,11 @@ def redirect_to_dev_full(monkeypatch, year: int) -> None:
     real = pq.ParquetWriter
 
     def parquet_writer(where, schema, **kw):
-        return real("/dev/full" if f".staging-{year}" in str(where) else where, schema, **kw)
+        if f".staging-{year}" not in str(where):
+            return real(where, schema, **kw)
+        # the device opened here, never passed as a path: a writer that fails may delete its path (as root!)
+        assert stat.S_ISCHR(os.stat("/dev/full").st_mode), "/dev/full is not the kernel's full device"
+        return real(pa.OSFile("/dev/full", "wb"), schema, **kw)
 
     monkeypatch.setattr(pq, "ParquetWriter", parquet_writer)
 
@@ -215,10 +221,14 @@ def test_read_only_while_renaming_and_while_recovering(tmp_path, monkeypatch):
 
 INJECT_FULL_DISK = """
 import sys
+import pyarrow as pa
 import pyarrow.parquet as pq
 real = pq.ParquetWriter
-pq.ParquetWriter = lambda where, schema, **kw: real("/dev/full" if ".staging-2026" in str(where) else where, schema,
-                                                   **kw)
+def writer(where, schema, **kw):  # the device opened here, never passed as a path a writer could delete
+    if ".staging-2026" not in str(where):
+        return real(where, schema, **kw)
+    return real(pa.OSFile("/dev/full", "wb"), schema, **kw)
+pq.ParquetWriter = writer
 from arrow_events.cli import main
 main(sys.argv[1:], prog_name="arrow-events")
 """
