@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arrow_events.census_sources import RawCensus, drop_empty_rows, open_census
-from arrow_events.census_values import Parsed, mask, parse_bools, parse_dates, parse_numbers
+from arrow_events.census_values import Parsed, first_cell, is_text, mask, parse_bools, parse_dates, parse_numbers
 from arrow_events.errors import UserError
 from arrow_events.synthetic import synthetic_census, write_census
 
@@ -231,7 +231,7 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
     intake.ids = ids
     intake.problem("employee_id", mask(pc.is_null(ids)), "have no employee_id")
     repeats = _repeats(ids)
-    intake.problem("employee_id", repeats, "repeat an employee_id seen earlier", ids, _example(ids, repeats))
+    intake.problem("employee_id", repeats, "repeat an employee_id seen earlier", ids, first_cell(ids, repeats))
 
     def dates(name: str, required: bool) -> pa.Array:
         if name not in cols:
@@ -249,12 +249,13 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
     intake.parsed("employee_gross_compensation", pay, pay_col)
     pay_np = pay.values.fill_null(np.nan).to_numpy(zero_copy_only=False)
     with np.errstate(invalid="ignore"):
-        intake.problem("employee_gross_compensation", ~np.isfinite(pay_np) | (pay_np <= 0),
-                       "must be a finite amount > 0", pay_col, _example(pay_col, ~np.isfinite(pay_np) | (pay_np <= 0)))
+        not_pay = ~np.isfinite(pay_np) | (pay_np <= 0)
         too_big = np.isfinite(pay_np) & (pay_np > MAX_PAY)
+    intake.problem("employee_gross_compensation", not_pay, "must be a finite amount > 0", pay_col,
+                   first_cell(pay_col, not_pay))
     intake.problem("employee_gross_compensation", too_big,
                    f"are above {MAX_PAY:,} a year, more than can be projected in whole cents with years of raises",
-                   pay_col, _example(pay_col, too_big))
+                   pay_col, first_cell(pay_col, too_big))
 
     term = dates("employee_termination_date", False)
     active = _bools(intake, cols, "active")
@@ -300,11 +301,6 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
     return census
 
 
-def _example(cells: pa.Array, bad: np.ndarray) -> str | None:
-    idx = np.flatnonzero(bad)
-    return None if not len(idx) else str(cells[int(idx[0])].as_py())
-
-
 def _cell(raw: RawCensus, col: pa.Array, bad: np.ndarray) -> str:
     """"'6' on line 3": the first cell in ``bad``, as written, and where it is."""
     i = int(np.flatnonzero(bad)[0])
@@ -328,7 +324,7 @@ def _days(dates: pa.Array) -> np.ndarray:
 
 def _decimal_comma(raw: RawCensus, col: pa.Array) -> bool:
     """Semicolon files write decimals with a comma: decided per column, by whether any cell has one."""
-    return raw.delimiter == ";" and pa.types.is_string(col.type) and pc.any(pc.match_substring(col, ",")).as_py()
+    return raw.delimiter == ";" and is_text(col) and pc.any(pc.match_substring(col, ",")).as_py()
 
 
 def _bools(intake: _Intake, cols: dict[str, pa.Array], name: str) -> pa.Array:
@@ -347,7 +343,7 @@ def _deferral_rates(intake: _Intake, cols: dict[str, pa.Array], raw: RawCensus, 
     intake.parsed(name, parsed, col)
     values = parsed.values.fill_null(np.nan).to_numpy(zero_copy_only=False).copy()
     infinite = np.isinf(values)
-    intake.problem(name, infinite, "are not finite numbers", col, _example(col, infinite))
+    intake.problem(name, infinite, "are not finite numbers", col, first_cell(col, infinite))
     signs = parsed.percent_signs if parsed.percent_signs is not None else np.zeros(intake.n, bool)
     ok = ~intake.rejected & np.isfinite(values)
     percent_shaped = ok & (signs | (values > 1))
@@ -359,9 +355,9 @@ def _deferral_rates(intake: _Intake, cols: dict[str, pa.Array], raw: RawCensus, 
         values /= 100.0
         notes.append(f"{raw.name}: column '{name}' is in percent (a value above 1 or with a % sign, e.g. "
                      f"{_cell(raw, col, percent_shaped)}): every rate in it is divided by 100, so 6 means 0.06")
-    intake.problem(name, ok & ((values < 0) | (values > 1)),
-                   "are outside 0-1 (or 0-100 in a column written in percent)", col,
-                   _example(col, ok & ((values < 0) | (values > 1))))
+    outside = ok & ((values < 0) | (values > 1))
+    intake.problem(name, outside, "are outside 0-1 (or 0-100 in a column written in percent)", col,
+                   first_cell(col, outside))
     return pa.array(np.where(np.isnan(values), 0.0, values))
 
 
@@ -372,7 +368,7 @@ def _levels(intake: _Intake, cols: dict[str, pa.Array], raw: RawCensus) -> pa.Ar
     parsed = intake.parsed(name, parse_numbers(cols[name]), cols[name])
     lvl = parsed.values.fill_null(1.0).to_numpy(zero_copy_only=False)
     bad = mask(pc.is_valid(parsed.values)) & ~np.isin(lvl, [1, 2, 3, 4, 5])
-    intake.problem(name, bad, "are not a level 1-5", cols[name], _example(cols[name], bad))
+    intake.problem(name, bad, "are not a level 1-5", cols[name], first_cell(cols[name], bad))
     return pc.if_else(pa.array(bad), pa.scalar(None, pa.float64()), parsed.values).cast(pa.int32())
 
 

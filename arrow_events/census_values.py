@@ -63,7 +63,8 @@ def text(col: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_in(pc.utf8_lower(s), pa.array(MISSING)), pa.scalar(None, pa.string()), s)
 
 
-def _first(values: pa.Array, bad: np.ndarray) -> str | None:
+def first_cell(values: pa.Array, bad: np.ndarray) -> str | None:
+    """The first cell in ``bad``, as written (for "e.g." in a message)."""
     idx = np.flatnonzero(bad)
     return None if not len(idx) else str(values[int(idx[0])].as_py())
 
@@ -120,10 +121,10 @@ def parse_dates(col: pa.Array, where: str, date_format: str | None = None) -> Pa
         midnight = pc.equal(pc.floor_temporal(local, unit="day"), local)
         bad = ~mask(midnight) & mask(pc.is_valid(local))
         return Parsed(pc.if_else(pa.array(~bad), local.cast(pa.date32()), pa.scalar(None, pa.date32())), bad,
-                      "have a time of day other than midnight (dates only)", _first(col, bad))
+                      "have a time of day other than midnight (dates only)", first_cell(col, bad))
     if not is_text(col):
         bad = mask(pc.is_valid(col))
-        return Parsed(pa.nulls(len(col), pa.date32()), bad, f"are {t} values, not dates", _first(col, bad))
+        return Parsed(pa.nulls(len(col), pa.date32()), bad, f"are {t} values, not dates", first_cell(col, bad))
     cells = text(col).dictionary_encode()
     distinct = cells.dictionary.to_pylist()
     days = np.array([_days_or_code(c, date_format) for c in distinct] or [0], dtype=np.int64)
@@ -174,7 +175,7 @@ def parse_numbers(col: pa.Array, *, currency: bool = False, percent: bool = Fals
         return Numbers(col.cast(pa.float64()), np.zeros(n, bool), percent_signs=np.zeros(n, bool))
     if pa.types.is_boolean(col.type) or not is_text(col):
         bad = mask(pc.is_valid(col))
-        return Numbers(pa.nulls(n, pa.float64()), bad, f"are {col.type} values, not numbers", _first(col, bad))
+        return Numbers(pa.nulls(n, pa.float64()), bad, f"are {col.type} values, not numbers", first_cell(col, bad))
     raw = text(col)
     try:  # the common case, plain numbers, in one pass
         return Numbers(raw.cast(pa.float64()), np.zeros(n, bool), percent_signs=np.zeros(n, bool), text=raw)
@@ -198,7 +199,7 @@ def parse_numbers(col: pa.Array, *, currency: bool = False, percent: bool = Fals
     ok = pc.match_substring_regex(s, f"^{_PLAIN}$")
     bad = mask(pc.and_(pc.is_valid(s), pc.invert(ok)))
     values = pc.if_else(pa.array(bad), pa.scalar(None, pa.string()), s).cast(pa.float64())
-    return Numbers(values, bad, "are not numbers", _first(raw, bad), percent_signs=signs & ~bad, text=s)
+    return Numbers(values, bad, "are not numbers", first_cell(raw, bad), percent_signs=signs & ~bad, text=s)
 
 
 # --- booleans -------------------------------------------------------------------------------
@@ -213,12 +214,12 @@ def parse_bools(col: pa.Array) -> Parsed:
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
         bad = mask(pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col.cast(pa.float64()), pa.array([0.0, 1.0])))))
         values = pc.if_else(pa.array(bad), pa.scalar(None, pa.bool_()), pc.equal(col.cast(pa.float64()), 1.0))
-        return Parsed(values, bad, f"are not booleans ({_ALLOWED_BOOLS})", _first(col, bad))
+        return Parsed(values, bad, f"are not booleans ({_ALLOWED_BOOLS})", first_cell(col, bad))
     if not is_text(col):
         bad = mask(pc.is_valid(col))
-        return Parsed(pa.nulls(n, pa.bool_()), bad, f"are {col.type} values, not booleans", _first(col, bad))
+        return Parsed(pa.nulls(n, pa.bool_()), bad, f"are {col.type} values, not booleans", first_cell(col, bad))
     raw = text(col)
     s = pc.utf8_lower(raw)
     bad = mask(pc.and_(pc.is_valid(s), pc.invert(pc.is_in(s, pa.array(TRUE + FALSE)))))
     values = pc.if_else(pc.or_(pc.is_null(s), pa.array(bad)), pa.scalar(None, pa.bool_()), pc.is_in(s, pa.array(TRUE)))
-    return Parsed(values, bad, f"are not booleans ({_ALLOWED_BOOLS})", _first(raw, bad))
+    return Parsed(values, bad, f"are not booleans ({_ALLOWED_BOOLS})", first_cell(raw, bad))
