@@ -11,8 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from arrow_events.errors import UserError
-from arrow_events.schema import TABLES
-from arrow_events.validate import KEYS
+from arrow_events.schema import KEYS, TABLES
 from arrow_events.writer import DATA_FILE, existing_years, partition_dir, sha256_file
 
 # what a table's rows are counted by when the files differ

@@ -327,6 +327,8 @@ def validate(cfg: Config, source: str) -> None:
     _check(0.0 <= s.hire_pay_spread < 1.0, f"{w}.hire_pay_spread", f"must be in [0, 1), got {s.hire_pay_spread}")
     _month_day(s.promotion_date, f"{w}.promotion_date")
     _month_day(s.merit_date, f"{w}.merit_date")
+    _check(_md(s.promotion_date) <= _md(s.merit_date), f"{w}.merit_date",
+           "must be on or after promotion_date (merit applies to the pay after any promotion)")
     _check(s.seed >= -(2**63) and s.seed < 2**63, f"{w}.seed", "must fit in a signed 64-bit integer")
 
     lv = cfg.levels
@@ -357,6 +359,8 @@ def validate(cfg: Config, source: str) -> None:
     _check(len(mp.upper) == len(mp.multiplier) and mp.upper, w, "upper and multiplier need the same length")
     _check(all(a < b for a, b in zip(mp.upper, mp.upper[1:])) and mp.upper[-1] == 1.0, f"{w}.upper",
            "must increase strictly and end at 1.0")
+    _check(0.0 < mp.upper[0] and all(b - a >= 1e-6 for a, b in zip(mp.upper, mp.upper[1:])), f"{w}.upper",
+           "boundaries must be above 0 and at least 0.000001 apart")
 
     if cfg.engine.memory_limit:
         try:

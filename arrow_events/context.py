@@ -32,6 +32,7 @@ def new_context(threads: int = 2, memory_limit: int | None = None, batch_size: i
         .set("datafusion.optimizer.enable_join_dynamic_filter_pushdown", "false")
         # plain Utf8 strings, the contract's type: no conversion of every string column at the writer
         .set("datafusion.sql_parser.map_string_types_to_utf8view", "false")
+        .set("datafusion.execution.parquet.schema_force_view_types", "false")  # relations read back, likewise
     )
     runtime = None
     if memory_limit is not None:

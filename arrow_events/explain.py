@@ -5,73 +5,85 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arrow_events.config import Config
 from arrow_events.context import register_tables
 from arrow_events.errors import UserError
+from arrow_events.params import design_ids
 from arrow_events.plans import (
     BOUND,
-    FUSED_MATERIALIZED,
+    GLOBAL_KEEP,
+    GLOBAL_MATERIALIZED,
     GLOBAL_STAGES,
+    KEPT,
+    SHARD_KEEP,
     STAGES,
     EngineOptions,
     YearPlan,
     compose,
     finish,
-    fused_keep,
     global_step,
     prepare,
 )
+from arrow_events.shards import cut
 from arrow_events.state import CohortState
 from udfs import DRAWS
 
-DUMPABLE = ["cohort", "plan_cohort", "hire", *STAGES, "events", "snapshot"]
+DUMPABLE = ["cohort", "hire", *STAGES, "events", "snapshot"]
+_DRAW = r"\b(?:draw|hash_rng_key)\("
 
 
 def _count(pattern: str, text: str) -> int:
     return len(re.findall(pattern, text))
 
 
+def _as_one_shard(plan: YearPlan, cfg: Config, state: CohortState, hires: pa.Table) -> None:
+    """Register the whole cohort and all the hires as the year's one shard."""
+    shard = next(cut(state, hires, state.headcount + hires.num_rows + 1, design_ids(cfg)))
+    register_tables(plan.ctx, {"cohort": shard.cohort, "hire": shard.hires})
+
+
 def whole_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> YearPlan:
     """The year after its global step, with the whole cohort as its one shard: what explain looks at."""
     plan = prepare(cfg, year, state, EngineOptions(threads))
-    register_tables(plan.ctx, {"hire": global_step(plan, fused_keep)})
+    _as_one_shard(plan, cfg, state, global_step(plan))
     return plan
 
 
 def explain_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> str:
-    """Each relation's logical and physical plan, cohort scans and UDF work, after running the year."""
+    """Each relation's logical and physical plan, cohort scans and draws, after running the year."""
     plan = prepare(cfg, year, state, EngineOptions(threads))
     sections, scans, draw_exprs = [], 0, 0
     DRAWS.reset()
-    for step, stages in (("global step", GLOBAL_STAGES), ("shard", STAGES)):
+    for step, stages, keep in (("global step", GLOBAL_STAGES, GLOBAL_KEEP), ("shard", STAGES, SHARD_KEEP)):
         if step == "shard":
-            register_tables(plan.ctx, {"hire": plan.ctx.table("hire").to_arrow_table()})
-        for name in stages:
-            if step == "shard" and name in GLOBAL_STAGES:
+            hires = plan.ctx.table("hire").to_arrow_table()
+            for name in set(GLOBAL_STAGES) - KEPT:
                 plan.ctx.deregister_table(name)
+            _as_one_shard(plan, cfg, state, hires)
+        for name in stages:
             df = plan.sql(name)
             logical = df.optimized_logical_plan().display_indent()
             physical = df.execution_plan().display_indent()
             # views run only inside the plans that read them (counted there)
-            if name in FUSED_MATERIALIZED or (step == "global step" and name in (*BOUND, "hire")):
+            executed = name in GLOBAL_MATERIALIZED or name in (*BOUND, "hire") if step == "global step" \
+                else name == stages[-1]
+            if executed:
                 scans += _count(r"TableScan: cohort\b", logical)
-                draw_exprs += _count(r"hash_rng_key\(", physical)
-            kept = "materialized in memory" if name in FUSED_MATERIALIZED else "view (inlined where read)"
+                draw_exprs += _count(_DRAW, physical)
+            kept = "materialized in memory" if executed and step == "global step" else "view (inlined where read)"
+            if name == stages[-1] and step == "shard":
+                kept = "the shard's plan: every relation above inlined, collected once"
             sections.append(f"== {step}: {name}: {kept}\n-- logical\n{logical}\n-- physical\n{physical}")
-            compose(plan, [name], fused_keep)
-    final = plan.sql("events")
-    logical = final.optimized_logical_plan().display_indent()
-    scans += _count(r"TableScan: cohort\b", logical)
-    sections.append(f"== events: the year partition\n-- logical\n{logical}"
-                    f"\n-- physical\n{final.execution_plan().display_indent()}")
+            compose(plan, [name], keep)
     result = finish(plan)
     c = result.counts
     summary = [
         f"year {year}: fused plan, {threads} thread(s), one shard",
         f"cohort scans in the executed plans: {scans} (the global step's and the shard's)",
-        f"hash_rng draw expressions in the executed plans: {draw_exprs}",
+        f"draw expressions in the executed plans: {draw_exprs}",
         f"rows drawn: {DRAWS.rows:,} in {DRAWS.calls} UDF batches "
         f"({c['n_active']:,} employees and {c['hires']:,} hires, each stream once; the termination "
         "key once more in the global step)",
@@ -87,14 +99,14 @@ def dump_relation(cfg: Config, year: int, state: CohortState, name: str, dest: P
     if dest.exists() and not dest.is_dir():
         raise UserError(f"{dest}: --out exists and is not a directory")
     plan = whole_year(cfg, year, state, threads)
-    if name in ("cohort", "plan_cohort", "hire"):
+    if name in ("cohort", "hire"):
         table = plan.ctx.table(name).to_arrow_table()
     elif name in ("events", "snapshot"):
-        compose(plan, STAGES, fused_keep)
+        compose(plan, STAGES, SHARD_KEEP)
         result = finish(plan)
         table = result.events if name == "events" else result.snapshot
     else:
-        compose(plan, STAGES[: STAGES.index(name) + 1], fused_keep)
+        compose(plan, STAGES[: STAGES.index(name) + 1], SHARD_KEEP)
         table = plan.ctx.table(name).to_arrow_table()
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / f"{name}.parquet"

@@ -15,19 +15,6 @@ import pyarrow as pa
 from arrow_events.config import Config
 from udfs import employee_key
 
-# The contract's order of an employee's events within one day (DOMAIN.md section 5).
-EVENT_TYPES = [
-    "hire",
-    "eligibility",
-    "enrollment",
-    "opt_out",
-    "escalation",
-    "deferral_change",
-    "promotion",
-    "merit",
-    "termination",
-]
-
 
 def _day(year: int, month_day: str) -> dt.date:
     m, d = (int(x) for x in month_day.split("-"))
@@ -71,8 +58,17 @@ def scenario_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
         "hire_pay_spread": (s.hire_pay_spread, pa.float64()),
         "max_level": (len(cfg.levels.pay_min), pa.int64()),
         "band_top": (BAND_TOP, pa.int64()),
+        # where the last band starts: every later year falls in it
+        "age_band_top": (max(cfg.age_bands.lower), pa.int64()),
+        "tenure_band_top": (max(cfg.tenure_bands.lower), pa.int64()),
+        "merit_cell_count": (merit_cell_count(cfg), pa.int64()),
     }
     return {k: pa.scalar(v, t) for k, (v, t) in values.items()}
+
+
+def design_ids(cfg: Config) -> list[str]:
+    """The plan designs' ids in plan_design_id order, the order of an employee's rows in the output."""
+    return sorted(d.plan_design_id for d in cfg.plan_designs)
 
 
 def plan_designs_table(cfg: Config, year: int) -> pa.Table:
@@ -82,6 +78,8 @@ def plan_designs_table(cfg: Config, year: int) -> pa.Table:
         row = {
             "plan_design_id": d.plan_design_id,
             "plan_design_key": _key(d.plan_design_id),
+            # the design's place in plan_design_id order, which the output follows within an employee
+            "design_rank": design_ids(cfg).index(d.plan_design_id),
             "min_age": d.min_age,
             "waiting_days": d.waiting_days,
             "auto_enroll": d.auto_enroll,
@@ -104,6 +102,7 @@ def plan_designs_table(cfg: Config, year: int) -> pa.Table:
     types = {
         "plan_design_id": pa.string(),
         "plan_design_key": pa.int64(),
+        "design_rank": pa.int64(),
         "min_age": pa.int32(),
         "waiting_days": pa.int32(),
         "auto_enroll_window_days": pa.int32(),
@@ -169,26 +168,19 @@ def age_bands_table(cfg: Config) -> pa.Table:
     return _bands_table(ab.lower, termination_mult=ab.termination_mult, promotion_mult=ab.promotion_mult)
 
 
-def _per_design_bands(cfg: Config, lower_attr: str, **attrs: str) -> pa.Table:
+def design_ages_table(cfg: Config) -> pa.Table:
+    """Per plan design (by design_rank) and whole year of age: the voluntary enrollment rates and
+    the opt-out multiplier of the age groups the design defines."""
     parts = []
     for d in cfg.plan_designs:
-        t = _bands_table(getattr(d, lower_attr), **{k: getattr(d, a) for k, a in attrs.items()})
-        parts.append(t.append_column("plan_design_id", pa.array([d.plan_design_id] * t.num_rows, pa.string())))
+        voluntary = _bands_table(d.voluntary_age_lower, voluntary_first_year_rate=d.voluntary_first_year_rate,
+                                 voluntary_later_rate=d.voluntary_later_rate,
+                                 voluntary_deferral_rate=d.voluntary_deferral_rate)
+        opt_out = _bands_table(d.opt_out_age_lower, opt_out_mult=d.opt_out_age_mult)
+        rank = pa.array(np.full(voluntary.num_rows, design_ids(cfg).index(d.plan_design_id)), pa.int64())
+        parts.append(voluntary.drop_columns(["band"]).append_column("opt_out_mult", opt_out["opt_out_mult"])
+                     .append_column("design_rank", rank))
     return pa.concat_tables(parts)
-
-
-def opt_out_ages_table(cfg: Config) -> pa.Table:
-    return _per_design_bands(cfg, "opt_out_age_lower", mult="opt_out_age_mult")
-
-
-def voluntary_ages_table(cfg: Config) -> pa.Table:
-    return _per_design_bands(
-        cfg,
-        "voluntary_age_lower",
-        first_year_rate="voluntary_first_year_rate",
-        later_rate="voluntary_later_rate",
-        deferral_rate="voluntary_deferral_rate",
-    )
 
 
 def _cumulative(weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -205,18 +197,37 @@ def hire_ages_table(cfg: Config) -> pa.Table:
     return pa.table({"age": pa.array(cfg.hire_ages.ages, pa.int32()), "u_lo": lo, "u_hi": hi})
 
 
-def merit_performance_table(cfg: Config) -> pa.Table:
+def merit_cell_count(cfg: Config) -> int:
+    """Cells of [0, 1) for the merit performance lookup: enough that no cell holds two tier boundaries."""
+    count = 1000
+    while len({int(b * count) for b in cfg.merit_performance.upper[:-1]}) < len(cfg.merit_performance.upper) - 1:
+        count *= 10  # config validation keeps boundaries 1e-6 apart, so this stops by 10**6
+    return count
+
+
+def merit_cells_table(cfg: Config) -> pa.Table:
+    """The merit performance tiers by cell of u_merit: cell c holds the draws u with floor(u * count) = c.
+
+    A draw in a cell without a tier boundary has the cell's tier (multiplier); in a cell with one,
+    the tier below it (multiplier_below) when u < boundary. Exact: floor(u * count) is monotonic in u,
+    so a boundary's cell separates the draws below it from those above.
+    """
     mp = cfg.merit_performance
-    return pa.table({"u_lo": [0.0, *mp.upper[:-1]], "u_hi": mp.upper, "multiplier": mp.multiplier})
-
-
-def event_types_table() -> pa.Table:
-    return pa.table(
-        {
-            "event_type": pa.array(EVENT_TYPES, pa.string()),
-            "type_rank": pa.array(range(1, len(EVENT_TYPES) + 1), pa.int32()),
-        }
-    )
+    count = merit_cell_count(cfg)
+    boundaries = np.asarray(mp.upper[:-1], dtype=float)
+    multipliers = np.asarray(mp.multiplier, dtype=float)
+    cells = np.arange(count + 1)  # and one past the end, for safety: u < 1 always
+    boundary_cell = np.floor(boundaries * count).astype(np.int64)
+    tier_below = np.searchsorted(boundary_cell, cells, side="left")  # boundaries in earlier cells
+    holds = np.isin(cells, boundary_cell)
+    boundary = np.full(len(cells), np.nan)
+    boundary[boundary_cell] = boundaries
+    return pa.table({
+        "cell": pa.array(cells, pa.int64()),
+        "boundary": pa.array(boundary, mask=~holds),
+        "multiplier_below": multipliers[tier_below],
+        "multiplier": multipliers[tier_below + holds],
+    })
 
 
 def static_tables(cfg: Config) -> dict[str, pa.Table]:
@@ -225,11 +236,9 @@ def static_tables(cfg: Config) -> dict[str, pa.Table]:
         "levels": levels_table(cfg),
         "tenure_bands": tenure_bands_table(cfg),
         "age_bands": age_bands_table(cfg),
-        "opt_out_ages": opt_out_ages_table(cfg),
-        "voluntary_ages": voluntary_ages_table(cfg),
+        "design_ages": design_ages_table(cfg),
         "hire_ages": hire_ages_table(cfg),
-        "merit_performance": merit_performance_table(cfg),
-        "event_types": event_types_table(),
+        "merit_cells": merit_cells_table(cfg),
     }
 
 

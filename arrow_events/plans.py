@@ -1,23 +1,26 @@
 """Compose the SQL files in queries/ into the plan for one simulation year.
 
-Every engine runs the same relations, one SQL file each, in the same order; the
-engines differ only in which relations they materialize, and where.
-
-- ``fused``: DataFusion inlines views and CTEs, so a relation read by several
-  branches would be planned (and its draws computed) once per reader. The fused
-  engine materializes the few shared relations in memory: the cohort is scanned
-  once, every draw is computed once per employee and stream, the branches read
-  the materialized results, and nothing touches disk before the writer.
 A year runs in two steps. The global step reduces over the whole Jan-1 cohort only what
 needs the whole workforce (the year's counts, the termination cutoff, the hires); its
 one-row results are bound as scalars. Then the cohort, in employee_id order and merged
-with the hires, is cut into employee_id ranges (shards), each planned and run on its own;
-shards come out in order, employee-major, so they concatenate (or stream) into the year.
+with the hires, is cut into employee_id ranges (shards), each planned and run on its own.
 
-- ``legacy``: the per-event baseline the epic replaces. Each event branch is its
-  own query that scans the cohort and computes its own draws through plain
-  views, and is materialized as an intermediate Parquet file in a scratch
-  directory; the union step reads those files back.
+A shard is member-major: each branch adds its outcome to the member's row (one file per
+branch, each reading the one before), giving member_year, one row per plan design and
+member with the whole year on it. The events are read off that row already in order
+(arrow_events.emit) and the snapshot from the same row, so shards come out employee-major
+and concatenate (or stream) into the year with no union, join or sort across them.
+
+Every engine runs the same relations, one SQL file each, in the same order; they differ
+only in which relations they materialize, and where.
+
+- ``fused``: DataFusion inlines views, so a relation read by several others would be
+  planned (and its draws computed) once per reader: those, and only those, are
+  materialized in memory. A shard's chain has one reader per relation and runs as one
+  plan; nothing touches disk before the writer.
+- ``legacy``: the per-event baseline the epic replaces, like the dbt models it stands for:
+  the cohort is stored, and every branch is its own query, materialized as a Parquet file
+  in a scratch directory that the next one reads back.
 """
 
 from __future__ import annotations
@@ -29,14 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datafusion import DataFrame, SessionContext
 
-from arrow_events import params
+from arrow_events import emit, params
 from arrow_events.config import Config
 from arrow_events.context import SMALL_BATCH_SIZE, batch_size_for, new_context, register_tables
 from arrow_events.errors import ResourceLimitError
-from arrow_events.shards import cut
+from arrow_events.shards import cut, numbered
 from arrow_events.state import CohortState
 from queries import in_dependency_order, parameters, reads, sql
 
@@ -56,15 +60,29 @@ def needs(name: str) -> set[str]:
 
 
 # The global step and a shard's relations (each name is queries/<name>.sql), in dependency order.
-GLOBAL_STAGES = in_dependency_order({"cohort_t", "year_counts", "termination_keys", "termination_cutoff", "hire"},
+GLOBAL_STAGES = in_dependency_order({"hazards", "cohort_t", "rng", "year_counts", "termination_cutoff", "hire"},
                                     needs)
 # ``hire`` is the global step's, sliced to the shard
-STAGES = in_dependency_order({"cohort_t", "rng", "termination_keys", "members", "plan_members", "termination",
-                              "promotion", "merit", "eligibility", "enrollment", "opt_out", "escalation",
-                              "deferral_change", "year_events", "timeline"}, needs)
+STAGES = in_dependency_order({"cohort_t", "rng", "members", "promotion", "merit", "termination", "plan_members",
+                              "eligibility", "enrollment", "opt_out", "escalation", "deferral_change", "member_year"},
+                             needs)
 BRANCHES = ["hire", "termination", "promotion", "merit", "eligibility", "enrollment", "opt_out", "escalation",
             "deferral_change"]
-FUSED_MATERIALIZED = {"cohort_t", "rng", "termination_keys", "plan_members", "termination", "year_events", "timeline"}
+
+
+def shared(stages: list[str]) -> set[str]:
+    """The relations more than one of ``stages`` reads: what the fused engine materializes."""
+    readers = [r for name in stages for r in reads(name)]
+    return {name for name in stages if readers.count(name) > 1}
+
+
+# what the global step leaves for the shards to read (not the hires: they are collected, in
+# employee_id order, and cut up; a kept relation may come back in any order)
+KEPT = {name for name in GLOBAL_STAGES if name not in STAGES and name != "hire"
+        and any(name in reads(s) for s in STAGES)}
+GLOBAL_MATERIALIZED = shared(GLOBAL_STAGES) | KEPT
+SHARD_MATERIALIZED = shared(STAGES)
+FUSED_MATERIALIZED = GLOBAL_MATERIALIZED | SHARD_MATERIALIZED
 ENGINES = ("fused", "legacy")
 # Members (cohort and hires) per shard when nothing else says: large enough that per-query
 # overhead is noise, small enough that a shard's relations stay a few hundred MB.
@@ -107,6 +125,7 @@ class YearPlan:
     ctx: SessionContext
     bound: dict[str, pa.Scalar]
     year: int
+    designs: int  # plan designs: rows per member in member_year
 
     def sql(self, name: str) -> DataFrame:
         return self.ctx.sql(sql(name), param_values=self.bound)
@@ -118,7 +137,7 @@ class YearPlan:
 
 @dataclass
 class YearTables:
-    """One year's engine output (money as cents), before the writer applies the contract."""
+    """One year's (or one shard's) events and year-end snapshot, in contract form."""
 
     year: int
     events: pa.Table
@@ -140,8 +159,8 @@ def prepare(cfg: Config, year: int, state: CohortState, options: EngineOptions =
     ctx = new_context(options.threads, options.memory_limit, batch)
     register_tables(ctx, params.static_tables(cfg))
     register_tables(ctx, params.year_tables(cfg, year))
-    register_tables(ctx, {"cohort": state.cohort, "plan_cohort": state.plan_cohort})
-    return YearPlan(ctx, params.scenario_params(cfg, year), year)
+    register_tables(ctx, {"cohort": numbered(state.cohort)})
+    return YearPlan(ctx, params.scenario_params(cfg, year), year, len(cfg.plan_designs))
 
 
 def in_memory(name: str, df: DataFrame) -> DataFrame:
@@ -187,32 +206,33 @@ def compose(plan: YearPlan, stages: list[str], keep: Callable[[str], Materialize
                                for f in schema})
 
 
-def fused_keep(name: str) -> Materializer:
-    return in_memory if name in FUSED_MATERIALIZED else as_view
+def keeper(materialized: set[str]) -> Callable[[str], Materializer]:
+    """The fused engine's way: ``materialized`` in memory, everything else a view."""
+    return lambda name: in_memory if name in materialized else as_view
 
 
-# What the final two queries read; every other relation can be let go before they run.
-FINAL_INPUTS = {"year_events", "timeline", "plan_members"}
+GLOBAL_KEEP, SHARD_KEEP = keeper(GLOBAL_MATERIALIZED), keeper(SHARD_MATERIALIZED)
 
 
 def finish(plan: YearPlan) -> YearTables:
-    """A shard's events and year-end snapshot, from its composed relations."""
-    for name in STAGES:  # free the materialized cohort, draws and branches early: peak memory
-        if name not in FINAL_INPUTS:
-            plan.ctx.deregister_table(name)
-    events = plan.sql("events").to_arrow_table()
-    plan.ctx.deregister_table("year_events")  # the snapshot reads the timeline, not the events
-    snapshot = plan.sql("snapshot").to_arrow_table()
-    for name in FINAL_INPUTS - {"year_events"}:
+    """A shard's events and year-end snapshot, read off its member rows."""
+    members = plan.ctx.table("member_year").to_arrow_table()
+    for name in STAGES:  # free the shard's relations before the output is built: peak memory
         plan.ctx.deregister_table(name)
-    return YearTables(plan.year, events, snapshot, plan.counts())
+    register_tables(plan.ctx, {"member_year": members})
+    snapshot = emit.snapshot_rows(plan.sql("snapshot").to_arrow_table(), plan.designs)
+    plan.ctx.deregister_table("member_year")
+    return YearTables(plan.year, emit.events(members, plan.designs, plan.bound), snapshot, plan.counts())
 
 
-def global_step(plan: YearPlan, keep: Callable[[str], Materializer]) -> pa.Table:
+def global_step(plan: YearPlan, keep: Callable[[str], Materializer] = GLOBAL_KEEP) -> pa.Table:
     """Bind the year's counts and termination cutoff; return all of this year's hires, by employee_id."""
     compose(plan, GLOBAL_STAGES, keep)
     hires = plan.ctx.table("hire").to_arrow_table()
-    for name in GLOBAL_STAGES:
+    ids = hires["employee_id"]
+    if len(ids) > 1 and not pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
+        hires = hires.sort_by("employee_id")  # the SQL sorts them; shards rely on it, so make sure
+    for name in set(GLOBAL_STAGES) - KEPT:
         plan.ctx.deregister_table(name)
     return hires
 
@@ -223,30 +243,31 @@ def run_shards(cfg: Config, year: int, state: CohortState,
     engine = options.engine
     plan = prepare(cfg, year, state, options)
     with _memory_errors(year, "events"), tempfile.TemporaryDirectory(prefix=f"arrow-events-{engine}-{year}-") as tmp:
-        keep = _keeper(engine, options.memory_limit, plan, Path(tmp))
-        hires = global_step(plan, keep)
-        for shard in cut(state, hires, options.rows_per_shard):
-            register_tables(plan.ctx, {"cohort": shard.cohort, "plan_cohort": shard.plan_cohort, "hire": shard.hires})
-            if engine == "legacy":  # like the dbt models it stands for, every branch reads the stored cohort
-                for name in ("cohort", "plan_cohort"):
-                    stored = keep(name)(name, plan.ctx.table(name))
-                    plan.ctx.deregister_table(name)
-                    plan.ctx.register_view(name, stored)
+        hires = global_step(plan, _keeper(engine, options.memory_limit, plan, Path(tmp), GLOBAL_MATERIALIZED))
+        keep = _keeper(engine, options.memory_limit, plan, Path(tmp), SHARD_MATERIALIZED)
+        for shard in cut(state, hires, options.rows_per_shard, params.design_ids(cfg)):
+            register_tables(plan.ctx, {"cohort": shard.cohort, "hire": shard.hires})
+            if engine == "legacy":  # like the dbt models it stands for, the chain starts from the stored cohort
+                stored = keep("cohort")("cohort", plan.ctx.table("cohort"))
+                plan.ctx.deregister_table("cohort")
+                plan.ctx.register_view("cohort", stored)
             compose(plan, STAGES, keep)
             piece = finish(plan)
             piece.shard, piece.shards = shard.number, shard.of
             yield piece
 
 
-def _keeper(engine: str, memory_limit: int | None, plan: YearPlan, scratch: Path) -> Callable[[str], Materializer]:
-    """Which relations each engine materializes, and where."""
+def _keeper(engine: str, memory_limit: int | None, plan: YearPlan, scratch: Path,
+            materialized: set[str]) -> Callable[[str], Materializer]:
+    """Which relations each engine materializes (the fused engine: ``materialized``), and where."""
     files = to_parquet(scratch, plan.ctx)
     if engine == "legacy":
-        return lambda name: files if name in BRANCHES or name in ("cohort", "plan_cohort") else as_view
+        return lambda name: files if name in BRANCHES or name == "cohort" else as_view
+    if memory_limit is None:
+        return keeper(materialized)
     # under a memory limit the shared relations spill to scratch Parquet instead of RAM,
     # leaving the memory pool to the operators
-    kept = files if memory_limit is not None else in_memory
-    return lambda name: kept if name in FUSED_MATERIALIZED else as_view
+    return lambda name: files if name in materialized else as_view
 
 
 def run_year(cfg: Config, year: int, state: CohortState, options: EngineOptions = DEFAULT_OPTIONS) -> YearTables:

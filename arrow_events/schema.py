@@ -1,4 +1,4 @@
-"""The output contract (DOMAIN.md section 5 and 6) as explicit Arrow schemas.
+"""The output contract (DOMAIN.md section 5 and 6): event types, keys, order and Arrow schemas.
 
 Inside the engine money is integer cents (``*_cents`` columns); the writer turns
 them into decimal(18, 2) by reinterpreting the integer, which is exact.
@@ -7,7 +7,33 @@ simulation_year is the Hive partition key: it lives in the directory name.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+
+# The order of an employee's events within one day (DOMAIN.md section 5).
+EVENT_TYPES = [
+    "hire",
+    "eligibility",
+    "enrollment",
+    "opt_out",
+    "escalation",
+    "deferral_change",
+    "promotion",
+    "merit",
+    "termination",
+]
+# An event's moment orders an employee's year: days since 1970-01-01 x MOMENT_STRIDE + the
+# type's place in EVENT_TYPES (1-based), so the date decides and the type order breaks ties.
+MOMENT_STRIDE = 16
+# The category of each type that has one; termination and enrollment have several (from the SQL).
+CATEGORY = {"hire": "new_hire", "eligibility": "eligibility", "opt_out": "opt_out", "escalation": "auto_escalation",
+            "deferral_change": "deferral_change", "promotion": "promotion", "merit": "merit_raise"}
+# The unique keys, in the order rows are sorted: employee-major, so that a year is written
+# shard by shard (employee_id ranges) with no sort across shards.
+KEYS = {
+    "events": ["scenario_id", "employee_id", "plan_design_id", "event_seq"],
+    "snapshot": ["scenario_id", "employee_id", "plan_design_id"],
+}
 
 MONEY = pa.decimal128(18, 2)
 _CENTS = pa.decimal128(18, 0)
@@ -63,9 +89,18 @@ TABLES = {"events": EVENTS_SCHEMA, "snapshot": SNAPSHOT_SCHEMA}
 
 
 def cents_to_money(cents: pa.Array) -> pa.Array:
-    """int64 cents -> decimal(18, 2), exactly (cents beyond 18 digits cannot arise from pay)."""
-    # int64 needs 19 digits; the final cast to 18 digits checks every value fits
-    return cents.cast(pa.decimal128(19, 0)).view(pa.decimal128(19, 2)).cast(MONEY)
+    """int64 cents -> decimal(18, 2), exactly: the decimal's unscaled value is the cents."""
+    cents = cents.cast(pa.int64())
+    values = cents.fill_null(0).to_numpy() if cents.null_count else cents.to_numpy()
+    if len(values) and np.abs(values).max() >= 10**18:  # cannot arise from pay (at most 1e9 a year)
+        raise ValueError("an amount does not fit decimal(18, 2)")
+    # a decimal128 is a little-endian two's-complement 128-bit integer: the cents, sign-extended
+    unscaled = np.empty((len(values), 2), np.int64)
+    unscaled[:, 0], unscaled[:, 1] = values, values >> 63
+    validity = cents.buffers()[0] if cents.null_count else None
+    if validity is not None and cents.offset:
+        validity = pa.array(cents.is_valid()).buffers()[1]
+    return pa.Array.from_buffers(MONEY, len(values), [validity, pa.py_buffer(unscaled)], null_count=cents.null_count)
 
 
 def money_to_cents(money: pa.Array | pa.ChunkedArray) -> pa.Array:

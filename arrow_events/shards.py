@@ -20,45 +20,90 @@ from arrow_events.state import CohortState
 
 @dataclass
 class Shard:
-    cohort: pa.Table
-    plan_cohort: pa.Table
-    hires: pa.Table
+    cohort: pa.Table  # with member_ix and each member's plan state (plan_* lists, one element per design)
+    hires: pa.Table  # with member_ix
     number: int = 1  # 1-based, of ``of``
     of: int = 1
 
 
-def cut(state: CohortState, hires: pa.Table, rows: int) -> Iterator[Shard]:
-    """Shards of about ``rows`` members (cohort and hires) each, in employee_id order."""
-    cohort, plan = state.cohort, state.plan_cohort
+def numbered(members: pa.Table, first: np.ndarray | None = None) -> pa.Table:
+    """``members`` with member_ix, each one's place in the shard (default: the order given)."""
+    ix = np.arange(members.num_rows) if first is None else first
+    return members.append_column("member_ix", pa.array(ix, pa.int64()))
+
+
+def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str]) -> Iterator[Shard]:
+    """Shards of about ``rows`` members (cohort and hires) each, in employee_id order.
+
+    Each member carries member_ix, its place in the shard; each of the cohort its plan state at
+    Jan 1 under every design as lists in ``designs`` order (plan_deferral_rates,
+    plan_enrollment_dates, plan_opted_out), so a plan row is found without a join.
+    """
+    cohort = with_plan_state(state, designs)
     n, h = cohort.num_rows, hires.num_rows
-    if n + h <= rows:
-        yield Shard(cohort, plan, hires)
-        return
-    count = -(-(n + h) // rows)
-    per_member = _plan_rows_per_member(cohort, plan)
-    merged = pa.concat_arrays([t["employee_id"].combine_chunks().cast(pa.string()) for t in (cohort, hires)])
-    from_hires = pc.sort_indices(merged).to_numpy() >= n
-    hires_before = np.concatenate([[0], np.cumsum(from_hires)])
-    for start in range(0, n + h, rows):
+    places = _hire_places(_ids(cohort), _ids(hires))
+    # each member's place in the merged employee_id order: a hire follows `places` cohort members
+    hire_at = places + np.arange(h)
+    cohort_at = np.arange(n) + np.searchsorted(places, np.arange(n), side="right")
+    count = max(1, -(-(n + h) // rows))
+    for number, start in enumerate(range(0, max(n + h, 1), rows), 1):
         end = min(start + rows, n + h)
-        h0, h1 = int(hires_before[start]), int(hires_before[end])
-        c0, c1 = start - h0, end - h1
-        if per_member:
-            plan_rows = plan.slice(c0 * per_member, (c1 - c0) * per_member)
-        else:
-            plan_rows = plan.filter(pc.is_in(plan["employee_id"], cohort["employee_id"].slice(c0, c1 - c0)))
-        yield Shard(cohort.slice(c0, c1 - c0), plan_rows, hires.slice(h0, h1 - h0), start // rows + 1, count)
+        c0, c1 = (int(i) for i in np.searchsorted(cohort_at, [start, end]))
+        h0, h1 = (int(i) for i in np.searchsorted(hire_at, [start, end]))
+        yield Shard(numbered(cohort.slice(c0, c1 - c0), cohort_at[c0:c1] - start),
+                    numbered(hires.slice(h0, h1 - h0), hire_at[h0:h1] - start), number, count)
 
 
-def _plan_rows_per_member(cohort: pa.Table, plan: pa.Table) -> int:
-    """D when the plan rows are D per member in the cohort's order (slices then line up), else 0."""
-    n = cohort.num_rows
-    if not n or plan.num_rows % n:
-        return 0
-    d = plan.num_rows // n
-    ids = plan["employee_id"].combine_chunks()
-    for k in range(d):
-        every_dth = ids.take(pa.array(np.arange(k, plan.num_rows, d)))
-        if not pc.all(pc.equal(every_dth, cohort["employee_id"].combine_chunks())).as_py():
-            return 0
-    return d
+def with_plan_state(state: CohortState, designs: list[str]) -> pa.Table:
+    """The cohort with its plan rows as lists, one element per design in ``designs`` (NULL: no row)."""
+    cohort, plan = state.cohort, state.plan_cohort
+    n, d = cohort.num_rows, len(designs)
+    into = None  # which plan row fills each member's slot for each design; None: they line up already
+    if not _aligned(cohort, plan, designs):  # the designs changed since the plan rows were written
+        member = pc.index_in(plan["employee_id"], _ids(cohort))
+        if member.null_count:
+            raise ValueError("plan_cohort has rows for employees not in the cohort")
+        design = pc.index_in(plan["plan_design_id"], pa.array(designs, pa.string()))
+        known = pc.is_valid(design).to_numpy(zero_copy_only=False)  # rows of designs no longer configured drop
+        slot = member.to_numpy()[known].astype(np.int64) * d + design.to_numpy(zero_copy_only=False)[known].astype(
+            np.int64)
+        into = np.full(n * d, -1, np.int64)
+        into[slot] = np.flatnonzero(known)
+    offsets = pa.array(np.arange(0, n * d + 1, d, dtype=np.int32))
+    for name, column in (("plan_deferral_rates", "deferral_rate"), ("plan_enrollment_dates", "enrollment_date"),
+                         ("plan_opted_out", "opted_out")):
+        values = plan[column].combine_chunks()
+        if into is not None:
+            values = values.take(pa.array(into, mask=into < 0))
+        cohort = cohort.append_column(name, pa.ListArray.from_arrays(offsets, values))
+    return cohort
+
+
+def _aligned(cohort: pa.Table, plan: pa.Table, designs: list[str]) -> bool:
+    """Whether the plan rows are the members' in order, each member with every design in order."""
+    n, d = cohort.num_rows, len(designs)
+    if plan.num_rows != n * d:
+        return False
+    design = pc.index_in(plan["plan_design_id"], pa.array(designs, pa.string()))
+    if design.null_count or not (design.to_numpy() == np.tile(np.arange(d), n)).all():
+        return False
+    ids = _ids(cohort)
+    return _ids(plan).equals(ids if d == 1 else ids.take(pa.array(np.repeat(np.arange(n), d))))
+
+
+def _ids(table: pa.Table) -> pa.Array:
+    return table["employee_id"].combine_chunks().cast(pa.string())
+
+
+def _hire_places(cohort_ids: pa.Array, hire_ids: pa.Array) -> np.ndarray:
+    """For each hire (in employee_id order), how many of the cohort (in order) sort before it."""
+    if not len(hire_ids):
+        return np.zeros(0, np.int64)
+    first, last = hire_ids[0], hire_ids[-1]
+    between = pc.sum(pc.and_(pc.greater(cohort_ids, first), pc.less(cohort_ids, last))).as_py()
+    if not between:  # the usual case: the year's ids (NH_<year>_...) sort as one block
+        return np.full(len(hire_ids), pc.sum(pc.less(cohort_ids, first)).as_py() or 0, np.int64)
+    merged = pc.sort_indices(pa.concat_arrays([cohort_ids, hire_ids])).to_numpy()
+    rank = np.empty(len(merged), np.int64)
+    rank[merged] = np.arange(len(merged))
+    return rank[len(cohort_ids):] - np.arange(len(hire_ids))

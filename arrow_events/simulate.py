@@ -21,7 +21,6 @@ from arrow_events.census import Census, read_census
 from arrow_events.config import Config, census_start, dump_toml
 from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
 from arrow_events.plans import DEFAULT_OPTIONS, EngineOptions, YearTables, run_shards, run_year
-from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA, to_contract
 from arrow_events.schema import TABLES as CONTRACT
 from arrow_events.state import CohortState, from_census, from_snapshot
 from arrow_events.synthetic import synthetic_census
@@ -90,8 +89,8 @@ def default_census(cfg: Config) -> pa.Table:
 def to_year_result(tables: YearTables, generate_s: float) -> YearResult:
     return YearResult(
         tables.year,
-        to_contract(tables.events, EVENTS_SCHEMA),
-        to_contract(tables.snapshot, SNAPSHOT_SCHEMA),
+        tables.events,
+        tables.snapshot,
         tables.counts,
         generate_s,
     )
@@ -270,8 +269,7 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
         with staged_year(out, year, CONTRACT) as stage:
             for shard in run_shards(cfg, year, state, options):
                 shards += 1
-                events = to_contract(shard.events, EVENTS_SCHEMA)
-                snapshot = to_contract(shard.snapshot, SNAPSHOT_SCHEMA)
+                events, snapshot = shard.events, shard.snapshot
                 stage.write("events", events)
                 stage.write("snapshot", snapshot)
                 by_type.update(events_by_type(events))

@@ -23,16 +23,9 @@ import pyarrow.parquet as pq
 
 from arrow_events.config import config_from_dict
 from arrow_events.errors import UserError
-from arrow_events.params import EVENT_TYPES
-from arrow_events.schema import TABLES
+from arrow_events.schema import EVENT_TYPES, KEYS, MOMENT_STRIDE, TABLES
 from arrow_events.writer import DATA_FILE, LOCK_FILE, REJECTS, STAGING_PREFIX, manifest_path, partition_dir, sha256_file
 
-# The unique keys, in the order rows are sorted: employee-major, so that a year is written
-# shard by shard (employee_id ranges) with no sort across shards.
-KEYS = {
-    "events": ["scenario_id", "employee_id", "plan_design_id", "event_seq"],
-    "snapshot": ["scenario_id", "employee_id", "plan_design_id"],
-}
 CHECKS = ["layout", "manifest", "schema", "keys", "order", "termination", "headcount", "continuity"]
 
 
@@ -262,7 +255,7 @@ def _check_sequences(year: int, events: pa.Table, report: ValidationReport) -> N
     if len(bad_seq):
         report.add("order", where, f"{len(bad_seq)} event_seq value(s) not 1..n per employee, e.g. "
                    f"{_row(events, bad_seq[0], ['plan_design_id', 'employee_id', 'event_seq'])}")
-    moment = dates.cast(pa.int32()).to_numpy().astype(np.int64) * 16 + rank.to_numpy(zero_copy_only=False)
+    moment = dates.cast(pa.int32()).to_numpy().astype(np.int64) * MOMENT_STRIDE + rank.to_numpy(zero_copy_only=False)
     backwards = np.flatnonzero((np.diff(moment) < 0) & ~starts[1:]) + 1
     if len(backwards):
         report.add("order", where, f"{len(backwards)} event(s) whose event_seq does not follow date and type order, "

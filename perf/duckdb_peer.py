@@ -17,9 +17,10 @@ import pyarrow as pa
 from duckdb import sqltypes
 
 import udfs
-from arrow_events import params
+from arrow_events import emit, params
 from arrow_events.config import Config
 from arrow_events.plans import BOUND, COUNTS, GLOBAL_STAGES, STAGES, YearTables
+from arrow_events.shards import cut, numbered
 from arrow_events.simulate import to_year_result
 from arrow_events.state import CohortState, from_census, from_snapshot
 from arrow_events.writer import prepare_warehouse, write_year
@@ -33,6 +34,8 @@ def connect(threads: int) -> duckdb.DuckDBPyConnection:
     con.create_function("hash_rng_key", udfs.hash_rng_key, [big, big, txt, big], dbl, type="arrow",
                         null_handling="special")
     con.create_function("employee_key", udfs.employee_key, [txt], big, type="arrow", null_handling="special")
+    con.create_function("draw_key", udfs.draw_key, [big, big, big], big, type="arrow", null_handling="special")
+    con.create_function("draw", udfs.draw, [big, txt], dbl, type="arrow", null_handling="special")
     con.create_function("event_id", udfs.event_id, [big] * 5, txt, type="arrow", null_handling="special")
     return con
 
@@ -44,22 +47,32 @@ def _query(con: duckdb.DuckDBPyConnection, name: str, bound: dict) -> pa.Table:
 
 
 def duckdb_year(con: duckdb.DuckDBPyConnection, cfg: Config, year: int, state: CohortState) -> YearTables:
-    inputs = {**params.static_tables(cfg), **params.year_tables(cfg, year),
-              "cohort": state.cohort, "plan_cohort": state.plan_cohort}
+    inputs = {**params.static_tables(cfg), **params.year_tables(cfg, year), "cohort": numbered(state.cohort)}
     for name, table in inputs.items():
         con.register(name, table)
     bound = {k: v.as_py() for k, v in params.scenario_params(cfg, year).items()}
+
+    def compute(names: list[str]) -> None:
+        for name in names:
+            if name in BOUND:
+                row = _query(con, name, bound)
+                schema = BOUND[name] or row.schema
+                bound.update({f.name: row[f.name][0].as_py() if row.num_rows else None for f in schema})
+            con.register(name, _query(con, name, bound))
+
     # the global step, then the whole cohort as one shard (shards do not change a byte)
-    for name in [*GLOBAL_STAGES, *STAGES]:
-        if name in BOUND:
-            row = _query(con, name, bound)
-            schema = BOUND[name] or row.schema
-            bound.update({f.name: row[f.name][0].as_py() if row.num_rows else None for f in schema})
-        con.register(name, _query(con, name, bound))
-    events = _query(con, "events", bound)
-    snapshot = _query(con, "snapshot", bound)
-    counts = {k: bound[k] for k in COUNTS}
-    return YearTables(year, events, snapshot, counts)
+    compute(GLOBAL_STAGES)
+    hires = _query(con, "hire", bound)
+    shard = next(cut(state, hires, state.headcount + hires.num_rows + 1, params.design_ids(cfg)))
+    con.register("cohort", shard.cohort)
+    con.register("hire", shard.hires)
+    compute(STAGES)
+    members = con.table("member_year").to_arrow_table()
+    designs = len(cfg.plan_designs)
+    snapshot = emit.snapshot_rows(_query(con, "snapshot", bound), designs)
+    scalars = {k: pa.scalar(v) for k, v in bound.items() if k in ("scenario_id", "scenario_key", "sim_year")}
+    events = emit.events(members, designs, scalars)
+    return YearTables(year, events, snapshot, {k: bound[k] for k in COUNTS})
 
 
 def run_duckdb(cfg: Config, census: pa.Table, out: Path, threads: int = 2) -> list[dict]:

@@ -16,7 +16,7 @@ def sql(name: str) -> str:
 
 def reads(name: str) -> set[str]:
     """The relations and tables ``queries/<name>.sql`` reads (after FROM or JOIN), less its own CTEs."""
-    text = re.sub(r"--[^\n]*", "", sql(name))
+    text = re.sub(r"--[^\n]*|\bDISTINCT\s+FROM\b", "", sql(name), flags=re.IGNORECASE)  # IS [NOT] DISTINCT FROM
     read = set(re.findall(r"\b(?:FROM|JOIN)\s+([a-z_][a-z0-9_]*)", text, flags=re.IGNORECASE))
     ctes = set(re.findall(r"\b([a-z_][a-z0-9_]*)\s+AS\s*\(", text, flags=re.IGNORECASE))
     return read - ctes

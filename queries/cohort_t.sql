@@ -10,28 +10,22 @@ WITH aged AS (
         CAST($sim_year - date_part('year', c.hire_date)
              - CASE WHEN date_part('doy', c.hire_date) = 1 THEN 0 ELSE 1 END AS BIGINT) AS tenure,
         c.hire_date >= $prior_year_start AS hired_last_year,
-        COALESCE(c.scheduled_termination_date BETWEEN $year_start AND $year_end, false) AS scheduled_this_year
+        COALESCE(c.scheduled_termination_date BETWEEN $year_start AND $year_end, false) AS scheduled_this_year,
+        employee_key(c.employee_id) AS employee_key
     FROM cohort AS c
 )
 SELECT
-    a.employee_id,
-    employee_key(a.employee_id) AS employee_key,
-    a.birth_date,
-    a.hire_date,
-    a.level_id,
-    a.compensation_cents,
-    a.auto_escalation_opt_out,
-    a.eligibility_override,
-    a.scheduled_termination_date,
-    a.scheduled_this_year,
-    a.age,
-    a.tenure,
-    ab.band AS age_band,
-    tb.band AS tenure_band,
-    a.hired_last_year,
-    tb.termination_mult * ab.termination_mult * l.termination_mult AS termination_weight,
-    least(1.0, $promotion_base_rate * tb.promotion_mult * ab.promotion_mult * l.promotion_mult) AS promotion_p
-FROM aged AS a
-JOIN levels AS l ON l.level_id = a.level_id
-JOIN age_bands AS ab ON ab.years = least(a.age, $band_top)
-JOIN tenure_bands AS tb ON tb.years = least(a.tenure, $band_top)
+    a.*,  -- in a shard, with each member's plan state per design (plan_* lists)
+    -- every draw of the employee's year starts from this (udfs.hash_rng: draw_key, draw)
+    draw_key(a.employee_key, $sim_year, $seed) AS draw_key,
+    h.age_band,
+    h.tenure_band,
+    h.termination_weight,
+    h.promotion_p,
+    h.merit_rate,
+    h.promoted_merit_rate
+FROM hazards AS h  -- the small side first, so that DataFusion builds its hash table from it
+JOIN aged AS a
+    ON h.level_id = a.level_id
+   AND h.age_years = least(a.age, $age_band_top)
+   AND h.tenure_years = least(a.tenure, $tenure_band_top)

@@ -1,28 +1,16 @@
 -- merit branch: tenure >= 1; rate = merit[level] x performance + cola, applied to pay
--- after any promotion this year (and at the promoted level). Performance from u_merit.
-WITH current_pay AS (
-    SELECT
-        r.employee_id,
-        r.u_merit,
-        COALESCE(p.level_id, r.level_id) AS level_id,
-        COALESCE(p.compensation_cents, r.compensation_cents) AS compensation_cents
-    FROM rng AS r
-    LEFT JOIN promotion AS p ON p.employee_id = r.employee_id
-    WHERE r.tenure >= 1
-)
+-- after any promotion this year (and at the promoted level). Performance from u_merit:
+-- the tier whose [u_lo, u_hi) holds it, found through merit_cells (an equi-join on the draw's
+-- cell, then one comparison with the tier boundary inside the cell, if any).
 SELECT
-    c.employee_id,
-    'merit' AS event_type,
-    'merit_raise' AS event_category,
-    $merit_date AS event_date,
-    CAST(c.level_id AS INT) AS level_id,
-    CAST(NULL AS INT) AS previous_level_id,
-    CAST(floor(c.compensation_cents * (1 + l.merit_rate * mp.multiplier + $cola) + 0.5) AS BIGINT)
-        AS compensation_cents,
-    c.compensation_cents AS previous_compensation_cents,
-    CAST(NULL AS DOUBLE) AS deferral_rate,
-    CAST(NULL AS DOUBLE) AS previous_deferral_rate,
-    CAST(NULL AS DOUBLE) AS event_probability
-FROM current_pay AS c
-JOIN levels AS l ON l.level_id = c.level_id
-JOIN merit_performance AS mp ON c.u_merit >= mp.u_lo AND c.u_merit < mp.u_hi
+    p.*,
+    CASE WHEN p.tenure >= 1 THEN $merit_date END AS merit_on,
+    CASE WHEN p.tenure >= 1
+         THEN CAST(floor(COALESCE(p.promotion_compensation_cents, p.compensation_cents)
+                         * (1 + CASE WHEN p.promoted THEN p.promoted_merit_rate ELSE p.merit_rate END
+                                * CASE WHEN p.u_merit < mc.boundary THEN mc.multiplier_below
+                                       ELSE mc.multiplier END
+                            + $cola) + 0.5) AS BIGINT) END
+        AS merit_compensation_cents
+FROM merit_cells AS mc  -- the small side first, so that DataFusion builds its hash table from it
+JOIN promotion AS p ON mc.cell = CAST(floor(COALESCE(p.u_merit, 0.0) * $merit_cell_count) AS BIGINT)

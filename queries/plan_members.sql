@@ -1,14 +1,18 @@
--- plan_members: each member under each plan design, with the plan state at Jan 1
--- (new hires start unenrolled) and the design's eligibility date:
+-- plan_members: each member under each plan design, with the design's parameters and its
+-- rates for the member's age, the plan state at Jan 1 (the design's element of the member's
+-- plan_* lists; new hires start unenrolled) and the design's eligibility date:
 -- max(hire + waiting_days, min_age-th birthday), never when eligibility_override is false.
 SELECT
-    d.plan_design_id,
-    d.plan_design_key,
+    d.*,
     m.*,
-    COALESCE(pc.deferral_rate, 0.0) AS deferral_rate,
-    COALESCE(pc.deferral_rate, 0.0) > 0 AS enrolled,
-    pc.enrollment_date,
-    COALESCE(pc.opted_out, false) AS opted_out,
+    da.voluntary_first_year_rate,
+    da.voluntary_later_rate,
+    da.voluntary_deferral_rate,
+    da.opt_out_mult,
+    COALESCE(m.plan_deferral_rates[d.design_rank + 1], 0.0) AS deferral_rate,
+    COALESCE(m.plan_deferral_rates[d.design_rank + 1], 0.0) > 0 AS enrolled,
+    m.plan_enrollment_dates[d.design_rank + 1] AS enrollment_date,
+    COALESCE(m.plan_opted_out[d.design_rank + 1], false) AS opted_out,
     CASE
         WHEN m.eligibility_override IS NOT DISTINCT FROM false THEN CAST(NULL AS DATE)
         -- a Feb 29 birthday reaches its age on Mar 1 in other years
@@ -19,6 +23,6 @@ SELECT
     END AS eligibility_date,
     d.auto_enroll AND (d.auto_enroll_all OR m.hire_date >= $first_year_start) AS in_auto_enroll_scope
 FROM plan_designs AS d  -- the small side first: the left side of a cross join is built in memory
-CROSS JOIN members AS m
-LEFT JOIN plan_cohort AS pc
-    ON pc.plan_design_id = d.plan_design_id AND pc.employee_id = m.employee_id
+CROSS JOIN termination AS m
+-- the small side first again, so that DataFusion builds its hash table from it
+JOIN design_ages AS da ON da.design_rank = d.design_rank AND da.years = least(m.age, $band_top)

@@ -1,13 +1,16 @@
--- rng: every draw the cohort needs this year, computed once per employee and stream
--- (the termination draws are termination_keys', which the global step reads too).
--- The engine materializes this relation, so the branches share it instead of re-drawing.
+-- rng: every draw the cohort needs this year, computed once per employee and stream,
+-- with the key of the weighted sampling of experienced terminations: key = -ln(u_term) / weight,
+-- the smallest keys leave, ties by employee_id (the global step's termination_cutoff marks the
+-- last one drawn). Those scheduled to leave this year are not drawn: no key.
 SELECT
     c.*,
-    hash_rng_key(c.employee_key, $sim_year, 'promo', $seed) AS u_promo,
-    hash_rng_key(c.employee_key, $sim_year, 'promo_raise', $seed) AS u_promo_raise,
-    hash_rng_key(c.employee_key, $sim_year, 'merit', $seed) AS u_merit,
-    hash_rng_key(c.employee_key, $sim_year, 'enroll', $seed) AS u_enroll,
-    hash_rng_key(c.employee_key, $sim_year, 'enroll_date', $seed) AS u_enroll_date,
-    hash_rng_key(c.employee_key, $sim_year, 'opt_out', $seed) AS u_opt_out,
-    hash_rng_key(c.employee_key, $sim_year, 'defer', $seed) AS u_defer
+    CASE WHEN NOT c.scheduled_this_year
+         THEN -ln(draw(c.draw_key, 'term')) / c.termination_weight END AS sample_key,
+    draw(c.draw_key, 'promo') AS u_promo,
+    draw(c.draw_key, 'promo_raise') AS u_promo_raise,
+    draw(c.draw_key, 'merit') AS u_merit,
+    draw(c.draw_key, 'enroll') AS u_enroll,
+    draw(c.draw_key, 'enroll_date') AS u_enroll_date,
+    draw(c.draw_key, 'opt_out') AS u_opt_out,
+    draw(c.draw_key, 'defer') AS u_defer
 FROM cohort_t AS c

@@ -9,7 +9,7 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrow_events.params import EVENT_TYPES
+from arrow_events.schema import EVENT_TYPES
 from arrow_events.simulate import default_census
 from tests.conftest import read_year
 

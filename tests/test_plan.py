@@ -1,4 +1,4 @@
-"""The fused plan: one cohort scan, each draw computed once per employee and stream."""
+"""The fused plan: one cohort scan per step, each draw computed once per employee and stream."""
 
 from __future__ import annotations
 
@@ -11,16 +11,19 @@ from arrow_events import from_census, load_config
 from arrow_events.explain import whole_year
 from arrow_events.plans import (
     BRANCHES,
+    GLOBAL_KEEP,
     GLOBAL_STAGES,
+    SHARD_KEEP,
+    SHARD_MATERIALIZED,
     STAGES,
     EngineOptions,
     compose,
-    fused_keep,
     needs,
     prepare,
     run_year,
+    shared,
 )
-from arrow_events.simulate import default_census, to_year_result
+from arrow_events.simulate import default_census
 from queries import reads, sql
 from udfs import DRAWS
 
@@ -43,34 +46,29 @@ def test_each_draw_computed_once_per_employee_and_stream(shard_rows):
 
 def test_stream_names_in_sql_match_the_counted_streams():
     # the counts above are the streams the SQL actually draws, not a guess
-    assert len(re.findall(r"hash_rng_key\(", sql("rng"))) == COHORT_STREAMS
+    cohort_streams = re.findall(r"draw\(c\.draw_key, '(\w+)'\)", sql("rng"))
+    assert cohort_streams[0] == "term" and len(cohort_streams) == 1 + COHORT_STREAMS
     assert len(re.findall(r"hash_rng_key\(", sql("hire"))) == HIRE_STREAMS
-    assert re.findall(r"'(\w+)', \$seed", sql("termination_keys")) == ["term"]
-    assert re.findall(r"'(\w+)', \$seed", sql("termination")) == ["term_date"]
-    drawn = [name for name in [*GLOBAL_STAGES, *STAGES] if "hash_rng" in sql(name)]
-    assert drawn == ["termination_keys", "hire", "rng", "termination_keys", "termination"]
+    assert re.findall(r"draw\(\w\.draw_key, '(\w+)'\)", sql("termination")) == ["term_date"]
+    drawn = [name for name in [*GLOBAL_STAGES, *STAGES] if re.search(r"\b(draw|hash_rng_key)\(", sql(name))]
+    assert drawn == ["rng", "hire", "rng", "termination"]
 
 
-def test_cohort_scanned_once_and_branches_read_materialized_draws():
+def test_a_shard_is_one_plan_with_one_cohort_scan_and_each_draw_once():
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
     plan = whole_year(cfg, 2025, state)  # after the global step, the cohort as one shard
-    cohort_plan = plan.sql("cohort_t").optimized_logical_plan().display_indent()
-    assert cohort_plan.count("TableScan: cohort ") == 1
-    compose(plan, STAGES[:1], fused_keep)  # cohort_t, materialized
-    for name in STAGES[1:]:  # and nothing after it scans the cohort again
-        assert "TableScan: cohort " not in plan.sql(name).optimized_logical_plan().display_indent(), name
-        compose(plan, [name], fused_keep)
-    # the composed year plan reads the materialized relations: no cohort scan, no draw
-    events_plan = plan.sql("events").optimized_logical_plan().display_indent()
-    assert "TableScan: cohort " not in events_plan
-    assert "hash_rng" not in events_plan
-    assert "TableScan: scenario" not in events_plan
+    assert SHARD_MATERIALIZED == shared(STAGES) == set()  # each relation has one reader: nothing is kept
+    compose(plan, STAGES[:-1], SHARD_KEEP)  # all views, inlined into the shard's one plan
+    member_year = plan.sql("member_year").optimized_logical_plan().display_indent()
+    assert member_year.count("TableScan: cohort ") == 1
+    streams = re.findall(r"draw\(\w+\.draw_key, Utf8\(\"(\w+)\"\)", member_year)
+    assert sorted(streams) == sorted(re.findall(r"'(\w+)'\)", sql("rng")) + ["term_date"])
 
 
-def test_legacy_engine_rescans_per_branch_and_cleans_up(tmp_path, monkeypatch):
-    # the baseline is honest: each branch query re-scans the cohort (re-hashing its ids),
-    # draws what it needs, and lands on disk in a scratch directory removed afterwards
+def test_legacy_engine_stores_every_branch_and_cleans_up(tmp_path, monkeypatch):
+    # the baseline is honest: like the dbt models it stands for, the cohort and every branch
+    # land on disk in a scratch directory, each read back by the next; removed afterwards
     import tempfile
 
     import arrow_events.plans as plans
@@ -86,17 +84,11 @@ def test_legacy_engine_rescans_per_branch_and_cleans_up(tmp_path, monkeypatch):
     monkeypatch.setattr(plans, "to_parquet", recording)
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
-    DRAWS.reset()
     fused = run_year(cfg, 2025, state, EngineOptions(engine="fused"))
-    fused_keys = DRAWS.keys
-    DRAWS.reset()
     legacy = run_year(cfg, 2025, state, EngineOptions(engine="legacy"))
-    same, base = to_year_result(legacy, 0), to_year_result(fused, 0)  # compared in contract types
-    assert same.events.equals(base.events) and same.snapshot.equals(base.snapshot)
-    event_ids = fused.events.num_rows  # both engines hash each event's key once for event_id
-    assert DRAWS.keys - event_ids > 4 * (fused_keys - event_ids)
+    assert legacy.events.equals(fused.events) and legacy.snapshot.equals(fused.snapshot)
     # the global step's hires; then, in the (one) shard, the stored cohort and each branch
-    assert written == ["hire", "cohort", "plan_cohort", *[s for s in STAGES if s in BRANCHES]]
+    assert written == ["hire", "cohort", *[s for s in STAGES if s in BRANCHES]]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -104,7 +96,7 @@ def test_hire_ids_stay_unique_past_999999_hires():
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
     plan = prepare(cfg, 2025, state)
-    compose(plan, GLOBAL_STAGES[: GLOBAL_STAGES.index("year_counts") + 1], fused_keep)
+    compose(plan, GLOBAL_STAGES[: GLOBAL_STAGES.index("year_counts") + 1], GLOBAL_KEEP)
     plan.bound["hires"] = pa.scalar(1_000_002, pa.int64())  # as a 5M-employee cohort would hire
     ids = plan.sql("hire").to_arrow_table()["employee_id"].to_pylist()
     assert len(ids) == len(set(ids)) == 1_000_002
@@ -119,15 +111,17 @@ def test_batch_size_does_not_change_the_year(monkeypatch):
     results = []
     for size in (1000, 8192, 65536):
         monkeypatch.setattr(plans, "batch_size_for", lambda rows, size=size: size)
-        results.append(to_year_result(run_year(cfg, 2025, state), 0))
+        results.append(run_year(cfg, 2025, state))
     for r in results[1:]:
         assert r.events.equals(results[0].events) and r.snapshot.equals(results[0].snapshot)
 
 
 def test_stage_order_follows_what_each_file_reads_and_binds():
-    # read off the SQL by hand: merit joins promotion; opt_out reads enrollment; hire binds $hires
-    assert reads("merit") == {"rng", "promotion", "levels", "merit_performance"}
-    assert reads("opt_out") == {"enrollment", "plan_members", "plan_designs", "opt_out_ages"}
+    # read off the SQL by hand: merit reads promotion and its tier cells; opt_out reads enrollment;
+    # hire binds $hires
+    assert reads("merit") == {"promotion", "merit_cells"}
+    assert reads("opt_out") == {"enrollment"}
+    assert reads("plan_members") == {"plan_designs", "termination", "design_ages"}
     assert "year_counts" in needs("hire") and "termination_cutoff" in needs("termination")
     for stages in (GLOBAL_STAGES, STAGES):
         for i, name in enumerate(stages):

@@ -35,28 +35,32 @@ def rows(plan: YearPlan, name: str, **tables: pa.Table) -> list[dict]:
 
 def test_termination_cutoff_and_branch_break_ties_by_employee_id():
     # keys: e 0.1 | a, b, c tied at 0.2 | d 0.5; three are drawn: e, then a and b by id
-    keys = pa.table({"employee_id": ["e", "b", "a", "c", "d"], "employee_key": pa.array([1, 2, 3, 4, 5], pa.int64()),
-                     "sample_key": [0.1, 0.2, 0.2, 0.2, 0.5]})
+    ids = ["e", "b", "a", "c", "d"]
+    keys = pa.table({"employee_id": ids, "sample_key": [0.1, 0.2, 0.2, 0.2, 0.5],
+                     "scheduled_this_year": [False] * 5})
     plan = year_plan(drawn_terms=pa.scalar(3, pa.int64()))
-    [cut] = rows(plan, "termination_cutoff", termination_keys=keys)
+    [cut] = rows(plan, "termination_cutoff", rng=keys)
     assert cut == {"cutoff_key": 0.2, "cutoff_employee_id": "b"}
     plan.bound.update(cutoff_key=pa.scalar(0.2), cutoff_employee_id=pa.scalar("b"),
                       new_hire_terms=pa.scalar(0, pa.int64()))
-    nobody = pa.table({"employee_id": pa.array([], pa.string()), "scheduled_this_year": pa.array([], pa.bool_()),
-                       "scheduled_termination_date": pa.array([], pa.date32())})
-    hires = pa.table({"employee_id": pa.array([], pa.string()), "hire_date": pa.array([], pa.date32()),
-                      "u_nh_term_date": pa.array([], pa.float64()), "nh_term_pick": pa.array([], pa.int64())})
-    left = rows(plan, "termination", termination_keys=keys, rng=nobody, hire=hires)
-    assert [r["employee_id"] for r in left] == ["a", "b", "e"]
-    assert all(r["event_category"] == "experienced_termination" and r["event_date"].year == YEAR for r in left)
+    merit = keys.append_column("draw_key", pa.array([1, 2, 3, 4, 5], pa.int64())).append_column(
+        "scheduled_termination_date", pa.nulls(5, pa.date32())).append_column(
+        "hire_date", pa.nulls(5, pa.date32())).append_column(
+        "u_nh_term_date", pa.nulls(5, pa.float64())).append_column("nh_term_pick", pa.nulls(5, pa.int64()))
+    got = {r["employee_id"]: r for r in rows(plan, "termination", merit=merit)}
+    left = sorted(k for k, r in got.items() if r["termination_on"] is not None)
+    assert left == ["a", "b", "e"]
+    assert all(got[k]["termination_category"] == "experienced_termination" and got[k]["termination_on"].year == YEAR
+               for k in left)
+    assert got["c"]["termination_category"] is None and got["d"]["termination_category"] is None
 
 
 def test_no_cutoff_row_when_nobody_is_drawn():
-    keys = pa.table({"employee_id": ["a"], "employee_key": pa.array([1], pa.int64()), "sample_key": [0.3]})
-    assert rows(year_plan(drawn_terms=pa.scalar(0, pa.int64())), "termination_cutoff", termination_keys=keys) == []
+    keys = pa.table({"employee_id": ["a"], "sample_key": [0.3], "scheduled_this_year": [False]})
+    assert rows(year_plan(drawn_terms=pa.scalar(0, pa.int64())), "termination_cutoff", rng=keys) == []
 
 
-def rng_row(employee_id: str, **values: object) -> dict:
+def member_row(employee_id: str, **values: object) -> dict:
     row = {"employee_id": employee_id, "level_id": 2, "compensation_cents": 10_000_000, "tenure": 3, "age": 40,
            "u_promo": 0.01, "promotion_p": 0.05, "u_promo_raise": 0.5}
     row.update(values)
@@ -65,37 +69,68 @@ def rng_row(employee_id: str, **values: object) -> dict:
 
 def test_promotion_rule():
     given = [
-        rng_row("promoted"),                                   # eligible, u_promo 0.01 < p 0.05
-        rng_row("top_level", level_id=5),                      # nowhere to go
-        rng_row("new", tenure=0),                              # under a year of service
-        rng_row("too_old", age=65),                            # age cut-off 65
-        rng_row("unlucky", u_promo=0.2, promotion_p=0.1),      # u >= p
-        rng_row("best_raise", u_promo_raise=0.999999),         # 20% + 5% spread x (2u - 1)
+        member_row("promoted"),                                   # eligible, u_promo 0.01 < p 0.05
+        member_row("top_level", level_id=5),                      # nowhere to go
+        member_row("new", tenure=0),                              # under a year of service
+        member_row("too_old", age=65),                            # age cut-off 65
+        member_row("unlucky", u_promo=0.2, promotion_p=0.1),      # u >= p
+        member_row("best_raise", u_promo_raise=0.999999),         # 20% + 5% spread x (2u - 1)
     ]
-    rng = pa.Table.from_pylist(given, schema=pa.schema([
+    members = pa.Table.from_pylist(given, schema=pa.schema([
         ("employee_id", pa.string()), ("level_id", pa.int32()), ("compensation_cents", pa.int64()),
         ("tenure", pa.int64()), ("age", pa.int64()), ("u_promo", pa.float64()), ("promotion_p", pa.float64()),
         ("u_promo_raise", pa.float64())]))
-    got = {r["employee_id"]: r for r in rows(year_plan(), "promotion", rng=rng)}
-    assert set(got) == {"promoted", "best_raise"}
+    got = {r["employee_id"]: r for r in rows(year_plan(), "promotion", members=members)}
+    assert {k for k, r in got.items() if r["promotion_on"] is not None} == {"promoted", "best_raise"}
+    assert all(r["promotion_level_id"] is None for k, r in got.items() if k not in ("promoted", "best_raise"))
     p = got["promoted"]
-    assert (p["event_date"], p["level_id"], p["previous_level_id"]) == (dt.date(YEAR, 2, 1), 3, 2)
-    assert p["compensation_cents"] == 12_000_000  # x (1 + 0.20 + 0.05 x 0), to the cent
+    assert (p["promotion_on"], p["promotion_level_id"], p["level_id"]) == (dt.date(YEAR, 2, 1), 3, 2)
+    assert p["promotion_compensation_cents"] == 12_000_000  # x (1 + 0.20 + 0.05 x 0), to the cent
     best = math.floor(10_000_000 * (1 + 0.20 + 0.05 * (2 * 0.999999 - 1)) + 0.5)  # ~ +25%, under the 30% cap
-    assert got["best_raise"]["compensation_cents"] == best == 12_499_999
-    assert p["event_probability"] == 0.05
+    assert got["best_raise"]["promotion_compensation_cents"] == best == 12_499_999
+    assert p["promotion_probability"] == 0.05
+
+
+def test_merit_tier_is_found_exactly_at_its_boundaries():
+    # default tiers: u < 0.10 -> 0, u < 0.80 -> 1, else 1.5; merit rate 4% at level 2, 4.5% at 3; cola 2%
+    u = [0.0, math.nextafter(0.1, 0), 0.1, 0.5, math.nextafter(0.8, 0), 0.8, 0.999999]
+    n = len(u)
+    promotion = pa.table({
+        "employee_id": [f"m{i}" for i in range(n + 1)],
+        "tenure": pa.array([3] * (n + 1), pa.int64()),
+        "compensation_cents": pa.array([10_000_000] * (n + 1), pa.int64()),
+        "u_merit": u + [0.5],
+        "promoted": [False] * n + [True],
+        "merit_rate": [0.040] * (n + 1),
+        "promoted_merit_rate": [0.045] * (n + 1),
+        "promotion_compensation_cents": pa.array([None] * n + [12_000_000], pa.int64()),
+    })
+    got = {r["employee_id"]: r for r in rows(year_plan(), "merit", promotion=promotion)}
+    expected = [0.0, 0.0, 1.0, 1.0, 1.0, 1.5, 1.5]
+    for i, mult in enumerate(expected):
+        want = math.floor(10_000_000 * (1 + 0.040 * mult + 0.02) + 0.5)
+        assert got[f"m{i}"]["merit_compensation_cents"] == want, (u[i], mult)
+        assert got[f"m{i}"]["merit_on"] == dt.date(YEAR, 7, 15)
+    # after a promotion: the promoted pay, at the level above's rate
+    assert got[f"m{n}"]["merit_compensation_cents"] == math.floor(12_000_000 * (1 + 0.045 * 1.0 + 0.02) + 0.5)
 
 
 def test_escalation_rule():
-    plan_members = pa.table({
+    opt_out = pa.table({
         "plan_design_id": ["standard"] * 5,
         "employee_id": ["steps", "capped", "at_cap", "opted_out", "new_hire"],
         "deferral_rate": [0.03, 0.095, 0.10, 0.03, 0.03],
         "enrolled": [True] * 5,
         "is_new_hire": [False, False, False, False, True],
         "auto_escalation_opt_out": [False, False, False, True, False],
+        "auto_escalation": [True] * 5,
+        "escalation_step": [0.01] * 5,
+        "escalation_cap": [0.10] * 5,
+        "escalation_date": [dt.date(YEAR, 1, 1)] * 5,
     })
-    got = {r["employee_id"]: r for r in rows(year_plan(), "escalation", plan_members=plan_members)}
-    assert set(got) == {"steps", "capped"}  # at the cap, opted out of escalation, hired this year: none
-    assert got["steps"]["deferral_rate"] == 0.04 and got["capped"]["deferral_rate"] == 0.10  # +1 point, cap 10%
-    assert got["steps"]["event_date"] == dt.date(YEAR, 1, 1)
+    got = {r["employee_id"]: r for r in rows(year_plan(), "escalation", opt_out=opt_out)}
+    assert {k for k, r in got.items() if r["escalation_on"] is not None} == {"steps", "capped"}
+    # none at the cap, opted out of escalation, or hired this year
+    assert got["steps"]["escalation_deferral_rate"] == 0.04 and got["capped"]["escalation_deferral_rate"] == 0.10
+    assert got["steps"]["escalation_on"] == dt.date(YEAR, 1, 1)
+    assert got["at_cap"]["escalation_deferral_rate"] is None

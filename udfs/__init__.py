@@ -5,18 +5,20 @@ from __future__ import annotations
 import pyarrow as pa
 from datafusion import SessionContext, udf
 
-from udfs.hash_rng import DRAWS, employee_key, event_id, hash_rng, hash_rng_key
+from udfs.hash_rng import DRAWS, draw, draw_key, employee_key, event_id, hash_rng, hash_rng_key
 
-__all__ = ["DRAWS", "employee_key", "event_id", "hash_rng", "hash_rng_key", "register"]
+__all__ = ["DRAWS", "draw", "draw_key", "employee_key", "event_id", "hash_rng", "hash_rng_key", "register"]
 
 
 def register(ctx: SessionContext) -> None:
-    """Register hash_rng, hash_rng_key, employee_key and event_id in ``ctx``."""
+    """Register hash_rng, hash_rng_key, draw_key, draw, employee_key and event_id in ``ctx``."""
     ctx.register_udf(
         udf(hash_rng, [pa.string(), pa.int64(), pa.string(), pa.int64()], pa.float64(), "immutable", "hash_rng")
     )
     ctx.register_udf(
         udf(hash_rng_key, [pa.int64(), pa.int64(), pa.string(), pa.int64()], pa.float64(), "immutable", "hash_rng_key")
     )
+    ctx.register_udf(udf(draw_key, [pa.int64(), pa.int64(), pa.int64()], pa.int64(), "immutable", "draw_key"))
+    ctx.register_udf(udf(draw, [pa.int64(), pa.string()], pa.float64(), "immutable", "draw"))
     ctx.register_udf(udf(employee_key, [pa.string()], pa.int64(), "immutable", "employee_key"))
     ctx.register_udf(udf(event_id, [pa.int64()] * 5, pa.string(), "immutable", "event_id"))

@@ -29,8 +29,11 @@ composition against a plain-Python reference implementation.
 
 The string hash is the expensive part, so the engine hashes each employee_id
 once (`employee_key`) and draws from the integer key (`hash_rng_key`); the two
-paths give identical values. `event_id` folds the same finalizer over integer
-keys to give each event a stable id.
+paths give identical values. The first two lines depend only on the employee,
+year and seed: `draw_key` computes them once per employee and year, and `draw`
+finishes each stream's draw from it with one mix64, the same value again.
+`event_id` folds the same finalizer over integer keys to give each event a
+stable id.
 """
 
 from __future__ import annotations
@@ -101,15 +104,24 @@ def _fold(values: np.ndarray) -> np.ndarray:
     return values[:1] if len(values) and (values == values[0]).all() else values
 
 
-def draw_from_key(key: np.ndarray, year: np.ndarray, stream_id: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """Uniform [0, 1) floats from uint64 keys; every argument a uint64 array or scalar."""
+def year_hash(key: np.ndarray, year: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The part of a draw shared by every stream: key, year and seed mixed (uint64)."""
     # seed and year are constant within a batch almost always: mix them once, not per row
-    seed, year, stream_id = (_fold(np.atleast_1d(v)) for v in (seed, year, stream_id))
+    seed, year = (_fold(np.atleast_1d(v)) for v in (seed, year))
     with np.errstate(over="ignore"):
         h = mix64(key ^ mix64(seed + GOLDEN))
-        h = mix64(h ^ mix64(year + np.uint64(2) * GOLDEN))
-        h = mix64(h ^ stream_id)
+        return mix64(h ^ mix64(year + np.uint64(2) * GOLDEN))
+
+
+def stream_draw(year_hashes: np.ndarray, stream_id: np.ndarray) -> np.ndarray:
+    """Uniform [0, 1) floats: a stream's draw from year hashes."""
+    h = mix64(year_hashes ^ _fold(np.atleast_1d(stream_id)))
     return (h >> _S11).astype(np.float64) * _TWO_POW_M53
+
+
+def draw_from_key(key: np.ndarray, year: np.ndarray, stream_id: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """Uniform [0, 1) floats from uint64 keys; every argument a uint64 array or scalar."""
+    return stream_draw(year_hash(key, year, seed), stream_id)
 
 
 def _as_u64(arr: pa.Array) -> np.ndarray:
@@ -175,12 +187,29 @@ def hash_rng_key(keys: pa.Array, years: pa.Array, streams: pa.Array, seeds: pa.A
     return pa.array(u, type=pa.float64(), mask=_null_mask(keys, years, streams, seeds))
 
 
+def draw_key(keys: pa.Array, years: pa.Array, seeds: pa.Array) -> pa.Array:
+    """An employee's year hash (int64): what every one of its draws that year starts from."""
+    keys, years, seeds = map(_plain, (keys, years, seeds))
+    h = year_hash(_as_u64(keys), _as_u64(years), _as_u64(seeds)).view(np.int64)
+    return pa.array(h, type=pa.int64(), mask=_null_mask(keys, years, seeds))
+
+
+def draw(draw_keys: pa.Array, streams: pa.Array) -> pa.Array:
+    """A stream's draw from draw keys: draw(draw_key(k, y, s), stream) == hash_rng_key(k, y, stream, s)."""
+    draw_keys, streams = map(_plain, (draw_keys, streams))
+    DRAWS.rows += len(draw_keys)
+    DRAWS.calls += 1
+    u = stream_draw(_as_u64(draw_keys), stream_ids(streams))
+    return pa.array(u, type=pa.float64(), mask=_null_mask(draw_keys, streams))
+
+
 def hash_rng(ids: pa.Array, years: pa.Array, streams: pa.Array, seeds: pa.Array) -> pa.Array:
     """Draws from string employee_ids: hash_rng(employee_id, simulation_year, stream, seed)."""
     return hash_rng_key(employee_key(ids), years, streams, seeds)
 
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# each byte's two lowercase hex digits, as one 2-byte unit
+_HEX_PAIRS = np.frombuffer("".join(f"{b:02x}" for b in range(256)).encode(), dtype=np.uint16)
 
 
 def event_id(scenario_keys: pa.Array, design_keys: pa.Array, employee_keys: pa.Array, years: pa.Array,
@@ -194,8 +223,7 @@ def event_id(scenario_keys: pa.Array, design_keys: pa.Array, employee_keys: pa.A
     with np.errstate(over="ignore"):
         for part in parts:
             h = mix64(h ^ (_as_u64(part) + GOLDEN))
-    nibbles = (h[:, None] >> (np.arange(60, -4, -4, dtype=np.uint64))) & np.uint64(15)
-    text = _HEX[nibbles.astype(np.intp)].tobytes()
+    text = _HEX_PAIRS[h.astype(">u8").view(np.uint8)].tobytes()  # most significant byte first
     n = len(h)
     offsets = pa.py_buffer(np.arange(0, 16 * (n + 1), 16, dtype=np.int32).tobytes())
     ids = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(text)])

@@ -1,0 +1,163 @@
+"""A shard's events and snapshot in contract form, read off its member rows with no sort.
+
+``member_year`` (queries/member_year.sql) holds one row per plan design and member with every
+branch's outcome side by side: per event type ``<type>_on`` (the date; NULL when the event does
+not happen), ``<type>_category`` where the type has several, ``<type>_probability``, and the
+state the event sets (``<type>_level_id``, ``<type>_compensation_cents``, ``<type>_deferral_rate``).
+A row's events are its dated types in moment order; emitting them row after row, the rows in
+(employee_id, plan_design_id) order, gives the year partition's order directly.
+
+Level, pay and deferral rate are shown as of each event: the value set by the latest event at or
+before it, else the row's Jan-1 value. An event that sets one shows the value before it as
+``previous_*``. This is mechanics, not a rule: which event sets what is the SQL's to say.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from arrow_events.schema import CATEGORY, EVENT_TYPES, EVENTS_SCHEMA, MOMENT_STRIDE, SNAPSHOT_SCHEMA, cents_to_money
+from udfs import event_id
+
+# The state an event may set, shown as of every event.
+STATE = ["level_id", "compensation_cents", "deferral_rate"]
+_ABSENT = np.iinfo(np.int64).max
+
+
+def row_order(member_ix: pa.Array, design_rank: pa.Array, designs: int) -> np.ndarray:
+    """The rows' indices in (member, design) order: every pair occurs once, so no sort is needed."""
+    position = _numbers(member_ix)[0] * designs + _numbers(design_rank)[0]
+    order = np.empty(len(position), np.int64)
+    order[position] = np.arange(len(position))
+    return order
+
+
+def snapshot_rows(snapshot: pa.Table, designs: int) -> pa.Table:
+    """The snapshot query's rows in contract order and types."""
+    ordered = snapshot.take(row_order(snapshot["member_ix"], snapshot["design_rank"], designs))
+    columns = [cents_to_money(ordered["compensation_cents"].combine_chunks()) if f.name == "compensation"
+               else ordered[f.name].combine_chunks().cast(f.type) for f in SNAPSHOT_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=SNAPSHOT_SCHEMA)
+
+
+def events(members: pa.Table, designs: int, bound: dict[str, pa.Scalar]) -> pa.Table:
+    """Every event of ``members`` (member_year rows), in contract order and types."""
+    if not members.num_rows:
+        return EVENTS_SCHEMA.empty_table()
+    column = _Columns(members)
+    order = row_order(members["member_ix"], members["design_rank"], designs)
+
+    # each row's moments, sorted within the row (absent types last) ...
+    moments = np.full((members.num_rows, len(EVENT_TYPES)), _ABSENT, np.int64)
+    for t, name in enumerate(EVENT_TYPES):
+        days, dated = column[f"{name}_on"]
+        moments[dated, t] = days[dated].astype(np.int64) * MOMENT_STRIDE + (t + 1)
+    moments.sort(axis=1)
+    present = moments != _ABSENT
+    per_row = present.sum(axis=1)
+    # ... and each event's place: after the events of the rows before its row in output order
+    in_order = per_row[order]
+    first_of_row = np.empty(members.num_rows, np.int64)
+    first_of_row[order] = np.cumsum(in_order) - in_order
+    row, nth = np.nonzero(present)
+    place = first_of_row[row] + nth
+    moment, rows, seq = (np.empty(len(place), np.int64) for _ in range(3))
+    moment[place], rows[place], seq[place] = moments[present], row, nth + 1
+    types = (moment % MOMENT_STRIDE - 1).astype(np.intp)
+    first = np.arange(len(place)) - seq + 1  # each event's row's first event
+    of_type = [np.flatnonzero(types == t) for t in range(len(EVENT_TYPES))]
+
+    def by_type(field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each event's ``<type>_<field>``: values, validity, and whether its type has the field."""
+        kind = next(column[c][0].dtype for c in (f"{n}_{field}" for n in EVENT_TYPES) if c in column)
+        values, valid, has = np.zeros(len(rows), kind), np.zeros(len(rows), bool), np.zeros(len(rows), bool)
+        for t, name in enumerate(EVENT_TYPES):
+            if f"{name}_{field}" in column:
+                at = of_type[t]
+                v, ok = column[f"{name}_{field}"]
+                values[at], valid[at], has[at] = v[rows[at]], ok[rows[at]], True
+        return values, valid, has
+
+    shown: dict[str, pa.Array] = {}
+    for field in STATE:
+        setter, setter_ok, sets = by_type(field)
+        base, base_ok = (a[rows] for a in column[field])
+        latest = np.maximum.accumulate(np.where(sets, np.arange(len(rows)), -1))
+        before = np.full_like(latest, -1)  # the latest setter strictly before the event
+        before[1:] = latest[:-1]
+        now_set, before_set = latest >= first, before >= first
+        shown[field] = _array(np.where(now_set, setter[latest], base), np.where(now_set, setter_ok[latest], base_ok))
+        shown[f"previous_{field}"] = _array(np.where(before_set, setter[before], base),
+                                            sets & np.where(before_set, setter_ok[before], base_ok))
+    probability, probability_ok, _ = by_type("probability")
+
+    def take(name: str) -> pa.Array:
+        return members[name].take(rows).combine_chunks()
+
+    scenario_key = pa.array(np.full(len(rows), bound["scenario_key"].as_py(), np.int64))
+    year = pa.array(np.full(len(rows), bound["sim_year"].as_py(), np.int64))
+    columns = {
+        "event_id": event_id(scenario_key, take("plan_design_key"), take("employee_key"), year, pa.array(seq)),
+        "scenario_id": pa.repeat(bound["scenario_id"], len(rows)),
+        "plan_design_id": take("plan_design_id"),
+        "employee_id": take("employee_id"),
+        "event_type": pa.array(EVENT_TYPES).take(types),
+        "event_category": _categories(members, rows, types, of_type),
+        "event_seq": pa.array(seq.astype(np.int32)),
+        "event_date": pa.array((moment // MOMENT_STRIDE).astype(np.int32)).view(pa.date32()),
+        "level_id": shown["level_id"].cast(pa.int32()),
+        "previous_level_id": shown["previous_level_id"].cast(pa.int32()),
+        "compensation": cents_to_money(shown["compensation_cents"]),
+        "previous_compensation": cents_to_money(shown["previous_compensation_cents"]),
+        "deferral_rate": shown["deferral_rate"],
+        "previous_deferral_rate": shown["previous_deferral_rate"],
+        "event_probability": _array(probability, probability_ok),
+        "employee_age": pa.array(column["age"][0][rows].astype(np.int32)),
+        "tenure_years": pa.array(column["tenure"][0][rows].astype(np.int32)),
+        "age_band": take("age_band"),
+        "tenure_band": take("tenure_band"),
+    }
+    return pa.Table.from_arrays([columns[f.name] for f in EVENTS_SCHEMA], schema=EVENTS_SCHEMA)
+
+
+def _categories(members: pa.Table, rows: np.ndarray, types: np.ndarray, of_type: list[np.ndarray]) -> pa.Array:
+    """Each event's category: its type's own, or the row's ``<type>_category`` where the type has several."""
+    names = [CATEGORY.get(t, t) for t in EVENT_TYPES]
+    codes = types.astype(np.int32)
+    for t, name in enumerate(EVENT_TYPES):
+        if f"{name}_category" in members.column_names:
+            at = of_type[t]
+            found = members[f"{name}_category"].take(rows[at]).combine_chunks().dictionary_encode()
+            codes[at] = len(names) + found.indices.to_numpy(zero_copy_only=False)
+            names += found.dictionary.to_pylist()
+    return pa.array(names, pa.string()).take(codes)
+
+
+class _Columns(dict):
+    """A table's numeric and date columns as NumPy (values, validity), converted when first asked for."""
+
+    def __init__(self, table: pa.Table) -> None:
+        super().__init__()
+        self.table = table
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.table.column_names
+
+    def __missing__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        self[name] = _numbers(self.table[name])
+        return self[name]
+
+
+def _numbers(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric or date column as (values, validity), without copying; values under nulls are arbitrary."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_date32(arr.type):
+        arr = arr.view(pa.int32())
+    valid = np.ones(len(arr), bool) if not arr.null_count else arr.is_valid().to_numpy(zero_copy_only=False)
+    values = pa.Array.from_buffers(arr.type, len(arr), [None, arr.buffers()[1]], offset=arr.offset)
+    return values.to_numpy(), valid
+
+
+def _array(values: np.ndarray, valid: np.ndarray) -> pa.Array:
+    return pa.array(values, mask=~valid)
