@@ -40,6 +40,7 @@ from arrow_events import emit, params
 from arrow_events.config import Config
 from arrow_events.context import SMALL_BATCH_SIZE, batch_size_for, new_context, register_tables
 from arrow_events.errors import ResourceLimitError
+from arrow_events.memory import return_freed_memory
 from arrow_events.shards import cut, numbered
 from arrow_events.state import CohortState
 from queries import in_dependency_order, parameters, reads, sql
@@ -80,7 +81,7 @@ def shared(stages: list[str]) -> set[str]:
 # employee_id order, and cut up; a kept relation may come back in any order)
 KEPT = {name for name in GLOBAL_STAGES if name not in STAGES and name != "hire"
         and any(name in reads(s) for s in STAGES)}
-GLOBAL_MATERIALIZED = shared(GLOBAL_STAGES) | KEPT
+GLOBAL_MATERIALIZED = KEPT
 SHARD_MATERIALIZED = shared(STAGES)
 FUSED_MATERIALIZED = GLOBAL_MATERIALIZED | SHARD_MATERIALIZED
 ENGINES = ("fused", "legacy")
@@ -240,6 +241,7 @@ def global_step(plan: YearPlan, keep: Callable[[str], Materializer] = GLOBAL_KEE
 def run_shards(cfg: Config, year: int, state: CohortState,
                options: EngineOptions = DEFAULT_OPTIONS) -> Iterator[YearTables]:
     """One year from ``state`` (the cohort at t-1): its shards' events and snapshots, in employee_id order."""
+    return_freed_memory()
     engine = options.engine
     plan = prepare(cfg, year, state, options)
     with _memory_errors(year, "events"), tempfile.TemporaryDirectory(prefix=f"arrow-events-{engine}-{year}-") as tmp:

@@ -258,12 +258,13 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
                    census_entry: dict[str, Any] | None, options: EngineOptions,
                    progress: Callable[[YearReport], None] | None,
                    shard_progress: Callable[[int, int, int], None] | None, report: RunReport) -> None:
-    """Each year's shards stream into the writer as they are computed; the actives feed the next year."""
+    """Each year's shards stream into the writer as they are computed; the next year's cohort is
+    read back from the committed snapshot (as ``run --year`` would), so it is never held twice."""
     versions = _versions()
     for year in years:
         t0 = time.perf_counter()
         by_type: Counter[str] = Counter()
-        actives: list[pa.Table] = []
+        headcount_end = 0
         counts: dict[str, int] = {}
         shards = 0
         with staged_year(out, year, CONTRACT) as stage:
@@ -273,7 +274,7 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
                 stage.write("events", events)
                 stage.write("snapshot", snapshot)
                 by_type.update(events_by_type(events))
-                actives.append(snapshot.filter(pc.equal(snapshot["status"], "active")))
+                headcount_end += active_headcount(snapshot)
                 counts = shard.counts
                 if shard_progress:
                     shard_progress(year, shard.shard, shard.shards)
@@ -298,13 +299,13 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
             "events_by_type": dict(sorted(by_type.items())),
             "timings_s": {"generate": round(generate_s, 4)},
         }
-        year_end = pa.concat_tables(actives)
-        year_report = YearReport(year, counts["n_active"], active_headcount(year_end), manifest["events_by_type"],
+        year_report = YearReport(year, counts["n_active"], headcount_end, manifest["events_by_type"],
                                  generate_s, 0.0, shards)
         # counted the moment it is committed: a Ctrl-C then reports it as kept
         commit_year(out, year, stage, manifest, on_commit=partial(report.years.append, year_report))
         year_report.write_s = time.perf_counter() - t0 - generate_s
         if progress:
             progress(year_report)
-        state = from_snapshot(year_end)
-        del actives, year_end
+        if year != years[-1]:
+            del state  # this year's cohort, before the next one is read
+            state = from_snapshot(read_partition(out, "snapshot", year, active_only=True))

@@ -356,5 +356,7 @@ def write_rejects(out: Path, rejects: pa.Table | None) -> Path | None:
     return path
 
 
-def read_partition(out: Path, table: str, year: int) -> pa.Table:
-    return pq.read_table(partition_dir(out, table, year) / DATA_FILE)
+def read_partition(out: Path, table: str, year: int, active_only: bool = False) -> pa.Table:
+    """A table's year partition; of the snapshot, optionally only its active rows."""
+    return pq.read_table(partition_dir(out, table, year) / DATA_FILE,
+                         filters=[("status", "=", "active")] if active_only else None)
