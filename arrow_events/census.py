@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from arrow_events.census_sources import RawCensus, drop_empty_rows, open_census
 from arrow_events.census_values import Parsed, first_cell, is_text, mask, parse_bools, parse_dates, parse_numbers
 from arrow_events.errors import UserError
+from arrow_events.memory import return_freed_memory
 from arrow_events.synthetic import synthetic_census, write_census
 
 __all__ = ["CENSUS_SCHEMA", "Census", "normalize_census", "read_census", "synthetic_census", "write_census"]
@@ -194,6 +195,7 @@ def read_census(source: Any, start_year: int, *, on_bad_rows: str = "fail", date
     broken rows aside in ``Census.rejects``. ``date_format``: a strptime format for dates that are
     not YYYY-MM-DD, such as ``%m/%d/%Y``. Raises UserError naming the source, column and rows.
     """
+    return_freed_memory()
     if on_bad_rows not in ON_BAD_ROWS:
         raise UserError(f"--on-bad-rows: expected one of {', '.join(ON_BAD_ROWS)}, got {on_bad_rows!r}")
     raw = drop_empty_rows(open_census(source))
