@@ -82,7 +82,8 @@ def explain_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -
     c = result.counts
     summary = [
         f"year {year}: fused plan, {threads} thread(s), one shard",
-        f"cohort scans in the executed plans: {scans} (the global step's and the shard's)",
+        f"cohort scans in the executed plans: {scans} (each reader's narrow one in the global step, "
+        "one in the shard)",
         f"draw expressions in the executed plans: {draw_exprs}",
         f"rows drawn: {DRAWS.rows:,} in {DRAWS.calls} UDF batches "
         f"({c['n_active']:,} employees and {c['hires']:,} hires, each stream once; the termination "

@@ -81,12 +81,15 @@ def from_census(census: pa.Table, cfg: Config) -> CohortState:
     # one plan row per member and design, member-major like the cohort (as a snapshot has them)
     designs = sorted(d.plan_design_id for d in cfg.plan_designs)
     n, d = active.num_rows, len(designs)
-    member = pa.array(np.repeat(np.arange(n), d))
+
+    def per_design(column: pa.ChunkedArray) -> pa.ChunkedArray:  # each member's value, once per design
+        return column if d == 1 else column.take(pa.array(np.repeat(np.arange(n), d)))
+
     plan = pa.table(
         [
-            pa.array(designs * n, pa.string()),
-            active["employee_id"].take(member),
-            active["deferral_rate"].take(member),
+            pa.array(designs, pa.string()).take(pa.array(np.tile(np.arange(d), n))),
+            per_design(active["employee_id"]),
+            per_design(active["deferral_rate"]),
             pa.nulls(n * d, pa.date32()),
             pa.array(np.zeros(n * d, bool)),
         ],

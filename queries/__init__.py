@@ -14,6 +14,13 @@ def sql(name: str) -> str:
     return files(__name__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 
+def composed(names: list[str]) -> str:
+    """One statement for the last of ``names``: each file a CTE under its own name, in order
+    (what dbt does with ephemeral models), so the chain is parsed and planned once."""
+    ctes = ",\n".join(f"{name} AS (\n{sql(name)}\n)" for name in names)
+    return f"WITH {ctes}\nSELECT * FROM {names[-1]}"
+
+
 def reads(name: str) -> set[str]:
     """The relations and tables ``queries/<name>.sql`` reads (after FROM or JOIN), less its own CTEs."""
     text = re.sub(r"--[^\n]*|\bDISTINCT\s+FROM\b", "", sql(name), flags=re.IGNORECASE)  # IS [NOT] DISTINCT FROM

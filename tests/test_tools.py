@@ -121,11 +121,13 @@ def test_explain_shows_one_cohort_scan_and_plans(tmp_path):
     proc = cli("explain", "--year", "2025", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    # one scan in the global step, one in the shard; 7 cohort streams + 8 hire streams, the
-    # termination key in each step and its date for those drawn
-    assert "cohort scans in the executed plans: 2" in out
+    # in the global step one (narrow) scan for each of the counts, the hires' level mix and the
+    # termination keys, one in the shard; 7 cohort streams + 8 hire streams, the termination
+    # key in each step and its date for those drawn
+    assert "cohort scans in the executed plans: 4" in out
     assert "draw expressions in the executed plans: 18" in out
-    assert "== global step: cohort_t: materialized in memory" in out
+    assert "== global step: hazards: materialized in memory" in out
+    assert "== global step: cohort_t: view (inlined where read)" in out
     assert "== shard: rng: view (inlined where read)" in out
     assert "== shard: member_year: the shard's plan" in out and "-- physical" in out and "ProjectionExec" in out
     assert not (tmp_path / "warehouse").exists()
