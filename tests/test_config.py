@@ -50,6 +50,9 @@ def test_partial_file_overlays_defaults(tmp_path):
         ("[[plan_designs]]\nauto_enroll_scope = \"some\"\n", "'new_hires' or 'all'"),
         ("[scenario\n", "invalid TOML"),
         ("[[plan_designs]]\nescalation_date = \"05-01\"\n", "on or before deferral_change_date"),
+        ("[scenario]\nmerit_date = \"01-15\"\n", "merit_date: must be on or after promotion_date"),
+        ("[merit_performance]\nupper = [0.5, 0.5000001, 1.0]\nmultiplier = [0.0, 1.0, 1.5]\n",
+         "at least 0.000001 apart"),
     ],
 )
 def test_bad_config_is_named(tmp_path, text, needle):

@@ -88,6 +88,18 @@ def test_key_path_equals_string_path():
     assert udfs.hash_rng(ids, *args).equals(udfs.hash_rng_key(udfs.employee_key(ids), *args))
 
 
+def test_draw_key_path_equals_the_reference():
+    # what the engine uses: the key, year and seed mixed once per employee, then each stream
+    ids = ["A", "B", "EMP_0000042", "ünïcode"]
+    years, seeds = pa.array([2025, 2026, -1, 2030]), pa.array([42, -7, 2**63 - 1, 0])
+    year_keys = udfs.draw_key(udfs.employee_key(pa.array(ids)), years, seeds)
+    for stream in ("term", "promo", "enroll_date"):
+        got = udfs.draw(year_keys, pa.array([stream] * len(ids))).to_pylist()
+        assert got == [ref_hash_rng(i, y, stream, s & MASK)
+                       for i, y, s in zip(ids, years.to_pylist(), seeds.to_pylist())]
+    assert udfs.draw(pa.array([None, 1], pa.int64()), pa.array(["t", "t"])).to_pylist()[0] is None
+
+
 def test_draws_do_not_depend_on_batch_boundaries():
     ids = pa.array([f"E{i}" for i in range(10_000)])
     n = len(ids)

@@ -12,7 +12,7 @@ import math
 
 import pyarrow as pa
 
-from arrow_events import load_config
+from arrow_events import load_config, params
 from arrow_events.context import register_tables
 from arrow_events.plans import YearPlan, prepare
 from arrow_events.state import COHORT_SCHEMA, PLAN_COHORT_SCHEMA, CohortState
@@ -134,3 +134,20 @@ def test_escalation_rule():
     assert got["steps"]["escalation_deferral_rate"] == 0.04 and got["capped"]["escalation_deferral_rate"] == 0.10
     assert got["steps"]["escalation_on"] == dt.date(YEAR, 1, 1)
     assert got["at_cap"]["escalation_deferral_rate"] is None
+
+
+def test_merit_cells_find_the_tier_of_any_draw_even_with_close_boundaries():
+    # boundaries 0.3001 and 0.3004 share a cell at 1,000 cells: the table refines to 10,000
+    cfg = load_config(None)
+    cfg.merit_performance.upper = [0.3001, 0.3004, 0.999999, 1.0]
+    cfg.merit_performance.multiplier = [0.0, 1.0, 1.5, 2.0]
+    cells = params.merit_cells_table(cfg).to_pydict()
+    count = params.merit_cell_count(cfg)
+    assert count == 10_000 and len(cells["cell"]) == count + 1
+    edges = [b for x in cfg.merit_performance.upper[:-1] for b in (math.nextafter(x, 0), x, math.nextafter(x, 1))]
+    for u in [0.0, 0.15, 0.30025, 0.5, math.nextafter(1.0, 0), *edges]:
+        tier = sum(u >= b for b in cfg.merit_performance.upper[:-1])  # the tier whose [lo, hi) holds u
+        c = math.floor(u * count)  # what merit.sql computes
+        boundary = cells["boundary"][c]
+        found = cells["multiplier_below"][c] if boundary is not None and u < boundary else cells["multiplier"][c]
+        assert found == cfg.merit_performance.multiplier[tier], u
