@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from arrow_events.schema import CATEGORY, EVENT_TYPES, EVENTS_SCHEMA, MOMENT_STRIDE, SNAPSHOT_SCHEMA, cents_to_money
-from udfs import event_id
+from udfs.hash_rng import event_id_prefix, event_id_text
 
 # The state an event may set, shown as of every event.
 STATE = ["level_id", "compensation_cents", "deferral_rate"]
@@ -95,10 +95,11 @@ def events(members: pa.Table, designs: int, bound: dict[str, pa.Scalar]) -> pa.T
     def take(name: str) -> pa.Array:
         return members[name].take(rows).combine_chunks()
 
-    scenario_key = pa.array(np.full(len(rows), bound["scenario_key"].as_py(), np.int64))
-    year = pa.array(np.full(len(rows), bound["sim_year"].as_py(), np.int64))
+    # the id's fold over scenario, design, employee and year is the row's; only the seq is the event's
+    prefix = event_id_prefix(np.int64(bound["scenario_key"].as_py()), column["plan_design_key"][0],
+                             column["employee_key"][0], np.int64(bound["sim_year"].as_py()))
     columns = {
-        "event_id": event_id(scenario_key, take("plan_design_key"), take("employee_key"), year, pa.array(seq)),
+        "event_id": event_id_text(prefix[rows], seq),
         "scenario_id": pa.repeat(bound["scenario_id"], len(rows)),
         "plan_design_id": take("plan_design_id"),
         "employee_id": take("employee_id"),

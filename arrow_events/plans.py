@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -228,15 +230,26 @@ def keeper(materialized: set[str]) -> Callable[[str], Materializer]:
 GLOBAL_KEEP, SHARD_KEEP = keeper(GLOBAL_MATERIALIZED), keeper(SHARD_MATERIALIZED)
 
 
-def finish(plan: YearPlan) -> YearTables:
-    """A shard's events and year-end snapshot, read off its member rows."""
+def member_rows(plan: YearPlan) -> tuple[pa.Table, pa.Table]:
+    """A shard's member rows (member_year, collected) and the snapshot query's rows over them."""
     members = plan.ctx.table("member_year").to_arrow_table()
     for name in STAGES:  # free the shard's relations before the output is built: peak memory
         plan.ctx.deregister_table(name)
     register_tables(plan.ctx, {"member_year": members})
-    snapshot = emit.snapshot_rows(plan.sql("snapshot").to_arrow_table(), plan.designs)
+    snapshot = plan.sql("snapshot").to_arrow_table()
     plan.ctx.deregister_table("member_year")
-    return YearTables(plan.year, emit.events(members, plan.designs, plan.bound), snapshot, plan.counts())
+    return members, snapshot
+
+
+def emitted(plan: YearPlan, members: pa.Table, snapshot: pa.Table) -> YearTables:
+    """A shard's events and year-end snapshot in contract form (no SessionContext: may run on a thread)."""
+    return YearTables(plan.year, emit.events(members, plan.designs, plan.bound),
+                      emit.snapshot_rows(snapshot, plan.designs), plan.counts())
+
+
+def finish(plan: YearPlan) -> YearTables:
+    """A shard's events and year-end snapshot, read off its member rows."""
+    return emitted(plan, *member_rows(plan))
 
 
 def global_step(plan: YearPlan, keep: Callable[[str], Materializer] = GLOBAL_KEEP) -> pa.Table:
@@ -260,6 +273,9 @@ def run_shards(cfg: Config, year: int, state: CohortState,
     with _memory_errors(year, "events"), tempfile.TemporaryDirectory(prefix=f"arrow-events-{engine}-{year}-") as tmp:
         hires = global_step(plan, _keeper(engine, options.memory_limit, plan, Path(tmp), GLOBAL_MATERIALIZED))
         keep = _keeper(engine, options.memory_limit, plan, Path(tmp), SHARD_MATERIALIZED)
+        # a shard's events are emitted (NumPy) on a thread while DataFusion computes the next one's rows
+        emitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-events-emit")
+        pending: Future[YearTables] | None = None
         for shard in cut(state, hires, options.rows_per_shard, params.design_ids(cfg)):
             register_tables(plan.ctx, {"cohort": shard.cohort, "hire": shard.hires})
             if engine == "legacy":  # like the dbt models it stands for, the chain starts from the stored cohort
@@ -270,9 +286,19 @@ def run_shards(cfg: Config, year: int, state: CohortState,
                 compose_as_one(plan, STAGES)
             else:
                 compose(plan, STAGES, keep)
-            piece = finish(plan)
-            piece.shard, piece.shards = shard.number, shard.of
-            yield piece
+            job = emitter.submit(emitted, plan, *member_rows(plan))
+            job.add_done_callback(partial(_numbered, shard.number, shard.of))
+            if pending is not None:
+                yield pending.result()
+            pending = job
+        emitter.shutdown()
+        if pending is not None:
+            yield pending.result()
+
+
+def _numbered(number: int, of: int, job: Future[YearTables]) -> None:
+    if not job.exception():
+        job.result().shard, job.result().shards = number, of
 
 
 def _keeper(engine: str, memory_limit: int | None, plan: YearPlan, scratch: Path,

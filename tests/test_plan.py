@@ -46,7 +46,7 @@ def test_each_draw_computed_once_per_employee_and_stream(shard_rows):
 
 def test_stream_names_in_sql_match_the_counted_streams():
     # the counts above are the streams the SQL actually draws, not a guess
-    cohort_streams = re.findall(r"draw\(c\.draw_key, '(\w+)'\)", sql("rng"))
+    cohort_streams = re.findall(r"draw\(\w\.draw_key, '(\w+)'\)", sql("rng"))
     assert cohort_streams[0] == "term" and len(cohort_streams) == 1 + COHORT_STREAMS
     assert len(re.findall(r"hash_rng_key\(", sql("hire"))) == HIRE_STREAMS
     assert re.findall(r"draw\(\w\.draw_key, '(\w+)'\)", sql("termination")) == ["term_date"]

@@ -212,6 +212,26 @@ def hash_rng(ids: pa.Array, years: pa.Array, streams: pa.Array, seeds: pa.Array)
 _HEX_PAIRS = np.frombuffer("".join(f"{b:02x}" for b in range(256)).encode(), dtype=np.uint16)
 
 
+def event_id_prefix(scenario_keys: np.ndarray, design_keys: np.ndarray, employee_keys: np.ndarray,
+                    years: np.ndarray) -> np.ndarray:
+    """The fold of event_id over its first four keys (uint64): the same for all of a member's events."""
+    h = np.zeros(len(employee_keys), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for part in (scenario_keys, design_keys, employee_keys, years):
+            h = mix64(h ^ (np.asarray(part).astype(np.int64).view(np.uint64) + GOLDEN))
+    return h
+
+
+def event_id_text(prefixes: np.ndarray, seqs: np.ndarray) -> pa.Array:
+    """event_id from a member's prefix and the event's seq: the last fold, as 16 hex digits."""
+    with np.errstate(over="ignore"):
+        h = mix64(prefixes ^ (seqs.astype(np.int64).view(np.uint64) + GOLDEN))
+    text = _HEX_PAIRS[h.astype(">u8").view(np.uint8)].tobytes()  # most significant byte first
+    n = len(h)
+    offsets = pa.py_buffer(np.arange(0, 16 * (n + 1), 16, dtype=np.int32).tobytes())
+    return pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(text)])
+
+
 def event_id(scenario_keys: pa.Array, design_keys: pa.Array, employee_keys: pa.Array, years: pa.Array,
              seqs: pa.Array) -> pa.Array:
     """A stable event id: mix64 folded over five integer keys, as 16 lowercase hex digits.
@@ -219,13 +239,7 @@ def event_id(scenario_keys: pa.Array, design_keys: pa.Array, employee_keys: pa.A
     Formatted here rather than in SQL so every engine spells it the same way.
     """
     parts = [_plain(a) for a in (scenario_keys, design_keys, employee_keys, years, seqs)]
-    h = np.zeros(len(parts[0]), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for part in parts:
-            h = mix64(h ^ (_as_u64(part) + GOLDEN))
-    text = _HEX_PAIRS[h.astype(">u8").view(np.uint8)].tobytes()  # most significant byte first
-    n = len(h)
-    offsets = pa.py_buffer(np.arange(0, 16 * (n + 1), 16, dtype=np.int32).tobytes())
-    ids = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(text)])
+    prefix = event_id_prefix(*(_as_u64(part).view(np.int64) for part in parts[:4]))
+    ids = event_id_text(prefix, _as_u64(parts[4]).view(np.int64))
     mask = _null_mask(*parts)
     return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), ids) if mask is not None else ids
