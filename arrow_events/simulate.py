@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from collections import Counter
@@ -20,6 +19,7 @@ import pyarrow.compute as pc
 from arrow_events.census import Census, read_census
 from arrow_events.config import Config, census_start, dump_toml
 from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
+from arrow_events.manifest import YearManifest, read_manifest
 from arrow_events.plans import DEFAULT_OPTIONS, EngineOptions, YearTables, run_shards, run_year
 from arrow_events.schema import TABLES as CONTRACT
 from arrow_events.state import CohortState, from_census, from_snapshot
@@ -164,7 +164,7 @@ def _config_drift(cfg: Config, out: Path, first_year: int) -> list[str]:
     if first_year == cfg.scenario.start_year or not path.is_file():
         return []
     try:
-        before = json.loads(path.read_text(encoding="utf-8")).get("config_sha256")
+        before = read_manifest(path).config_sha256
     except ValueError:
         return [f"{path}: unreadable manifest; cannot tell which config made {first_year - 1}"]
     if before != cfg.digest():
@@ -280,26 +280,26 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
                     shard_progress(year, shard.shard, shard.shards)
                 del shard, events, snapshot
             generate_s = time.perf_counter() - t0
-        manifest = {
-            "simulation_year": year,
-            "scenario_id": cfg.scenario.scenario_id,
-            "plan_design_ids": [d.plan_design_id for d in cfg.plan_designs],
-            "seed": cfg.scenario.seed,
-            "config_sha256": cfg.digest(),
-            "config_toml": dump_toml(cfg),
-            "engine": options.engine,
-            "threads": options.threads,
-            "memory_limit_bytes": options.memory_limit,
-            "shard_rows": options.rows_per_shard,
-            "shards": shards,
-            "input": source if year == years[0] else f"snapshot {year - 1}",
-            **({"census": census_entry} if census_entry and year == years[0] else {}),
-            "versions": versions,
-            "workforce_counts": counts,
-            "events_by_type": dict(sorted(by_type.items())),
-            "timings_s": {"generate": round(generate_s, 4)},
-        }
-        year_report = YearReport(year, counts["n_active"], headcount_end, manifest["events_by_type"],
+        manifest = YearManifest(
+            simulation_year=year,
+            scenario_id=cfg.scenario.scenario_id,
+            plan_design_ids=[d.plan_design_id for d in cfg.plan_designs],
+            seed=cfg.scenario.seed,
+            config_sha256=cfg.digest(),
+            config_toml=dump_toml(cfg),
+            engine=options.engine,
+            threads=options.threads,
+            memory_limit_bytes=options.memory_limit,
+            shard_rows=options.rows_per_shard,
+            shards=shards,
+            input=source if year == years[0] else f"snapshot {year - 1}",
+            census=census_entry if year == years[0] else None,
+            versions=versions,
+            workforce_counts=counts,
+            events_by_type=dict(sorted(by_type.items())),
+            timings_s={"generate": round(generate_s, 4)},
+        )
+        year_report = YearReport(year, counts["n_active"], headcount_end, manifest.events_by_type,
                                  generate_s, 0.0, shards)
         # counted the moment it is committed: a Ctrl-C then reports it as kept
         commit_year(out, year, stage, manifest, on_commit=partial(report.years.append, year_report))

@@ -7,7 +7,6 @@ each year's manifest), independently of the engine's SQL.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import tomllib
 from collections import defaultdict
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 
 from arrow_events.config import config_from_dict
 from arrow_events.errors import UserError
+from arrow_events.manifest import YearManifest, read_manifest
 from arrow_events.schema import EVENT_TYPES, KEYS, MOMENT_STRIDE, TABLES
 from arrow_events.writer import DATA_FILE, LOCK_FILE, REJECTS, STAGING_PREFIX, manifest_path, partition_dir, sha256_file
 
@@ -81,7 +81,7 @@ def validate_warehouse(out: str | Path) -> ValidationReport:
     years = _check_layout(out, report)
     report.years = years
     tables: dict[tuple[str, int], pa.Table] = {}
-    manifests: dict[int, dict[str, Any]] = {}
+    manifests: dict[int, YearManifest] = {}
     for year in years:
         manifest = _read_manifest(out, year, report)
         if manifest is not None:
@@ -160,25 +160,25 @@ def _year_of(name: str, prefix: str, suffix: str) -> int | None:
     return int(middle) if middle.isdigit() else None
 
 
-def _read_manifest(out: Path, year: int, report: ValidationReport) -> dict[str, Any] | None:
+def _read_manifest(out: Path, year: int, report: ValidationReport) -> YearManifest | None:
     path = manifest_path(out, year)
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
+        return read_manifest(path)
+    except (ValueError, UnicodeDecodeError, TypeError) as e:
         report.add("manifest", str(path), f"unreadable manifest ({e})")
         return None
 
 
-def _read_checked(out: Path, name: str, year: int, schema: pa.Schema, manifest: dict[str, Any] | None,
+def _read_checked(out: Path, name: str, year: int, schema: pa.Schema, manifest: YearManifest | None,
                   report: ValidationReport) -> pa.Table | None:
     path = partition_dir(out, name, year) / DATA_FILE
     if not path.is_file():
         return None
     where = str(path.relative_to(out))
     if manifest is not None:
-        info = manifest.get("files", {}).get(name)
+        info = manifest.files.get(name)
         if info is None:
             report.add("manifest", where, "not listed in the year's manifest")
         elif sha256_file(path) != info["sha256"]:
@@ -188,8 +188,8 @@ def _read_checked(out: Path, name: str, year: int, schema: pa.Schema, manifest: 
     except (pa.ArrowException, OSError) as e:
         report.add("manifest", where, f"unreadable Parquet ({str(e).splitlines()[0]})")
         return None
-    if manifest is not None and name in manifest.get("files", {}):
-        rows = manifest["files"][name]["rows"]
+    if manifest is not None and name in manifest.files:
+        rows = manifest.files[name]["rows"]
         if table.num_rows != rows:
             report.add("manifest", where, f"{table.num_rows} rows, manifest says {rows}")
     if table.schema.remove_metadata() != schema:
@@ -322,9 +322,11 @@ def _actives(snapshot: pa.Table, design: str) -> pa.Table:
 
 
 def _check_headcount(year: int, events: pa.Table, snapshot: pa.Table, prior: pa.Table | None,
-                     manifest: dict[str, Any], report: ValidationReport) -> None:
+                     manifest: YearManifest, report: ValidationReport) -> None:
     try:
-        cfg = config_from_dict(tomllib.loads(manifest["config_toml"]), "manifest")
+        cfg = config_from_dict(tomllib.loads(manifest.config_toml or ""), "manifest")
+        if not manifest.config_toml:
+            raise KeyError("config_toml")
     except (KeyError, tomllib.TOMLDecodeError, UserError) as e:
         report.add("manifest", f"year {year}", f"no usable config in the manifest ({e})")
         return
@@ -339,7 +341,7 @@ def _check_headcount(year: int, events: pa.Table, snapshot: pa.Table, prior: pa.
         p = pc.sum(pc.greater_equal(cohort["hire_date"], pa.scalar(jan1_prior))).as_py() or 0
         scheduled = _scheduled_in(cohort, year).num_rows
     else:  # the first stored year: its cohort came from the census, as counted in the manifest
-        counts = manifest.get("workforce_counts", {})
+        counts = manifest.workforce_counts
         n, p = counts.get("n_active"), counts.get("n_prior_hires")
         if n is None or p is None:
             return

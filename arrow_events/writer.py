@@ -41,6 +41,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from arrow_events.errors import UserError, WarehouseError, os_reason
+from arrow_events.manifest import YearManifest, read_manifest
 from arrow_events.year_writer import YearStage
 
 DATA_FILE = "part-0.parquet"
@@ -149,8 +151,8 @@ def failpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def write_year(out: Path, year: int, tables: dict[str, pa.Table], manifest: dict[str, Any],
-               on_commit: Callable[[], None] | None = None) -> dict[str, Any]:
+def write_year(out: Path, year: int, tables: dict[str, pa.Table], manifest: YearManifest,
+               on_commit: Callable[[], None] | None = None) -> YearManifest:
     """Write ``tables`` (name -> contract table), each whole, as year ``year``; returns the manifest written."""
     with staged_year(out, year, {name: t.schema for name, t in tables.items()}) as stage:
         for name, table in tables.items():
@@ -192,8 +194,8 @@ def _discarded_on_failure(staging: Path, year: int) -> Iterator[None]:
         raise
 
 
-def commit_year(out: Path, year: int, stage: YearStage, manifest: dict[str, Any],
-                on_commit: Callable[[], None] | None = None) -> dict[str, Any]:
+def commit_year(out: Path, year: int, stage: YearStage, manifest: YearManifest,
+                on_commit: Callable[[], None] | None = None) -> YearManifest:
     """Steps 2-4 for a staged year: journal, swap in, manifest. Returns the manifest written.
 
     Ctrl-C waits for the commit (renames and the manifest) and for ``on_commit``, so a caller counts a
@@ -202,8 +204,8 @@ def commit_year(out: Path, year: int, stage: YearStage, manifest: dict[str, Any]
     staging = stage.staging
     with _discarded_on_failure(staging, year):
         files = {name: _file_entry(stream.path, year, name, stream.rows) for name, stream in stage.streams.items()}
-        manifest = {**manifest, "files": files}
-        _write_json(staging / JOURNAL, manifest)
+        manifest = replace(manifest, files=files)
+        _write_json(staging / JOURNAL, manifest.to_json())
         failpoint(f"journaled:{year}")
     try:
         with ctrl_c_held():
@@ -216,13 +218,13 @@ def commit_year(out: Path, year: int, stage: YearStage, manifest: dict[str, Any]
     return manifest
 
 
-def _roll_forward(out: Path, year: int, staging: Path, manifest: dict[str, Any]) -> None:
+def _roll_forward(out: Path, year: int, staging: Path, manifest: YearManifest) -> None:
     """Steps 3 and 4: swap in whatever is still staged, write the manifest, drop the staging."""
-    for name in manifest["files"]:
+    for name in manifest.files:
         if (staging / name).is_dir():
             _swap_in(staging / name, partition_dir(out, name, year), staging / f"old-{name}")
             failpoint(f"swapped-{name}:{year}")
-    _write_json(manifest_path(out, year), manifest)
+    _write_json(manifest_path(out, year), manifest.to_json())
     failpoint(f"committed:{year}")
     shutil.rmtree(staging)
 
@@ -255,7 +257,7 @@ def recover(out: Path) -> list[str]:
         journal = staging / JOURNAL
         if year_text.isdigit() and journal.is_file():
             try:
-                manifest = json.loads(journal.read_text(encoding="utf-8"))
+                manifest = read_manifest(journal)
                 with ctrl_c_held():
                     _roll_forward(out, int(year_text), staging, manifest)
             except OSError as e:

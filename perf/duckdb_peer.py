@@ -19,6 +19,7 @@ from duckdb import sqltypes
 import udfs
 from arrow_events import emit, params
 from arrow_events.config import Config
+from arrow_events.manifest import YearManifest
 from arrow_events.plans import BOUND, COUNTS, GLOBAL_STAGES, STAGES, YearTables
 from arrow_events.shards import cut, numbered
 from arrow_events.simulate import to_year_result
@@ -85,7 +86,8 @@ def run_duckdb(cfg: Config, census: pa.Table, out: Path, threads: int = 2) -> li
         t0 = time.perf_counter()
         result = to_year_result(duckdb_year(con, cfg, year, state), 0.0)
         t1 = time.perf_counter()
-        write_year(out, year, {"events": result.events, "snapshot": result.snapshot}, {"engine": "duckdb"})
+        write_year(out, year, {"events": result.events, "snapshot": result.snapshot},
+                   YearManifest(simulation_year=year, engine="duckdb"))
         years.append({"year": year, "generate_s": t1 - t0, "write_s": time.perf_counter() - t1})
         state = from_snapshot(result.snapshot)
     return years

@@ -12,6 +12,7 @@ import pytest
 from datafusion import SessionContext
 
 from arrow_events import EngineOptions, run
+from arrow_events.manifest import read_manifest
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA
 from tests.conftest import two_design_config
 
@@ -101,6 +102,19 @@ def test_manifest_matches_files(small_runs):
             assert hashlib.sha256(p.read_bytes()).hexdigest() == info["sha256"]
             assert ds.dataset(p).count_rows() == info["rows"]
         assert sum(m["events_by_type"].values()) == m["files"]["events"]["rows"]
+        # the one reader gives back what is on disk, field for field
+        assert read_manifest(out / "manifests" / f"simulation_year={year}.json").to_json() == m
+        assert "census" not in m  # the built-in census: only a census given says where the cohort came from
+
+
+def test_manifest_of_an_older_writer_reads_with_defaults(tmp_path):
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps({"simulation_year": 2025, "engine": "duckdb", "a_key_from_later": 1}))
+    m = read_manifest(p)
+    assert (m.simulation_year, m.engine, m.files, m.config_toml) == (2025, "duckdb", {}, None)
+    p.write_text("[1, 2]")
+    with pytest.raises(ValueError):
+        read_manifest(p)
 
 
 def test_read_back_with_pyarrow_dataset(small_runs):
