@@ -107,14 +107,3 @@ def money_to_cents(money: pa.Array | pa.ChunkedArray) -> pa.Array:
     """decimal(18, 2) -> int64 cents, exactly."""
     arr = money.combine_chunks() if isinstance(money, pa.ChunkedArray) else money
     return arr.cast(MONEY).view(_CENTS).cast(pa.int64())
-
-
-def to_contract(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Select and cast the engine's columns into ``schema`` (cents become money)."""
-    columns = []
-    for f in schema:
-        if f.type == MONEY:
-            columns.append(cents_to_money(table[f"{f.name}_cents"].combine_chunks()))
-        else:
-            columns.append(table[f.name].combine_chunks().cast(f.type))
-    return pa.Table.from_arrays(columns, schema=schema)
