@@ -8,6 +8,8 @@ Library first; the CLI is a thin layer over these functions:
     for year in simulate_years(cfg, from_census(census.table, cfg), cfg.years):
         year.events  # a pyarrow.Table in the output contract
     run(cfg, "warehouse", census=polars_df, on_bad_rows="skip")  # checked, written, rejects listed
+    for year in simulate(polars_df, "plan.toml", years="2025-2027", seed=7):
+        pl.from_arrow(year.events)  # Arrow streams, computed shard by shard as they are read
 """
 
 from arrow_events.census import Census, normalize_census, read_census, synthetic_census
@@ -16,6 +18,7 @@ from arrow_events.errors import UserError
 from arrow_events.plans import EngineOptions
 from arrow_events.simulate import RunReport, YearResult, run, simulate_years
 from arrow_events.state import CohortState, from_census, from_snapshot
+from arrow_events.streams import Simulation, TableStream, YearStreams, simulate  # the function, not the module
 
 __all__ = [
     "Census",
@@ -32,6 +35,10 @@ __all__ = [
     "normalize_census",
     "read_census",
     "run",
+    "Simulation",
+    "TableStream",
+    "YearStreams",
+    "simulate",
     "simulate_years",
     "synthetic_census",
 ]

@@ -300,3 +300,40 @@ def explain_command(year: int, census_path: Path | None, config_path: Path | Non
         click.echo(f"wrote {path}")
     else:
         click.echo(explain_year(cfg, year, state, threads))
+
+
+@main.command("serve")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("flight-data"), show_default=True,
+              help="Where runs are kept, one warehouse per run; finished runs survive a restart.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8815, show_default=True,
+              help="Port to listen on; 0 picks a free one (printed).")
+@click.option("--max-runs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Simulations running at once; more are refused until one finishes.")
+@click.option("--token", envvar="ARROW_EVENTS_TOKEN",
+              help="Require 'authorization: Bearer <token>' on every call (or set ARROW_EVENTS_TOKEN).")
+@click.option("--tls-cert", type=click.Path(path_type=Path), help="PEM certificate: serve grpc+tls.")
+@click.option("--tls-key", type=click.Path(path_type=Path), help="PEM private key of --tls-cert.")
+@click.option("--query-memory", default="2GB", show_default=True,
+              help="Memory a SQL ticket may use on the server before spilling or failing.")
+@user_errors
+def serve_command(data_dir: Path, host: str, port: int, max_runs: int, token: str | None, tls_cert: Path | None,
+                  tls_key: Path | None, query_memory: str) -> None:
+    """Serve simulations over Arrow Flight: census in by do_put, events out by do_get or SQL.
+
+    Each run executes in its own process and is kept as a warehouse under --data-dir.
+    SIGTERM or Ctrl-C stops the server; runs in progress are interrupted, their finished years kept.
+
+    \b
+    Examples:
+      arrow-events serve --port 8815 --data-dir runs
+      ARROW_EVENTS_TOKEN=secret arrow-events serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
+    """
+    from arrow_events.service import ServeOptions, serve  # pyarrow.flight only for this command
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        click.echo(f"warning: serving on {host} without --token: anyone who can reach it can run simulations",
+                   err=True)
+    options = ServeOptions(data_dir, host, port, max_runs, token, tls_cert, tls_key, parse_size(query_memory))
+    serve(options, ready=lambda location: click.echo(f"serving on {location}; runs in {data_dir}/", err=False))
+    click.echo("stopped", err=True)

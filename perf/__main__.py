@@ -5,6 +5,7 @@
     python -m perf --employees 200000 --threads 2 --engines fused
     python -m perf --series scaling # 5k ... 5M employees x 1 year: time and peak RSS, one process each
     python -m perf --series shards  # 1M employees in 1, 2, 4, 8, 16 shards
+    python -m perf --series flight --repeats 3  # W1 and W2 over Arrow Flight against the in-process call
 """
 
 from __future__ import annotations
@@ -179,11 +180,15 @@ def run_series(series: str, threads: int, quick: bool) -> tuple[list[dict], str,
 @click.option("--warmup", type=int, default=1, show_default=True)
 @click.option("--name", default="latest", show_default=True, help="Results file stem under --out.")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
-@click.option("--series", type=click.Choice(["engines", "scaling", "shards"]), default="engines", show_default=True,
-              help="engines: the side-by-side table; scaling: 5k-5M employees; shards: 1M in 1-16 shards.")
+@click.option("--series", type=click.Choice(["engines", "scaling", "shards", "flight"]), default="engines",
+              show_default=True, help="engines: the side-by-side table; scaling: 5k-5M employees; shards: 1M in "
+              "1-16 shards; flight: a Flight round trip against the in-process call.")
 def main(quick: bool, workloads: str, employees: int | None, engines: str, threads_text: str, repeats: int,
          warmup: int, name: str, out: Path, series: str) -> None:
     """Time event generation per year, whole runs and peak RSS, by workload, engine and threads."""
+    if series == "flight":
+        flight_series(quick, workloads, repeats, warmup, name, out)
+        return
     if series != "engines":
         threads = int(threads_text.split(",")[-1]) if "," not in threads_text else 2
         results, x, label, title = run_series(series, threads, quick)
@@ -235,6 +240,27 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
     drew = chart(doc, out / f"{name}.png")
     click.echo(md)
     click.echo(f"wrote {out / name}.json, .md" + (", .png" if drew else " (no matplotlib: no chart)"))
+
+
+def flight_series(quick: bool, workloads: str, repeats: int, warmup: int, name: str, out: Path) -> None:
+    """Flight round trip (push census, pull all events) against the in-process call, per workload."""
+    from perf.flight import markdown as flight_markdown
+    from perf.flight import run_flight_series
+
+    table = QUICK if quick else WORKLOADS
+    if quick:
+        repeats, warmup = 1, 0
+    chosen = {w: table[w] for w in workloads.split(",") if w}
+    results = run_flight_series(chosen, repeats, warmup, lambda line: click.echo(line, err=True))
+    doc = {"machine": machine(), "repeats": repeats, "warmup": warmup, "quick": quick,
+           "measured_on": dt.date.today().isoformat(), "results": results}
+    stem = "flight" if name == "latest" else name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    md = flight_markdown(doc)
+    (out / f"{stem}.md").write_text(md)
+    click.echo(md)
+    click.echo(f"wrote {out / stem}.json, .md")
 
 
 if __name__ == "__main__":

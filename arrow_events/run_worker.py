@@ -1,0 +1,87 @@
+"""One simulation in its own process: what the Flight service runs for each run.
+
+A process per run isolates it: a run that exhausts its memory, crashes or is cancelled
+(terminated) takes nothing else down. The service keeps one spare process started ahead,
+its imports done, so a run starts without paying for them. The worker reads the census the
+service saved, checks it (answering ``refused`` with the command line's one-line message, or
+``checked``), then writes the warehouse with ``arrow_events.simulate.run`` (the single
+writer), reporting each committed year. Messages on the pipe are tuples:
+``("refused", message)``, ``("checked", census)``, ``("year", summary)``, ``("done", summary)``,
+``("failed", message)``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from arrow_events.census import Census, read_census
+from arrow_events.errors import ResourceLimitError, UserError
+from arrow_events.simulate import YearReport, run
+
+
+def worker_main(conn: Connection) -> None:
+    """A spare worker: the imports above are done; wait for one job, run it, exit."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when a run stops
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    try:
+        job = conn.recv()
+    except (EOFError, OSError):
+        os._exit(0)
+    code = run_job(conn, job)
+    conn.close()
+    # like the CLI after a DataFusion failure: leave without interpreter shutdown (DATAFUSION_NOTES.md)
+    os._exit(code)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Die with the service, so no orphan keeps writing a run the service no longer tracks."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def run_job(conn: Connection, job: dict[str, Any]) -> int:
+    """Check the census, then simulate into the run's warehouse; report on ``conn``. Returns an exit code."""
+    req = job["request"]
+    try:
+        with pa.memory_map(str(job["census"])) as source:
+            table = pa.ipc.open_file(source).read_all()
+        census = read_census(table, req.cfg.scenario.start_year, on_bad_rows=req.on_bad_rows,
+                             date_format=req.date_format)
+    except UserError as e:
+        conn.send(("refused", str(e)))
+        return 2
+    del table
+    conn.send(("checked", census_summary(census)))
+    try:
+        report = run(req.cfg, Path(job["out"]), req.years, census, options=req.options,
+                     progress=lambda y: conn.send(("year", year_summary(y))))
+    except (UserError, ResourceLimitError) as e:
+        conn.send(("failed", str(e)))
+        return 3 if isinstance(e, ResourceLimitError) else 2
+    except Exception as e:  # reported to the client as one line; the service keeps serving
+        first = (str(e).strip().splitlines() or [""])[0]
+        conn.send(("failed", f"{type(e).__name__}: {first}"))
+        return 1
+    conn.send(("done", {"seconds": round(report.total_s, 3)}))
+    return 0
+
+
+def census_summary(census: Census) -> dict[str, Any]:
+    return {"rows_read": census.rows_read, "rows_kept": census.table.num_rows,
+            "rows_rejected": census.rows_rejected, "notes": census.notes, "warnings": census.warnings,
+            "rejected": census.rejected_summary() if census.rows_rejected else None}
+
+
+def year_summary(y: YearReport) -> dict[str, Any]:
+    return {"year": y.year, "headcount_start": y.headcount_start, "headcount_end": y.headcount_end,
+            "events": y.events, "events_by_type": y.events_by_type, "shards": y.shards,
+            "seconds": round(y.generate_s + y.write_s, 3)}

@@ -1,0 +1,416 @@
+"""The Flight service's runs: each a warehouse under the data directory, written by its own process.
+
+Layout of ``--data-dir``:
+
+    <run-id>/                 the run's warehouse (events/, snapshot/, manifests/), by the single writer
+    .runs/<run-id>.json       the run's record: status, years, census summary, error
+    .uploads/<run-id>.arrow   the census as uploaded, while the run reads it
+
+A run is ``checking`` (its process reads the census), then ``running``, then ``done``,
+``failed`` (its one-line message in ``error``), ``cancelled`` or ``interrupted`` (the service
+stopped during it). Years already committed stay readable whatever the ending. A census the
+worker refuses leaves nothing behind. Records survive a restart; a run that was in progress
+when the service stopped is ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import multiprocessing
+import os
+import re
+import secrets
+import shutil
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from arrow_events.config import Config, census_start, parse_size
+from arrow_events.errors import UserError, years_text
+from arrow_events.plans import ENGINES, EngineOptions
+from arrow_events.run_worker import worker_main
+from arrow_events.streams import config_from_toml, resolve_config, resolve_years
+from arrow_events.writer import manifest_path, recover
+
+ACTIVE = ("checking", "running")
+RUN_ID = re.compile(r"[0-9a-f]{12}")
+SIMULATE_KEYS = ("years", "config", "seed", "threads", "engine", "memory_limit", "shard_rows", "on_bad_rows",
+                 "date_format")
+
+
+class ServerBusy(Exception):
+    """--max-runs simulations are running: try again later."""
+
+
+@dataclass
+class SimulateRequest:
+    """A ``{"simulate": {...}}`` command, checked: what the worker runs."""
+
+    cfg: Config
+    years: list[int]
+    options: EngineOptions
+    on_bad_rows: str = "fail"
+    date_format: str | None = None
+
+
+def parse_simulate(body: Any) -> SimulateRequest:
+    """Check the simulate command's keys and values; ``config`` is TOML text (never a path on the server)."""
+    if not isinstance(body, dict):
+        raise UserError('simulate: expected an object, e.g. {"simulate": {"years": "2025-2027", "seed": 7}}')
+    for key in body:
+        if key not in SIMULATE_KEYS:
+            close = difflib.get_close_matches(key, SIMULATE_KEYS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(SIMULATE_KEYS)})"
+            raise UserError(f"simulate: unknown key '{key}'{hint}")
+    text = body.get("config")
+    if text is not None and not isinstance(text, str):
+        raise UserError("simulate.config: expected TOML text")
+    cfg = resolve_config(config_from_toml(text) if text else None, body.get("seed"))
+    years = resolve_years(body.get("years"), cfg)
+    cfg = census_start(cfg, years[0])
+    threads = _whole(body, "threads", 2, 1, 256)
+    engine = body.get("engine", "fused")
+    if engine not in ENGINES:
+        raise UserError(f"simulate.engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+    limit = body.get("memory_limit")
+    if limit is not None and not isinstance(limit, str):
+        raise UserError(f"simulate.memory_limit: expected a size like \"1GB\", got {limit!r}")
+    memory = parse_size(limit) if limit else cfg.memory_limit_bytes
+    shard_rows = _whole(body, "shard_rows", None, 1, None)
+    on_bad_rows = body.get("on_bad_rows", "fail")
+    if on_bad_rows not in ("fail", "skip"):
+        raise UserError(f"simulate.on_bad_rows: expected fail or skip, got {on_bad_rows!r}")
+    date_format = body.get("date_format")
+    if date_format is not None and not isinstance(date_format, str):
+        raise UserError(f"simulate.date_format: expected a strptime format, got {date_format!r}")
+    return SimulateRequest(cfg, years, EngineOptions(threads, engine, memory, shard_rows), on_bad_rows, date_format)
+
+
+def _whole(body: dict[str, Any], key: str, default: int | None, low: int, high: int | None) -> int | None:
+    value = body.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f"{low}-{high}" if high is not None else f"at least {low}"
+        raise UserError(f"simulate.{key}: expected a whole number {bound}, got {value!r}")
+    return value
+
+
+@dataclass
+class Run:
+    """One run: its record (saved as JSON) and, while it runs, its process."""
+
+    id: str
+    years: list[int]
+    seed: int
+    status: str = "checking"
+    error: str | None = None
+    census: dict[str, Any] = field(default_factory=dict)
+    years_done: list[int] = field(default_factory=list)
+    year_summaries: dict[str, Any] = field(default_factory=dict)
+    process: BaseProcess | None = field(default=None, repr=False)
+
+    def record(self) -> dict[str, Any]:
+        return {"run": self.id, "years": self.years, "seed": self.seed, "status": self.status, "error": self.error,
+                "census": self.census, "years_done": sorted(self.years_done), "year_summaries": self.year_summaries}
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+class RunStore:
+    """The runs under a data directory, their worker processes, and waiting for their years."""
+
+    def __init__(self, data_dir: Path, max_runs: int = 2) -> None:
+        self.data_dir, self.max_runs = Path(data_dir), max_runs
+        _prepare_data_dir(self.data_dir)
+        self.records, self.uploads = self.data_dir / ".runs", self.data_dir / ".uploads"
+        self.records.mkdir(exist_ok=True)
+        shutil.rmtree(self.uploads, ignore_errors=True)
+        self.uploads.mkdir()
+        self._cond = threading.Condition()
+        self._runs: dict[str, Run] = {}
+        self._starting = 0  # runs between their slot being taken and their process answering
+        self._stopping = False
+        self._mp = multiprocessing.get_context("spawn")
+        self._spare: tuple[BaseProcess, Connection] | None = None
+        for path in sorted(self.records.glob("*.json")):
+            self._load(path)
+        self._spawn_spare()
+
+    # -- runs on disk -------------------------------------------------------------------------
+
+    def out(self, run: Run) -> Path:
+        return self.data_dir / run.id
+
+    def _load(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            run = Run(id=data["run"], years=data["years"], seed=data["seed"], status=data["status"],
+                      error=data.get("error"), census=data.get("census", {}),
+                      year_summaries=data.get("year_summaries", {}))
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # not a record of ours: ignored, never deleted
+        if not RUN_ID.fullmatch(run.id) or path.stem != run.id:
+            return
+        out = self.out(run)
+        run.years_done = [y for y in run.years if manifest_path(out, y).is_file()]
+        if run.active:  # the service stopped (or was killed) during the run
+            run.status, run.error = "interrupted", _interrupted_text(run)
+            _tidy(out)
+            self._save(run)
+        self._runs[run.id] = run
+
+    def _save(self, run: Run) -> None:
+        path = self.records / f"{run.id}.json"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(run.record(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+    def runs(self) -> list[Run]:
+        with self._cond:
+            return sorted(self._runs.values(), key=lambda r: r.id)
+
+    def get(self, run_id: Any) -> Run:
+        with self._cond:
+            run = self._runs.get(run_id) if isinstance(run_id, str) else None
+        if run is None:
+            raise UserError(f"run {run_id!r}: no such run on this server (list_flights shows the runs)")
+        return run
+
+    # -- starting a run -----------------------------------------------------------------------
+
+    def start(self, request: SimulateRequest, write_census: Callable[[Path], None]) -> Run:
+        """Save the census (``write_census(path)``), start the run's process, wait for its census check.
+
+        Raises ServerBusy at --max-runs, UserError with the worker's message for a refused census.
+        """
+        with self._cond:
+            if self._stopping:
+                raise ServerBusy("the server is shutting down")
+            running = sum(r.active for r in self._runs.values()) + self._starting
+            if running >= self.max_runs:
+                raise ServerBusy(f"the server is running its limit of {self.max_runs} simulation(s) (--max-runs "
+                                 f"{self.max_runs}); try again when one has finished")
+            self._starting += 1
+        try:
+            run = self._launch(request, write_census)
+        except BaseException:
+            with self._cond:
+                self._starting -= 1
+            raise
+        with self._cond:
+            while run.status == "checking":
+                self._cond.wait(0.25)
+            if run.status == "refused":
+                self._forget(run)
+                raise UserError(run.error or "census refused")
+        return run
+
+    def _launch(self, request: SimulateRequest, write_census: Callable[[Path], None]) -> Run:
+        run_id = secrets.token_hex(6)
+        census = self.uploads / f"{run_id}.arrow"
+        try:
+            write_census(census)
+        except BaseException:
+            census.unlink(missing_ok=True)
+            raise
+        process, conn = self._take_spare()
+        run = Run(run_id, request.years, request.cfg.scenario.seed, process=process)
+        with self._cond:
+            self._runs[run_id] = run  # counted as active from here on, no longer as starting
+            self._starting -= 1
+        try:
+            conn.send({"request": request, "census": str(census), "out": str(self.out(run))})
+        except OSError:  # the worker died meanwhile: the follower records the run as failed
+            conn.close()
+        threading.Thread(target=self._follow, args=(run, conn, census), daemon=True,
+                         name=f"run-{run_id}").start()
+        return run
+
+    def _spawn_spare(self) -> None:
+        parent, child = self._mp.Pipe()
+        process = self._mp.Process(target=worker_main, args=(child,), daemon=True, name="arrow-events-run")
+        process.start()
+        child.close()
+        self._spare = (process, parent)
+
+    def _take_spare(self) -> tuple[BaseProcess, Connection]:
+        """The spare worker if it is alive, else a new one. The next spare is started once a run ends
+        (``_follow``): importing it meanwhile would take CPU from the run."""
+        with self._cond:
+            spare, self._spare = self._spare, None
+            if spare is None or not spare[0].is_alive():
+                self._spawn_spare()
+                spare, self._spare = self._spare, None
+        assert spare is not None
+        return spare
+
+    def _follow(self, run: Run, conn: Connection, census: Path) -> None:
+        """The run's messages, until its process ends; then its final status."""
+        try:
+            while True:
+                kind, payload = conn.recv()
+                with self._cond:
+                    try:
+                        self._apply(run, kind, payload)
+                    except Exception:  # a record that cannot be saved must not stop following the run
+                        traceback.print_exc(file=sys.stderr)
+                    self._cond.notify_all()
+        except (EOFError, OSError):
+            pass
+        assert run.process is not None
+        run.process.join()
+        census.unlink(missing_ok=True)
+        with self._cond:
+            if run.active:
+                code = run.process.exitcode
+                why = " (killed: out of memory?)" if code == -9 else ""
+                run.status, run.error = "failed", f"the run's process ended before finishing, exit code {code}{why}"
+            if run.status != "refused":
+                _tidy(self.out(run))
+                if run.id in self._runs:
+                    self._save(run)
+            run.process = None
+            if self._spare is None and not self._stopping:
+                self._spawn_spare()
+            self._cond.notify_all()
+
+    def _apply(self, run: Run, kind: str, payload: Any) -> None:
+        if not run.active:  # cancelled or interrupted meanwhile: its process is being stopped
+            return
+        if kind == "refused":
+            run.status, run.error = "refused", payload
+            return
+        if kind == "checked":
+            run.status, run.census = "running", payload
+        elif kind == "year":
+            run.years_done.append(payload["year"])
+            run.year_summaries[str(payload["year"])] = payload
+        elif kind == "done":
+            run.status = "done"
+        elif kind == "failed":
+            run.status, run.error = "failed", payload
+        self._save(run)
+
+    def _forget(self, run: Run) -> None:
+        self._runs.pop(run.id, None)
+        (self.records / f"{run.id}.json").unlink(missing_ok=True)
+        (self.uploads / f"{run.id}.arrow").unlink(missing_ok=True)
+        shutil.rmtree(self.out(run), ignore_errors=True)
+
+    # -- waiting, cancelling, dropping ----------------------------------------------------------
+
+    def wait_year(self, run: Run, year: int) -> Path:
+        """The run's warehouse once ``year`` is committed (waiting for it); UserError if it never will be."""
+        if year not in run.years:
+            raise UserError(f"run {run.id}: no year {year} (its years are {years_text(run.years)})")
+        with self._cond:
+            while year not in run.years_done and run.active and not self._stopping:
+                self._cond.wait(0.25)
+            if year in run.years_done:
+                return self.out(run)
+        raise UserError(self._ended_text(run, f"before {year} was written"))
+
+    def wait_finished(self, run: Run) -> Path:
+        """The run's warehouse once the run is done; UserError if it ended otherwise."""
+        with self._cond:
+            while run.active and not self._stopping:
+                self._cond.wait(0.25)
+            if run.status == "done":
+                return self.out(run)
+        raise UserError(self._ended_text(run, "before finishing"))
+
+    def wait_ended(self, run: Run) -> Path:
+        """The run's warehouse once the run has ended, however it ended."""
+        with self._cond:
+            while run.active and not self._stopping:
+                self._cond.wait(0.25)
+            if run.active:
+                raise UserError("the server is shutting down")
+        return self.out(run)
+
+    def _ended_text(self, run: Run, when: str) -> str:
+        if self._stopping and run.active:
+            return "the server is shutting down"
+        kept = f"; years {years_text(run.years_done)} are readable" if run.years_done else ""
+        if run.status == "failed":
+            return f"run {run.id} failed: {run.error}"
+        return f"run {run.id} was {run.status} {when}{kept}"
+
+    def cancel(self, run: Run, status: str = "cancelled") -> None:
+        """Stop a running run (its process is terminated); its committed years stay readable."""
+        with self._cond:
+            if not run.active:
+                return
+            run.status = status
+            run.error = _interrupted_text(run) if status == "interrupted" else None
+            process = run.process
+            self._save(run)
+            self._cond.notify_all()
+        if process is not None:
+            process.terminate()
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+        with self._cond:  # the run's follower tidies the warehouse and records the years kept
+            while run.process is not None:
+                self._cond.wait(0.25)
+
+    def drop(self, run: Run) -> None:
+        """Cancel the run if it runs, then delete its warehouse and record."""
+        self.cancel(run)
+        with self._cond:
+            self._forget(run)
+
+    def stop(self) -> None:
+        """Shutting down: waiters return, runs in progress are interrupted, the spare exits."""
+        with self._cond:
+            self._stopping = True
+            active = [r for r in self._runs.values() if r.active]
+            spare, self._spare = self._spare, None
+            self._cond.notify_all()
+        for run in active:
+            self.cancel(run, "interrupted")
+        if spare is not None:
+            spare[1].close()
+            spare[0].join(5)
+            if spare[0].is_alive():
+                spare[0].kill()
+
+
+def _interrupted_text(run: Run) -> str:
+    kept = f"years {years_text(run.years_done)} were kept" if run.years_done else "no year was written"
+    return f"the server stopped during the run; {kept}"
+
+
+def _tidy(out: Path) -> None:
+    """Complete or discard a year a stopped process left staged (the writer's own recovery)."""
+    if out.is_dir():
+        try:
+            recover(out)
+        except UserError:
+            pass
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UserError(f"{data_dir}: data directory exists and is not a directory")
+    if data_dir.is_dir():
+        names = [n for n in os.listdir(data_dir) if n not in (".runs", ".uploads")]
+        if names and not (data_dir / ".runs").is_dir():
+            raise UserError(f"{data_dir}: not an arrow-events service directory (it holds {len(names)} other "
+                            f"entr{'y' if len(names) == 1 else 'ies'}, e.g. {sorted(names)[0]!r}); choose an empty "
+                            "or new directory")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{data_dir}: cannot create the data directory ({e.strerror})") from None

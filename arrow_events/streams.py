@@ -1,0 +1,295 @@
+"""The in-process API: ``arrow_events.simulate(census, config, years, seed)``, one Arrow stream pair per year.
+
+    import polars as pl
+    import arrow_events
+    for year in arrow_events.simulate("census.csv", "plan.toml", years="2025-2027", seed=7):
+        events = pl.from_arrow(year.events)      # or duckdb / DataFusion, batch by batch
+        year.snapshot.to_arrow()                 # or the whole table
+
+Each year's ``events`` and ``snapshot`` are streams (``__arrow_c_stream__``) over the year's shards,
+computed as the stream is read: a consumer reading batch by batch never holds the whole year's
+events. The rows are the ones ``arrow-events run`` writes for the same inputs. The next year starts
+from this year's actives, so moving on to the next year first finishes this one: the shards not yet
+read are computed and kept for the streams that were not read (reading either stream pulls shards,
+and the other stream's part of each shard waits in memory until it is read or the year is dropped).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import tomllib
+from collections import deque
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from arrow_events.census import Census, read_census
+from arrow_events.config import Config, census_start, config_from_dict, load_config, parse_size
+from arrow_events.errors import UserError
+from arrow_events.plans import EngineOptions, YearTables, run_shards
+from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA
+from arrow_events.simulate import DEFAULT_CENSUS_SEED, DEFAULT_EMPLOYEES, parse_years
+from arrow_events.state import CohortState, from_census, from_snapshot
+from arrow_events.synthetic import synthetic_census
+
+BATCH_ROWS = 65536  # rows per batch handed to a consumer (slices of a shard: no copy)
+TABLES = {"events": EVENTS_SCHEMA, "snapshot": SNAPSHOT_SCHEMA}
+
+
+def resolve_config(config: Config | str | Path | None, seed: int | None = None) -> Config:
+    """A Config from a Config, a TOML file path, or TOML text (text when it has a newline, '=' or '[')."""
+    if isinstance(config, Config):
+        cfg = config
+    elif config is None or isinstance(config, Path):
+        cfg = load_config(config)
+    elif isinstance(config, str):
+        is_text = any(c in config for c in "\n=[") or not config.strip()
+        cfg = config_from_toml(config) if is_text else load_config(config)
+    else:
+        raise UserError(f"config: expected a Config, a TOML file path or TOML text, got {type(config).__name__}")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise UserError(f"seed: expected a whole number, got {seed!r}")
+        cfg = _with_seed(cfg, seed)
+    return cfg
+
+
+def config_from_toml(text: str, source: str = "config") -> Config:
+    """A Config from TOML text; errors name ``source`` as the command line names the file."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{source}: invalid TOML: {e}") from None
+    return config_from_dict(data, source)
+
+
+def _with_seed(cfg: Config, seed: int) -> Config:
+    return dataclasses.replace(cfg, scenario=dataclasses.replace(cfg.scenario, seed=seed))
+
+
+def resolve_years(years: str | int | Iterable[int] | None, cfg: Config) -> list[int]:
+    """'2025-2027', 2025, [2025, 2026] or None (the scenario's years) -> consecutive years."""
+    if years is None:
+        return cfg.years
+    if isinstance(years, str):
+        return parse_years(years)
+    if isinstance(years, int) and not isinstance(years, bool):
+        return [years]
+    try:
+        out = [int(y) for y in years]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise UserError(f"--years: expected YEAR, FIRST-LAST or a list of years, got {years!r}") from None
+    if not out or out != list(range(out[0], out[0] + len(out))):
+        raise UserError(f"--years: expected consecutive years in order, got {out}")
+    return out
+
+
+def simulate(
+    census: Any = None,
+    config: Config | str | Path | None = None,
+    years: str | int | Iterable[int] | None = None,
+    seed: int | None = None,
+    *,
+    threads: int = 2,
+    engine: str = "fused",
+    memory_limit: str | int | None = None,
+    shard_rows: int | None = None,
+    on_bad_rows: str = "fail",
+    date_format: str | None = None,
+) -> Simulation:
+    """Simulate ``years`` in memory; iterate the result for one ``YearStreams`` per year.
+
+    ``census``: a path (.csv/.tsv/.parquet), a pyarrow Table or RecordBatchReader, anything with
+    ``__arrow_c_stream__`` (Polars, pandas, DuckDB), a ``Census``, or None for the built-in
+    synthetic census. ``config``: a Config, a TOML file path, TOML text, or None for the defaults.
+    ``years``: '2025-2027', a year, a list, or None for the scenario's. ``seed`` overrides the
+    scenario's. Defaults are those of ``arrow-events run``, and so are the rows. The census and
+    config are checked here, at the call (UserError, the command line's message); the years are
+    computed as they are iterated.
+    """
+    cfg = resolve_config(config, seed)
+    year_list = resolve_years(years, cfg)
+    start = cfg.scenario.start_year
+    if census is None:
+        if year_list[0] != start:
+            where = "before" if year_list[0] < start else "after"
+            raise UserError(f"--years: {year_list[0]} is {where} the scenario's start_year {start}; the built-in "
+                            f"census starts there (pass years from {start}, or a census)")
+        census = read_census(synthetic_census(DEFAULT_EMPLOYEES, DEFAULT_CENSUS_SEED, start), start)
+    else:
+        cfg = census_start(cfg, year_list[0])
+        if not isinstance(census, Census):
+            census = read_census(census, cfg.scenario.start_year, on_bad_rows=on_bad_rows, date_format=date_format)
+    if isinstance(memory_limit, str):
+        limit: int | None = parse_size(memory_limit)
+    else:
+        limit = memory_limit if memory_limit is not None else cfg.memory_limit_bytes
+    try:
+        options = EngineOptions(threads, engine, limit, shard_rows)
+    except ValueError as e:
+        raise UserError(f"engine: {e}") from None
+    return Simulation(cfg, year_list, census, from_census(census.table, cfg), options)
+
+
+class Simulation(Iterator["YearStreams"]):
+    """The years of a simulation, one ``YearStreams`` at a time; ``census`` holds its notes, warnings, rejects."""
+
+    def __init__(self, cfg: Config, years: list[int], census: Census, state: CohortState,
+                 options: EngineOptions) -> None:
+        self.config, self.years, self.census, self.options = cfg, years, census, options
+        self._state: CohortState | None = state
+        self._pending = deque(years)
+        self._current: _YearPump | None = None
+
+    def __iter__(self) -> Simulation:
+        return self
+
+    def __next__(self) -> YearStreams:
+        if self._current is not None:  # the next year starts from this one's actives: finish it first
+            self._state = from_snapshot(self._current.finish())
+            self._current = None
+        if not self._pending:
+            self._state = None
+            raise StopIteration
+        year = self._pending.popleft()
+        assert self._state is not None
+        self._current = _YearPump(self.config, year, self._state, self.options)
+        return YearStreams(self._current)
+
+
+class _YearPump:
+    """One year's shards, computed on demand; each shard's events and snapshot queued for their stream."""
+
+    def __init__(self, cfg: Config, year: int, state: CohortState, options: EngineOptions) -> None:
+        self.year = year
+        self._shards: Iterator[YearTables] | None = run_shards(cfg, year, state, options)
+        self._queues: dict[str, deque[pa.Table]] = {name: deque() for name in TABLES}
+        self._wanted = set(TABLES)  # streams still to be read; a finished one needs no queue
+        self._actives: list[pa.Table] = []
+        self._lock = threading.Lock()  # a consumer may read from its own thread (DuckDB does)
+        self._error: BaseException | None = None
+        self.counts: dict[str, int] = {}
+        self.shards = 0
+
+    def next_piece(self, name: str) -> pa.Table | None:
+        """The next shard's part of table ``name``, or None at the end of the year."""
+        with self._lock:
+            while not self._queues[name] and self._shards is not None:
+                self._pull()
+            if self._queues[name]:
+                return self._queues[name].popleft()
+            if self._error is not None:  # a year that failed never ends as if it were complete
+                raise self._error
+            self._wanted.discard(name)
+            return None
+
+    def finish(self) -> pa.Table:
+        """Compute the shards not yet read; return the year-end actives (the next year's cohort)."""
+        with self._lock:
+            while self._shards is not None:
+                self._pull()
+            if self._error is not None:
+                raise self._error
+            return pa.concat_tables(self._actives) if self._actives else SNAPSHOT_SCHEMA.empty_table()
+
+    def _pull(self) -> None:
+        assert self._shards is not None
+        try:
+            shard = next(self._shards)
+        except StopIteration:
+            self._shards = None
+            return
+        except BaseException as e:
+            self._error, self._shards = e, None
+            raise
+        events, snapshot = shard.events, shard.snapshot  # shards come out in contract form
+        self._actives.append(snapshot.filter(pc.equal(snapshot["status"], "active")))
+        self.counts, self.shards = shard.counts, shard.shards
+        for name, table in (("events", events), ("snapshot", snapshot)):
+            if name in self._wanted:
+                self._queues[name].append(table)
+
+
+class YearStreams:
+    """One simulated year: ``events`` and ``snapshot`` as Arrow streams in the output contract."""
+
+    def __init__(self, pump: _YearPump) -> None:
+        self.year = pump.year
+        self._pump = pump
+        self.events = TableStream(pump, "events")
+        self.snapshot = TableStream(pump, "snapshot")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The year's workforce counts (computing its first shard if none was read yet)."""
+        if not self._pump.counts:
+            self.snapshot._peek()
+        return self._pump.counts
+
+    def __repr__(self) -> str:
+        return f"YearStreams(year={self.year})"
+
+
+class TableStream:
+    """One table of one year as an Arrow stream: ``__arrow_c_stream__``, batch iteration, or ``to_arrow()``.
+
+    Like a RecordBatchReader it is read once; ``to_arrow()`` (before any batch is read) keeps the table,
+    which can then be read any number of times.
+    """
+
+    def __init__(self, pump: _YearPump, name: str) -> None:
+        self.name, self.year = name, pump.year
+        self.schema: pa.Schema = TABLES[name]
+        self._pump = pump
+        self._head: deque[pa.Table] = deque()  # pieces taken from the pump but not yet read
+        self._batches_out = 0
+        self._table: pa.Table | None = None
+
+    def _peek(self) -> None:
+        piece = self._pump.next_piece(self.name)
+        if piece is not None:
+            self._head.append(piece)
+
+    def _pieces(self) -> Iterator[pa.Table]:
+        while True:
+            piece = self._head.popleft() if self._head else self._pump.next_piece(self.name)
+            if piece is None:
+                return
+            yield piece
+
+    def _fresh(self) -> None:
+        if self._batches_out:
+            raise UserError(f"the {self.name} of {self.year} were already read as a stream (a year's streams are "
+                            "read once); call .to_arrow() first to keep the table")
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        """The year's batches in order (at most BATCH_ROWS rows each)."""
+        if self._table is not None:
+            yield from self._table.to_batches(max_chunksize=BATCH_ROWS)
+            return
+        self._fresh()
+        for piece in self._pieces():
+            for batch in piece.to_batches(max_chunksize=BATCH_ROWS):
+                self._batches_out += 1
+                yield batch
+
+    def to_reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, iter(self))
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self.to_reader().__arrow_c_stream__(requested_schema)
+
+    def to_arrow(self) -> pa.Table:
+        """The whole table (kept: later reads serve it again)."""
+        if self._table is None:
+            self._fresh()
+            pieces = list(self._pieces())
+            self._table = pa.concat_tables(pieces) if pieces else self.schema.empty_table()
+        return self._table
+
+    def __repr__(self) -> str:
+        return f"TableStream({self.name}, year={self.year})"
