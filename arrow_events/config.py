@@ -254,11 +254,16 @@ def load_config(path: str | Path | None) -> Config:
         raise UserError(f"{p}: config path is a directory, expected a TOML file") from None
     except UnicodeDecodeError as e:
         raise UserError(f"{p}: config is not UTF-8 text (byte {e.start})") from None
+    return config_from_toml(text, str(p))
+
+
+def config_from_toml(text: str, source: str = "config") -> Config:
+    """A Config from TOML text; errors name ``source`` as the command line names the file."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise UserError(f"{p}: invalid TOML: {e}") from None
-    return config_from_dict(data, str(p))
+        raise UserError(f"{source}: invalid TOML: {e}") from None
+    return config_from_dict(data, source)
 
 
 def parse_size(text: str) -> int:

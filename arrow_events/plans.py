@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -88,7 +87,6 @@ KEPT = {name for name in GLOBAL_STAGES if name not in STAGES and name != "hire"
 # column of the whole cohort (0.7 GB at 5M employees) for the rest of the year.
 GLOBAL_MATERIALIZED = KEPT
 SHARD_MATERIALIZED = shared(STAGES)
-FUSED_MATERIALIZED = GLOBAL_MATERIALIZED | SHARD_MATERIALIZED
 ENGINES = ("fused", "legacy")
 # Members (cohort and hires) per shard when nothing else says: large enough that per-query
 # overhead is noise, small enough that a shard's relations stay a few hundred MB.
@@ -241,10 +239,10 @@ def member_rows(plan: YearPlan) -> tuple[pa.Table, pa.Table]:
     return members, snapshot
 
 
-def emitted(plan: YearPlan, members: pa.Table, snapshot: pa.Table) -> YearTables:
+def emitted(plan: YearPlan, members: pa.Table, snapshot: pa.Table, shard: int = 1, shards: int = 1) -> YearTables:
     """A shard's events and year-end snapshot in contract form (no SessionContext: may run on a thread)."""
     return YearTables(plan.year, emit.events(members, plan.designs, plan.bound),
-                      emit.snapshot_rows(snapshot, plan.designs), plan.counts())
+                      emit.snapshot_rows(snapshot, plan.designs), plan.counts(), shard, shards)
 
 
 def finish(plan: YearPlan) -> YearTables:
@@ -274,31 +272,24 @@ def run_shards(cfg: Config, year: int, state: CohortState,
         hires = global_step(plan, _keeper(engine, options.memory_limit, plan, Path(tmp), GLOBAL_MATERIALIZED))
         keep = _keeper(engine, options.memory_limit, plan, Path(tmp), SHARD_MATERIALIZED)
         # a shard's events are emitted (NumPy) on a thread while DataFusion computes the next one's rows
-        emitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-events-emit")
-        pending: Future[YearTables] | None = None
-        for shard in cut(state, hires, options.rows_per_shard, params.design_ids(cfg)):
-            register_tables(plan.ctx, {"cohort": shard.cohort, "hire": shard.hires})
-            if engine == "legacy":  # like the dbt models it stands for, the chain starts from the stored cohort
-                stored = keep("cohort")("cohort", plan.ctx.table("cohort"))
-                plan.ctx.deregister_table("cohort")
-                plan.ctx.register_view("cohort", stored)
-            if engine == "fused" and not SHARD_MATERIALIZED:  # the shard's chain is one plan anyway
-                compose_as_one(plan, STAGES)
-            else:
-                compose(plan, STAGES, keep)
-            job = emitter.submit(emitted, plan, *member_rows(plan))
-            job.add_done_callback(partial(_numbered, shard.number, shard.of))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-events-emit") as emitter:
+            pending: Future[YearTables] | None = None
+            for shard in cut(state, hires, options.rows_per_shard, params.design_ids(cfg)):
+                register_tables(plan.ctx, {"cohort": shard.cohort, "hire": shard.hires})
+                if engine == "legacy":  # like the dbt models it stands for, the chain starts from the stored cohort
+                    stored = keep("cohort")("cohort", plan.ctx.table("cohort"))
+                    plan.ctx.deregister_table("cohort")
+                    plan.ctx.register_view("cohort", stored)
+                if engine == "fused" and not SHARD_MATERIALIZED:  # the shard's chain is one plan anyway
+                    compose_as_one(plan, STAGES)
+                else:
+                    compose(plan, STAGES, keep)
+                job = emitter.submit(emitted, plan, *member_rows(plan), shard.number, shard.of)
+                if pending is not None:
+                    yield pending.result()
+                pending = job
             if pending is not None:
                 yield pending.result()
-            pending = job
-        emitter.shutdown()
-        if pending is not None:
-            yield pending.result()
-
-
-def _numbered(number: int, of: int, job: Future[YearTables]) -> None:
-    if not job.exception():
-        job.result().shard, job.result().shards = number, of
 
 
 def _keeper(engine: str, memory_limit: int | None, plan: YearPlan, scratch: Path,

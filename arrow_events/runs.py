@@ -32,11 +32,11 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from arrow_events.config import Config, census_start, parse_size
+from arrow_events.config import Config, census_start, config_from_toml, parse_size
 from arrow_events.errors import UserError, years_text
 from arrow_events.plans import ENGINES, EngineOptions
 from arrow_events.run_worker import worker_main
-from arrow_events.streams import config_from_toml, resolve_config, resolve_years
+from arrow_events.streams import resolve_config, resolve_years
 from arrow_events.writer import manifest_path, recover
 
 ACTIVE = ("checking", "running")

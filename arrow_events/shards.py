@@ -26,9 +26,9 @@ class Shard:
     of: int = 1
 
 
-def numbered(members: pa.Table, first: np.ndarray | None = None) -> pa.Table:
+def numbered(members: pa.Table, places: np.ndarray | None = None) -> pa.Table:
     """``members`` with member_ix, each one's place in the shard (default: the order given)."""
-    ix = np.arange(members.num_rows) if first is None else first
+    ix = np.arange(members.num_rows) if places is None else places
     return members.append_column("member_ix", pa.array(ix, pa.int64()))
 
 

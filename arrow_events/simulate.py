@@ -80,10 +80,15 @@ class YearResult:
     generate_s: float
 
 
-def default_census(cfg: Config) -> pa.Table:
-    """The built-in census: synthetic, 5,000 employees, seed 42."""
+def builtin_census(cfg: Config) -> Census:
+    """The built-in census, read and checked: synthetic, 5,000 employees, seed 42."""
     raw = synthetic_census(DEFAULT_EMPLOYEES, DEFAULT_CENSUS_SEED, cfg.scenario.start_year)
-    return read_census(raw, cfg.scenario.start_year).table
+    return read_census(raw, cfg.scenario.start_year)
+
+
+def default_census(cfg: Config) -> pa.Table:
+    """The built-in census's rows."""
+    return builtin_census(cfg).table
 
 
 def to_year_result(tables: YearTables, generate_s: float) -> YearResult:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import tomllib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -28,13 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arrow_events.census import Census, read_census
-from arrow_events.config import Config, census_start, config_from_dict, load_config, parse_size
+from arrow_events.config import Config, census_start, config_from_toml, load_config, parse_size
 from arrow_events.errors import UserError
 from arrow_events.plans import EngineOptions, YearTables, run_shards
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA
-from arrow_events.simulate import DEFAULT_CENSUS_SEED, DEFAULT_EMPLOYEES, parse_years
+from arrow_events.simulate import builtin_census, parse_years
 from arrow_events.state import CohortState, from_census, from_snapshot
-from arrow_events.synthetic import synthetic_census
 
 BATCH_ROWS = 65536  # rows per batch handed to a consumer (slices of a shard: no copy)
 TABLES = {"events": EVENTS_SCHEMA, "snapshot": SNAPSHOT_SCHEMA}
@@ -56,15 +54,6 @@ def resolve_config(config: Config | str | Path | None, seed: int | None = None) 
             raise UserError(f"seed: expected a whole number, got {seed!r}")
         cfg = _with_seed(cfg, seed)
     return cfg
-
-
-def config_from_toml(text: str, source: str = "config") -> Config:
-    """A Config from TOML text; errors name ``source`` as the command line names the file."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise UserError(f"{source}: invalid TOML: {e}") from None
-    return config_from_dict(data, source)
 
 
 def _with_seed(cfg: Config, seed: int) -> Config:
@@ -119,7 +108,7 @@ def simulate(
             where = "before" if year_list[0] < start else "after"
             raise UserError(f"--years: {year_list[0]} is {where} the scenario's start_year {start}; the built-in "
                             f"census starts there (pass years from {start}, or a census)")
-        census = read_census(synthetic_census(DEFAULT_EMPLOYEES, DEFAULT_CENSUS_SEED, start), start)
+        census = builtin_census(cfg)
     else:
         cfg = census_start(cfg, year_list[0])
         if not isinstance(census, Census):

@@ -37,7 +37,6 @@ def connect(threads: int) -> duckdb.DuckDBPyConnection:
     con.create_function("employee_key", udfs.employee_key, [txt], big, type="arrow", null_handling="special")
     con.create_function("draw_key", udfs.draw_key, [big, big, big], big, type="arrow", null_handling="special")
     con.create_function("draw", udfs.draw, [big, txt], dbl, type="arrow", null_handling="special")
-    con.create_function("event_id", udfs.event_id, [big] * 5, txt, type="arrow", null_handling="special")
     return con
 
 

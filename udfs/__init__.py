@@ -11,7 +11,8 @@ __all__ = ["DRAWS", "draw", "draw_key", "employee_key", "event_id", "hash_rng", 
 
 
 def register(ctx: SessionContext) -> None:
-    """Register hash_rng, hash_rng_key, draw_key, draw, employee_key and event_id in ``ctx``."""
+    """Register hash_rng, hash_rng_key, draw_key, draw and employee_key in ``ctx`` (event ids are made
+    outside SQL, by arrow_events.emit)."""
     ctx.register_udf(
         udf(hash_rng, [pa.string(), pa.int64(), pa.string(), pa.int64()], pa.float64(), "immutable", "hash_rng")
     )
@@ -21,4 +22,3 @@ def register(ctx: SessionContext) -> None:
     ctx.register_udf(udf(draw_key, [pa.int64(), pa.int64(), pa.int64()], pa.int64(), "immutable", "draw_key"))
     ctx.register_udf(udf(draw, [pa.int64(), pa.string()], pa.float64(), "immutable", "draw"))
     ctx.register_udf(udf(employee_key, [pa.string()], pa.int64(), "immutable", "employee_key"))
-    ctx.register_udf(udf(event_id, [pa.int64()] * 5, pa.string(), "immutable", "event_id"))
