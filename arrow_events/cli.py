@@ -17,6 +17,7 @@ from arrow_events.config import Config, census_start, dump_toml, load_config, pa
 from arrow_events.errors import Interrupted, ResourceLimitError, UserError, os_reason
 from arrow_events.explain import DUMPABLE, dump_relation, explain_year
 from arrow_events.plans import ENGINES, EngineOptions
+from arrow_events.report import check_out_dir, has_amounts, render_table, to_json, write_report, yearly_metrics
 from arrow_events.simulate import RunReport, YearReport, parse_years, run, starting_state
 from arrow_events.synthetic import synthetic_census, write_census
 from arrow_events.validate import validate_warehouse
@@ -144,11 +145,14 @@ def load_census(path: Path, cfg: Config, first_year: int | None, on_bad_rows: st
 @click.option("--shard-rows", type=click.IntRange(min=1),
               help="Employees per shard of a year (default 250,000, or what --memory-limit allows). "
               "Changes no output byte.")
+@click.option("--contributions/--no-contributions", default=True, show_default=True,
+              help="Write the contributions table (DOMAIN.md section 7) beside events and snapshot.")
 @census_options
 @user_errors
 def run_command(census_path: Path | None, config_path: Path | None, years_text: str | None,
                 one_year: int | None, out: Path, threads: int, seed: int | None, engine: str,
-                memory_limit: str | None, shard_rows: int | None, on_bad_rows: str, date_format: str | None) -> None:
+                memory_limit: str | None, shard_rows: int | None, contributions: bool, on_bad_rows: str,
+                date_format: str | None) -> None:
     """Simulate years and write events and snapshots to the warehouse.
 
     \b
@@ -178,7 +182,7 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
     interactive = sys.stderr.isatty()
     if interactive:
         click.echo(f"simulating into {out}/", err=True)
-    options = EngineOptions(threads, engine, limit, shard_rows)
+    options = EngineOptions(threads, engine, limit, shard_rows, contributions)
     report = run(cfg, out, years, census, options=options, progress=_progress_line if interactive else None,
                  shard_progress=_shard_line if interactive else None)
     for note in report.recovered:
@@ -262,6 +266,34 @@ def compare_command(a: Path, b: Path, examples: int) -> None:
     report = compare_warehouses(a, b, examples)
     click.echo(report.render(examples))
     sys.exit(0 if report.identical else 1)
+
+
+@main.command("report")
+@click.argument("warehouse", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Also write metrics.parquet, metrics.csv and the chart metrics.png to this directory.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: aligned text; json: an array of objects, for scripts.")
+@user_errors
+def report_command(warehouse: Path, out_dir: Path | None, fmt: str) -> None:
+    """Yearly metrics per plan design: headcount, participation, deferral rate, pay, deferrals, employer cost.
+
+    \b
+    Examples:
+      arrow-events report warehouse
+      arrow-events report warehouse --out report/     # + metrics.parquet, metrics.csv, metrics.png
+      arrow-events report warehouse --format json | jq '.[] | {simulation_year, employer_cost_rate}'
+    """
+    if out_dir is not None:
+        check_out_dir(out_dir)
+    metrics = yearly_metrics(warehouse)
+    click.echo(to_json(metrics) if fmt == "json" else render_table(metrics))
+    if not has_amounts(metrics):
+        click.echo(f"note: {warehouse} has no contributions table (written before it existed, or with "
+                   "--no-contributions): the amounts are empty; re-run the years to get them", err=True)
+    if out_dir is not None:
+        written = write_report(metrics, out_dir)
+        click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
 
 
 @main.command("explain")

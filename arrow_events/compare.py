@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,9 @@ from arrow_events.schema import KEYS, TABLES
 from arrow_events.writer import DATA_FILE, existing_years, partition_dir, sha256_file
 
 # what a table's rows are counted by when the files differ
-COUNT_BY = {"events": "event_type", "snapshot": "status"}
+COUNT_BY = {"events": "event_type", "snapshot": "status", "contributions": "plan_design_id"}
+# and the amounts it is totalled on
+TOTALS = {"contributions": ["plan_compensation", "employee_deferrals", "employer_match", "employer_core"]}
 
 
 @dataclass
@@ -25,6 +28,7 @@ class TableDiff:
     problem: str = ""  # set when one side has no file or it cannot be read
     rows: tuple[int, int] = (0, 0)
     count_changes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    total_changes: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     only_in_a: list[tuple] = field(default_factory=list)
     only_in_b: list[tuple] = field(default_factory=list)
     changed: list[tuple[tuple, dict[str, tuple]]] = field(default_factory=list)  # the first examples
@@ -54,6 +58,8 @@ class CompareReport:
             lines.append(f"  {head}: rows {d.rows[0]:,} vs {d.rows[1]:,}")
             for value, (x, y) in sorted(d.count_changes.items()):
                 lines.append(f"    {COUNT_BY[d.table]}={value}: {x:,} vs {y:,} ({y - x:+,})")
+            for column, (x, y) in d.total_changes.items():
+                lines.append(f"    total {column}: {x:,} vs {y:,} ({y - x:+,})")
             for key in d.only_in_a[:examples]:
                 lines.append(f"    only in A: {key}")
             for key in d.only_in_b[:examples]:
@@ -102,6 +108,9 @@ def _diff_table(table: str, year: int, fa: Path, fb: Path, examples: int) -> Tab
     by = COUNT_BY[table]
     ca, cb = _counts(ta, by), _counts(tb, by)
     diff.count_changes = {k: (ca.get(k, 0), cb.get(k, 0)) for k in ca.keys() | cb.keys() if ca.get(k) != cb.get(k)}
+    totals = {c: (pc.sum(ta[c]).as_py() or Decimal(0), pc.sum(tb[c]).as_py() or Decimal(0))
+              for c in TOTALS.get(table, [])}
+    diff.total_changes = {c: (x, y) for c, (x, y) in totals.items() if x != y}
     keys = KEYS[table]
     values = [c for c in ta.column_names if c not in keys]
     joined = (
@@ -123,7 +132,7 @@ def _diff_table(table: str, year: int, fa: Path, fb: Path, examples: int) -> Tab
         key = tuple(both[k][int(i)].as_py() for k in keys)
         cols = {c: (both[f"{c}_a"][int(i)].as_py(), both[f"{c}_b"][int(i)].as_py()) for c, m in differs.items() if m[i]}
         diff.changed.append((key, cols))
-    if not (diff.count_changes or diff.only_in_a or diff.only_in_b or diff.changed):
+    if not (diff.count_changes or diff.total_changes or diff.only_in_a or diff.only_in_b or diff.changed):
         diff.problem = "same rows, different bytes (encoding or metadata)"
     return diff
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -106,6 +107,55 @@ class PlanDesign:
     escalation_step: float = 0.01
     escalation_cap: float = 0.10
     escalation_date: str = "01-01"
+    # employer contributions (DOMAIN.md section 7); defaults are the reference tool's
+    match_tiers: list[dict[str, float]] = field(
+        default_factory=lambda: [{"employee_min": 0.0, "employee_max": 0.06, "match_rate": 0.50}])
+    max_match_percentage: float = 0.03  # of plan compensation
+    match_requires_active_at_year_end: bool = True
+    core_rate: float = 0.01  # non-elective, of plan compensation; 0 turns it off
+
+
+@dataclass
+class Limits:
+    """IRS limits by calendar year, in dollars: 402(g) deferral, the age-50 catch-up, the larger
+    catch-up at 60-63, the 401(a)(17) compensation limit. A year before the first listed uses the
+    first; a year after the last grows the last by limit_growth a year, rounded down (see limits_for)."""
+
+    year: list[int] = field(default_factory=lambda: [2025, 2026])
+    deferral: list[float] = field(default_factory=lambda: [23_500.0, 24_500.0])
+    catch_up: list[float] = field(default_factory=lambda: [7_500.0, 8_000.0])
+    catch_up_60_63: list[float] = field(default_factory=lambda: [11_250.0, 11_250.0])
+    compensation: list[float] = field(default_factory=lambda: [350_000.0, 360_000.0])
+    limit_growth: float = 0.025
+
+
+@dataclass
+class YearLimits:
+    """One year's limits, in cents."""
+
+    deferral: int
+    catch_up: int
+    catch_up_60_63: int
+    compensation: int
+
+
+# indexed limits are rounded down to these multiples, in dollars (as the IRS rounds them)
+_LIMIT_ROUNDING = {"deferral": 500, "catch_up": 500, "catch_up_60_63": 500, "compensation": 5_000}
+
+
+def limits_for(limits: Limits, year: int) -> YearLimits:
+    """The limits in force in ``year``: as listed, else the nearest earlier listed year's grown by
+    limit_growth for each year since (compounded, unrounded), rounded down to the IRS multiple."""
+    known = [i for i, y in enumerate(limits.year) if y <= year]
+    i = known[-1] if known else 0
+    grow = (1.0 + limits.limit_growth) ** max(0, year - limits.year[i]) if known else 1.0
+    cents = {}
+    for name, step in _LIMIT_ROUNDING.items():
+        dollars = getattr(limits, name)[i]
+        if grow != 1.0:
+            dollars = math.floor(dollars * grow / step + 1e-9) * step
+        cents[name] = round(dollars * 100)
+    return YearLimits(**cents)
 
 
 @dataclass
@@ -124,6 +174,7 @@ class Config:
     hire_ages: HireAges = field(default_factory=HireAges)
     merit_performance: MeritPerformance = field(default_factory=MeritPerformance)
     plan_designs: list[PlanDesign] = field(default_factory=lambda: [PlanDesign()])
+    limits: Limits = field(default_factory=Limits)
     engine: Engine = field(default_factory=Engine)
     # where the config came from, and the keys it set itself ("scenario.start_year"): not part of the scenario
     source: str = field(default="defaults", compare=False, repr=False)
@@ -154,6 +205,7 @@ _SECTIONS = {
     "age_bands": AgeBands,
     "hire_ages": HireAges,
     "merit_performance": MeritPerformance,
+    "limits": Limits,
     "engine": Engine,
 }
 
@@ -187,6 +239,17 @@ def _typed(value: Any, default: Any, where: str) -> Any:
             raise UserError(f"{where}: expected a list, got {value!r}")
         item_default = default[0] if default else 0.0
         return [_typed(v, item_default, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(default, dict):  # an inline table with exactly the default's keys
+        if not isinstance(value, dict):
+            raise UserError(f"{where}: expected an inline table {{ {', '.join(f'{k} = ...' for k in default)} }}, "
+                            f"got {value!r}")
+        for key in value:
+            if key not in default:
+                raise _unknown(key, list(default), where)
+        missing = [k for k in default if k not in value]
+        if missing:
+            raise UserError(f"{where}: missing {', '.join(missing)}")
+        return {k: _typed(value[k], default[k], f"{where}.{k}") for k in default}
     raise AssertionError(f"unhandled default type at {where}")
 
 
@@ -399,6 +462,24 @@ def validate(cfg: Config, source: str) -> None:
         for name in ("voluntary_first_year_rate", "voluntary_later_rate", "voluntary_deferral_rate"):
             for j, v in enumerate(getattr(d, name)):
                 _rate(v, f"{w}.{name}[{j}]")
+        for j, tier in enumerate(d.match_tiers):
+            _check(0.0 <= tier["employee_min"] < tier["employee_max"] <= 1.0, f"{w}.match_tiers[{j}]",
+                   "needs 0 <= employee_min < employee_max <= 1")
+            _check(0.0 <= tier["match_rate"] <= 10.0, f"{w}.match_tiers[{j}].match_rate",
+                   f"must be between 0 and 10, got {tier['match_rate']}")
+        _rate(d.max_match_percentage, f"{w}.max_match_percentage")
+        _rate(d.core_rate, f"{w}.core_rate")
+    _check_limits(cfg.limits, f"{source}: [limits]")
+
+
+def _check_limits(lim: Limits, w: str) -> None:
+    _check(bool(lim.year), f"{w}.year", "needs at least one year")
+    _check(all(a < b for a, b in zip(lim.year, lim.year[1:])), f"{w}.year", "years must increase strictly")
+    for name in _LIMIT_ROUNDING:
+        values = getattr(lim, name)
+        _check(len(values) == len(lim.year), f"{w}.{name}", f"needs one value per year ({len(lim.year)})")
+        _check(all(0 <= v <= 1e8 for v in values), f"{w}.{name}", "values must be between 0 and 100,000,000")
+    _check(0.0 <= lim.limit_growth <= 1.0, f"{w}.limit_growth", f"must be in [0, 1], got {lim.limit_growth}")
 
 
 def _toml_value(v: Any) -> str:
@@ -410,6 +491,8 @@ def _toml_value(v: Any) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
     raise TypeError(type(v))
 
 

@@ -17,7 +17,15 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from arrow_events.schema import CATEGORY, EVENT_TYPES, EVENTS_SCHEMA, MOMENT_STRIDE, SNAPSHOT_SCHEMA, cents_to_money
+from arrow_events.schema import (
+    CATEGORY,
+    EVENT_TYPES,
+    EVENTS_SCHEMA,
+    MOMENT_STRIDE,
+    MONEY,
+    SNAPSHOT_SCHEMA,
+    cents_to_money,
+)
 from udfs.hash_rng import event_id_prefix, event_id_text
 
 # The state an event may set, shown as of every event.
@@ -33,12 +41,18 @@ def row_order(member_ix: pa.Array, design_rank: pa.Array, designs: int) -> np.nd
     return order
 
 
+def contract_rows(rows: pa.Table, designs: int, schema: pa.Schema) -> pa.Table:
+    """A query's one row per (member, design), in contract order and ``schema``'s types; a money
+    column ``x`` comes from the query's integer ``x_cents``."""
+    ordered = rows.take(row_order(rows["member_ix"], rows["design_rank"], designs))
+    columns = [cents_to_money(ordered[f"{f.name}_cents"].combine_chunks()) if f.type == MONEY
+               else ordered[f.name].combine_chunks().cast(f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def snapshot_rows(snapshot: pa.Table, designs: int) -> pa.Table:
     """The snapshot query's rows in contract order and types."""
-    ordered = snapshot.take(row_order(snapshot["member_ix"], snapshot["design_rank"], designs))
-    columns = [cents_to_money(ordered["compensation_cents"].combine_chunks()) if f.name == "compensation"
-               else ordered[f.name].combine_chunks().cast(f.type) for f in SNAPSHOT_SCHEMA]
-    return pa.Table.from_arrays(columns, schema=SNAPSHOT_SCHEMA)
+    return contract_rows(snapshot, designs, SNAPSHOT_SCHEMA)
 
 
 def events(members: pa.Table, designs: int, bound: dict[str, pa.Scalar]) -> pa.Table:

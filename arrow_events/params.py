@@ -12,7 +12,7 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
-from arrow_events.config import Config
+from arrow_events.config import Config, limits_for
 from udfs import employee_key
 
 
@@ -63,6 +63,9 @@ def scenario_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
         "tenure_band_top": (max(cfg.tenure_bands.lower), pa.int64()),
         "merit_cell_count": (merit_cell_count(cfg), pa.int64()),
     }
+    limits = limits_for(cfg.limits, year)
+    values.update({f"{name}_limit_cents": (getattr(limits, name), pa.int64())
+                   for name in ("deferral", "catch_up", "catch_up_60_63", "compensation")})
     return {k: pa.scalar(v, t) for k, (v, t) in values.items()}
 
 
@@ -112,6 +115,23 @@ def plan_designs_table(cfg: Config, year: int) -> pa.Table:
         "escalation_date": pa.date32(),
     }
     return pa.table({k: pa.array(v, types.get(k)) for k, v in cols.items()})
+
+
+def plan_contributions_table(cfg: Config) -> pa.Table:
+    """Per plan design (by design_rank): the employer's match formula and core rate. The match
+    tiers are lists, one element per tier, so a member's match is found without a join per tier."""
+    designs = sorted(cfg.plan_designs, key=lambda d: d.plan_design_id)
+    tiers = pa.list_(pa.float64())
+    return pa.table({
+        "design_rank": pa.array(range(len(designs)), pa.int64()),
+        "match_tier_min": pa.array([[t["employee_min"] for t in d.match_tiers] for d in designs], tiers),
+        "match_tier_max": pa.array([[t["employee_max"] for t in d.match_tiers] for d in designs], tiers),
+        "match_tier_rate": pa.array([[t["match_rate"] for t in d.match_tiers] for d in designs], tiers),
+        "max_match_percentage": pa.array([d.max_match_percentage for d in designs], pa.float64()),
+        "match_requires_active_at_year_end": pa.array([d.match_requires_active_at_year_end for d in designs]),
+        # in millionths, so that rate x cents is an exact integer
+        "core_rate_micro": pa.array([round(d.core_rate * 1_000_000) for d in designs], pa.int64()),
+    })
 
 
 def levels_table(cfg: Config) -> pa.Table:
@@ -239,6 +259,7 @@ def static_tables(cfg: Config) -> dict[str, pa.Table]:
         "design_ages": design_ages_table(cfg),
         "hire_ages": hire_ages_table(cfg),
         "merit_cells": merit_cells_table(cfg),
+        "plan_contributions": plan_contributions_table(cfg),
     }
 
 

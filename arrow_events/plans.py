@@ -42,6 +42,7 @@ from arrow_events.config import Config
 from arrow_events.context import SMALL_BATCH_SIZE, batch_size_for, new_context, register_tables
 from arrow_events.errors import ResourceLimitError
 from arrow_events.memory import return_freed_memory
+from arrow_events.schema import CONTRIBUTIONS_SCHEMA
 from arrow_events.shards import cut, numbered
 from arrow_events.state import CohortState
 from queries import composed, in_dependency_order, parameters, reads, sql
@@ -104,6 +105,9 @@ class EngineOptions:
     engine: str = "fused"  # or "legacy", the per-event baseline
     memory_limit: int | None = None  # bytes for DataFusion's memory pool; relations then spill to scratch
     shard_rows: int | None = None  # members per shard; default from the memory limit, else SHARD_ROWS
+    # the one option that changes output: whether the year has a contributions table
+    # (events and snapshot are the same bytes either way)
+    contributions: bool = True
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -130,6 +134,7 @@ class YearPlan:
     bound: dict[str, pa.Scalar]
     year: int
     designs: int  # plan designs: rows per member in member_year
+    contributions: bool = True  # whether member_rows computes them
 
     def sql(self, name: str) -> DataFrame:
         return self.ctx.sql(sql(name), param_values=self.bound)
@@ -149,6 +154,12 @@ class YearTables:
     counts: dict[str, int]
     shard: int = 1  # which piece of the year this is, of ``shards``
     shards: int = 1
+    contributions: pa.Table | None = None  # None: turned off
+
+    def tables(self) -> dict[str, pa.Table]:
+        """The contract tables by name, those turned off left out."""
+        tables = {"events": self.events, "snapshot": self.snapshot, "contributions": self.contributions}
+        return {name: t for name, t in tables.items() if t is not None}
 
 
 # How a relation is kept: given its name and query, return what later relations should read.
@@ -164,7 +175,7 @@ def prepare(cfg: Config, year: int, state: CohortState, options: EngineOptions =
     register_tables(ctx, params.static_tables(cfg))
     register_tables(ctx, params.year_tables(cfg, year))
     register_tables(ctx, {"cohort": numbered(state.cohort)})
-    return YearPlan(ctx, params.scenario_params(cfg, year), year, len(cfg.plan_designs))
+    return YearPlan(ctx, params.scenario_params(cfg, year), year, len(cfg.plan_designs), options.contributions)
 
 
 def in_memory(name: str, df: DataFrame) -> DataFrame:
@@ -228,21 +239,26 @@ def keeper(materialized: set[str]) -> Callable[[str], Materializer]:
 GLOBAL_KEEP, SHARD_KEEP = keeper(GLOBAL_MATERIALIZED), keeper(SHARD_MATERIALIZED)
 
 
-def member_rows(plan: YearPlan) -> tuple[pa.Table, pa.Table]:
-    """A shard's member rows (member_year, collected) and the snapshot query's rows over them."""
+def member_rows(plan: YearPlan) -> tuple[pa.Table, pa.Table, pa.Table | None]:
+    """A shard's member rows (member_year, collected) and the snapshot and contributions queries'
+    rows over them (contributions None when turned off)."""
     members = plan.ctx.table("member_year").to_arrow_table()
     for name in STAGES:  # free the shard's relations before the output is built: peak memory
         plan.ctx.deregister_table(name)
     register_tables(plan.ctx, {"member_year": members})
     snapshot = plan.sql("snapshot").to_arrow_table()
+    contributions = plan.sql("contributions").to_arrow_table() if plan.contributions else None
     plan.ctx.deregister_table("member_year")
-    return members, snapshot
+    return members, snapshot, contributions
 
 
-def emitted(plan: YearPlan, members: pa.Table, snapshot: pa.Table, shard: int = 1, shards: int = 1) -> YearTables:
-    """A shard's events and year-end snapshot in contract form (no SessionContext: may run on a thread)."""
+def emitted(plan: YearPlan, members: pa.Table, snapshot: pa.Table, contributions: pa.Table | None,
+            shard: int = 1, shards: int = 1) -> YearTables:
+    """A shard's tables in contract form (no SessionContext: may run on a thread)."""
     return YearTables(plan.year, emit.events(members, plan.designs, plan.bound),
-                      emit.snapshot_rows(snapshot, plan.designs), plan.counts(), shard, shards)
+                      emit.snapshot_rows(snapshot, plan.designs), plan.counts(), shard, shards,
+                      None if contributions is None else
+                      emit.contract_rows(contributions, plan.designs, CONTRIBUTIONS_SCHEMA))
 
 
 def finish(plan: YearPlan) -> YearTables:
@@ -309,7 +325,9 @@ def run_year(cfg: Config, year: int, state: CohortState, options: EngineOptions 
     """Generate one year's events and end-of-year snapshot from ``state``, held whole in memory."""
     shards = list(run_shards(cfg, year, state, options))
     return YearTables(year, pa.concat_tables([s.events for s in shards]),
-                      pa.concat_tables([s.snapshot for s in shards]), shards[0].counts)
+                      pa.concat_tables([s.snapshot for s in shards]), shards[0].counts,
+                      contributions=pa.concat_tables([s.contributions for s in shards]) if options.contributions
+                      else None)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Read-only SQL over a warehouse, run by DataFusion: ``events`` and ``snapshot`` with ``simulation_year``.
+"""Read-only SQL over a warehouse, run by DataFusion: its tables (``events``, ``snapshot``, ``contributions``)
+with ``simulation_year``.
 
 The Flight service answers SQL tickets with it, so clients pull aggregates rather than millions of
 rows. Only queries run: DDL, DML (COPY, INSERT) and statements (SET) are refused at planning, and
@@ -14,9 +15,9 @@ import pyarrow as pa
 from datafusion import DataFrame, RuntimeEnvBuilder, SessionConfig, SessionContext, SQLOptions
 
 from arrow_events.errors import ResourceLimitError, UserError
+from arrow_events.schema import TABLES
 from arrow_events.writer import existing_years
 
-TABLES = ("events", "snapshot")
 READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 

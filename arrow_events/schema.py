@@ -33,6 +33,7 @@ CATEGORY = {"hire": "new_hire", "eligibility": "eligibility", "opt_out": "opt_ou
 KEYS = {
     "events": ["scenario_id", "employee_id", "plan_design_id", "event_seq"],
     "snapshot": ["scenario_id", "employee_id", "plan_design_id"],
+    "contributions": ["scenario_id", "employee_id", "plan_design_id"],
 }
 
 MONEY = pa.decimal128(18, 2)
@@ -85,7 +86,24 @@ SNAPSHOT_SCHEMA = pa.schema(
     ]
 )
 
-TABLES = {"events": EVENTS_SCHEMA, "snapshot": SNAPSHOT_SCHEMA}
+# DOMAIN.md section 7: one row per snapshot row (plan design and employee active at any time in the year)
+CONTRIBUTIONS_SCHEMA = pa.schema(
+    [
+        pa.field("scenario_id", pa.string(), nullable=False),
+        pa.field("plan_design_id", pa.string(), nullable=False),
+        pa.field("employee_id", pa.string(), nullable=False),
+        pa.field("plan_compensation", MONEY, nullable=False),
+        pa.field("employee_deferrals", MONEY, nullable=False),
+        pa.field("employer_match", MONEY, nullable=False),
+        pa.field("employer_core", MONEY, nullable=False),
+        pa.field("deferral_limit_reached", pa.bool_(), nullable=False),
+    ]
+)
+
+TABLES = {"events": EVENTS_SCHEMA, "snapshot": SNAPSHOT_SCHEMA, "contributions": CONTRIBUTIONS_SCHEMA}
+# what every warehouse year has; contributions may be turned off (and years written before they
+# existed have none): a year's manifest lists the tables it has
+REQUIRED_TABLES = ("events", "snapshot")
 
 
 def cents_to_money(cents: pa.Array) -> pa.Array:

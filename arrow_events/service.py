@@ -6,10 +6,10 @@ The protocol is JSON in descriptors, tickets and action bodies, so a client in a
   "config": "<TOML text>", "seed": 7}}')``, the census as the stream: starts a run and answers
   ``{"run": "<id>"}`` on the put's metadata channel, once the census is checked. Optional keys:
   threads, engine, memory_limit ("1GB"), shard_rows, on_bad_rows ("fail"/"skip"), date_format.
-- ``do_get``, ticket ``{"run": "<id>", "table": "events" | "snapshot", "year": 2025}``: that
-  year as written, once it is committed (waiting for it). Ticket ``{"run": "<id>", "sql": "SELECT
-  ..."}``: a read-only query over the run's ``events`` and ``snapshot`` (with ``simulation_year``),
-  run by DataFusion on the server once the run is done.
+- ``do_get``, ticket ``{"run": "<id>", "table": "events" | "snapshot" | "contributions", "year": 2025}``:
+  that year as written, once it is committed (waiting for it). Ticket ``{"run": "<id>", "sql": "SELECT
+  ..."}``: a read-only query over the run's tables (with ``simulation_year``), run by DataFusion on
+  the server once the run is done.
 - ``list_flights`` (criteria ``{"run": "<id>"}`` or empty) and ``get_flight_info`` (command
   ``{"run": "<id>", "table": "events"}`` or ``{"run": "<id>", "sql": "..."}``): each run's tables
   with schema, rows, bytes, one endpoint per year, and in ``app_metadata`` the run's status and years.
@@ -141,7 +141,7 @@ class EventsServer(flight.FlightServerBase):
                 return flight.FlightInfo(df.schema(), descriptor, [flight.FlightEndpoint(ticket, [])])
             table = request.get("table")
             if table not in TABLES:
-                raise UserError(f"table: expected events or snapshot, got {table!r}")
+                raise UserError(f"table: expected one of {', '.join(TABLES)}, got {table!r}")
             return self._table_info(run, table)
 
     def _table_info(self, run: Run, table: str) -> flight.FlightInfo:
@@ -210,7 +210,7 @@ def _command(descriptor: flight.FlightDescriptor) -> dict[str, Any]:
 def _table_and_year(request: dict[str, Any]) -> tuple[str, int]:
     table, year = request.get("table"), request.get("year")
     if table not in TABLES:
-        raise UserError(f"ticket: table: expected events or snapshot, got {table!r}")
+        raise UserError(f"ticket: table: expected one of {', '.join(TABLES)}, got {table!r}")
     if isinstance(year, bool) or not isinstance(year, int):
         raise UserError(f"ticket: year: expected a year such as 2025, got {year!r}")
     return table, year

@@ -78,6 +78,7 @@ class YearResult:
     snapshot: pa.Table
     counts: dict[str, int]
     generate_s: float
+    contributions: pa.Table | None = None  # None: turned off
 
 
 def builtin_census(cfg: Config) -> Census:
@@ -91,6 +92,11 @@ def default_census(cfg: Config) -> pa.Table:
     return builtin_census(cfg).table
 
 
+def contract_tables(options: EngineOptions) -> dict[str, pa.Schema]:
+    """The tables a run writes: every contract table, less contributions when turned off."""
+    return {name: schema for name, schema in CONTRACT.items() if options.contributions or name != "contributions"}
+
+
 def to_year_result(tables: YearTables, generate_s: float) -> YearResult:
     return YearResult(
         tables.year,
@@ -98,6 +104,7 @@ def to_year_result(tables: YearTables, generate_s: float) -> YearResult:
         tables.snapshot,
         tables.counts,
         generate_s,
+        tables.contributions,
     )
 
 
@@ -272,18 +279,17 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
         headcount_end = 0
         counts: dict[str, int] = {}
         shards = 0
-        with staged_year(out, year, CONTRACT) as stage:
+        with staged_year(out, year, contract_tables(options)) as stage:
             for shard in run_shards(cfg, year, state, options):
                 shards += 1
-                events, snapshot = shard.events, shard.snapshot
-                stage.write("events", events)
-                stage.write("snapshot", snapshot)
-                by_type.update(events_by_type(events))
-                headcount_end += active_headcount(snapshot)
+                for name, table in shard.tables().items():
+                    stage.write(name, table)
+                by_type.update(events_by_type(shard.events))
+                headcount_end += active_headcount(shard.snapshot)
                 counts = shard.counts
                 if shard_progress:
                     shard_progress(year, shard.shard, shard.shards)
-                del shard, events, snapshot
+                del shard
             generate_s = time.perf_counter() - t0
         manifest = YearManifest(
             simulation_year=year,

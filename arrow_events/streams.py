@@ -6,8 +6,8 @@
         events = pl.from_arrow(year.events)      # or duckdb / DataFusion, batch by batch
         year.snapshot.to_arrow()                 # or the whole table
 
-Each year's ``events`` and ``snapshot`` are streams (``__arrow_c_stream__``) over the year's shards,
-computed as the stream is read: a consumer reading batch by batch never holds the whole year's
+Each year's ``events``, ``snapshot`` and ``contributions`` are streams (``__arrow_c_stream__``) over
+the year's shards, computed as the stream is read: a consumer reading batch by batch never holds the whole year's
 events. The rows are the ones ``arrow-events run`` writes for the same inputs. The next year starts
 from this year's actives, so moving on to the next year first finishes this one: the shards not yet
 read are computed and kept for the streams that were not read (reading either stream pulls shards,
@@ -30,12 +30,11 @@ from arrow_events.census import Census, read_census
 from arrow_events.config import Config, census_start, config_from_toml, load_config, parse_size
 from arrow_events.errors import UserError
 from arrow_events.plans import EngineOptions, YearTables, run_shards
-from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA
-from arrow_events.simulate import builtin_census, parse_years
+from arrow_events.schema import SNAPSHOT_SCHEMA, TABLES
+from arrow_events.simulate import builtin_census, contract_tables, parse_years
 from arrow_events.state import CohortState, from_census, from_snapshot
 
 BATCH_ROWS = 65536  # rows per batch handed to a consumer (slices of a shard: no copy)
-TABLES = {"events": EVENTS_SCHEMA, "snapshot": SNAPSHOT_SCHEMA}
 
 
 def resolve_config(config: Config | str | Path | None, seed: int | None = None) -> Config:
@@ -87,6 +86,7 @@ def simulate(
     engine: str = "fused",
     memory_limit: str | int | None = None,
     shard_rows: int | None = None,
+    contributions: bool = True,
     on_bad_rows: str = "fail",
     date_format: str | None = None,
 ) -> Simulation:
@@ -118,7 +118,7 @@ def simulate(
     else:
         limit = memory_limit if memory_limit is not None else cfg.memory_limit_bytes
     try:
-        options = EngineOptions(threads, engine, limit, shard_rows)
+        options = EngineOptions(threads, engine, limit, shard_rows, contributions)
     except ValueError as e:
         raise UserError(f"engine: {e}") from None
     return Simulation(cfg, year_list, census, from_census(census.table, cfg), options)
@@ -151,18 +151,22 @@ class Simulation(Iterator["YearStreams"]):
 
 
 class _YearPump:
-    """One year's shards, computed on demand; each shard's events and snapshot queued for their stream."""
+    """One year's shards, computed on demand; each shard's tables queued for their streams."""
 
     def __init__(self, cfg: Config, year: int, state: CohortState, options: EngineOptions) -> None:
         self.year = year
         self._shards: Iterator[YearTables] | None = run_shards(cfg, year, state, options)
-        self._queues: dict[str, deque[pa.Table]] = {name: deque() for name in TABLES}
-        self._wanted = set(TABLES)  # streams still to be read; a finished one needs no queue
+        self._queues: dict[str, deque[pa.Table]] = {name: deque() for name in contract_tables(options)}
+        self._wanted = set(self._queues)  # streams still to be read; a finished one needs no queue
         self._actives: list[pa.Table] = []
         self._lock = threading.Lock()  # a consumer may read from its own thread (DuckDB does)
         self._error: BaseException | None = None
         self.counts: dict[str, int] = {}
         self.shards = 0
+
+    def has(self, name: str) -> bool:
+        """Whether the year has table ``name``."""
+        return name in self._queues
 
     def next_piece(self, name: str) -> pa.Table | None:
         """The next shard's part of table ``name``, or None at the end of the year."""
@@ -195,22 +199,24 @@ class _YearPump:
         except BaseException as e:
             self._error, self._shards = e, None
             raise
-        events, snapshot = shard.events, shard.snapshot  # shards come out in contract form
+        snapshot = shard.snapshot  # shards come out in contract form
         self._actives.append(snapshot.filter(pc.equal(snapshot["status"], "active")))
         self.counts, self.shards = shard.counts, shard.shards
-        for name, table in (("events", events), ("snapshot", snapshot)):
+        for name, table in shard.tables().items():
             if name in self._wanted:
                 self._queues[name].append(table)
 
 
 class YearStreams:
-    """One simulated year: ``events`` and ``snapshot`` as Arrow streams in the output contract."""
+    """One simulated year: ``events``, ``snapshot`` and ``contributions`` (None when turned off) as
+    Arrow streams in the output contract."""
 
     def __init__(self, pump: _YearPump) -> None:
         self.year = pump.year
         self._pump = pump
         self.events = TableStream(pump, "events")
         self.snapshot = TableStream(pump, "snapshot")
+        self.contributions = TableStream(pump, "contributions") if pump.has("contributions") else None
 
     @property
     def counts(self) -> dict[str, int]:

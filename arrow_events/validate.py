@@ -20,13 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from arrow_events.config import config_from_dict
+from arrow_events import validate_contributions
+from arrow_events.config import Config, config_from_dict
 from arrow_events.errors import UserError
 from arrow_events.manifest import YearManifest, read_manifest
-from arrow_events.schema import EVENT_TYPES, KEYS, MOMENT_STRIDE, TABLES
+from arrow_events.schema import EVENT_TYPES, KEYS, MOMENT_STRIDE, REQUIRED_TABLES, TABLES
 from arrow_events.writer import DATA_FILE, LOCK_FILE, REJECTS, STAGING_PREFIX, manifest_path, partition_dir, sha256_file
 
-CHECKS = ["layout", "manifest", "schema", "keys", "order", "termination", "headcount", "continuity"]
+CHECKS = ["layout", "manifest", "schema", "keys", "order", "termination", "headcount", "continuity", "contributions"]
 
 
 @dataclass
@@ -99,11 +100,27 @@ def validate_warehouse(out: str | Path) -> ValidationReport:
             _check_termination(year, events, snapshot, report)
             prior = tables.get(("snapshot", year - 1))
             _check_scheduled(year, events, snapshot, prior, report)
-            if year in manifests:
-                _check_headcount(year, events, snapshot, prior, manifests[year], report)
+            cfg = _manifest_config(year, manifests[year], report) if year in manifests else None
+            if cfg is not None:
+                _check_headcount(year, events, snapshot, prior, cfg, manifests[year], report)
             if prior is not None:
                 _check_continuity(year, prior, snapshot, report)
+            contributions = tables.get(("contributions", year))
+            if cfg is not None and contributions is not None:
+                for where, detail in validate_contributions.check(year, contributions, snapshot, cfg):
+                    report.add("contributions", where, detail)
     return report
+
+
+def _manifest_config(year: int, manifest: YearManifest, report: ValidationReport) -> Config | None:
+    """The config the year was made with, from its manifest."""
+    try:
+        if not manifest.config_toml:
+            raise KeyError("config_toml")
+        return config_from_dict(tomllib.loads(manifest.config_toml), "manifest")
+    except (KeyError, tomllib.TOMLDecodeError, UserError) as e:
+        report.add("manifest", f"year {year}", f"no usable config in the manifest ({e})")
+        return None
 
 
 def _check_layout(out: Path, report: ValidationReport) -> list[int]:
@@ -115,14 +132,16 @@ def _check_layout(out: Path, report: ValidationReport) -> list[int]:
             stray = [p.name for p in entry.iterdir() if p.name != REJECTS.name] if entry.is_dir() else [entry.name]
             if stray:
                 report.add("layout", str(entry), f"expected only {REJECTS.name}, found {sorted(stray)}")
-        elif entry.name not in ("events", "snapshot", "manifests", LOCK_FILE):
+        elif entry.name not in (*TABLES, "manifests", LOCK_FILE):
             report.add("layout", str(entry), "stray entry in the warehouse")
     for name in TABLES:
         root = out / name
-        years_by_table[name] = set()
         if not root.is_dir():
-            report.add("layout", str(root), "missing table directory")
+            if name in REQUIRED_TABLES:  # the others are there when a year's manifest lists them
+                years_by_table[name] = set()
+                report.add("layout", str(root), "missing table directory")
             continue
+        years_by_table[name] = set()
         for d in sorted(root.iterdir()):
             year = _year_of(d.name, "simulation_year=", "")
             if year is None or not d.is_dir():
@@ -145,7 +164,7 @@ def _check_layout(out: Path, report: ValidationReport) -> list[int]:
         report.add("layout", str(mroot), "missing manifests directory")
     years = sorted(set().union(*years_by_table.values(), manifest_years))
     for year in years:
-        missing = [n for n, ys in years_by_table.items() if year not in ys]
+        missing = [n for n, ys in years_by_table.items() if year not in ys and n in REQUIRED_TABLES]
         if year not in manifest_years:
             missing.append("manifest")
         if missing:
@@ -175,6 +194,8 @@ def _read_checked(out: Path, name: str, year: int, schema: pa.Schema, manifest: 
                   report: ValidationReport) -> pa.Table | None:
     path = partition_dir(out, name, year) / DATA_FILE
     if not path.is_file():
+        if manifest is not None and name in manifest.files and name not in REQUIRED_TABLES:
+            report.add("layout", str(path.relative_to(out)), "listed in the year's manifest but missing")
         return None
     where = str(path.relative_to(out))
     if manifest is not None:
@@ -321,15 +342,8 @@ def _actives(snapshot: pa.Table, design: str) -> pa.Table:
     return snapshot.filter(pc.and_(active, pc.equal(snapshot["plan_design_id"], design)))
 
 
-def _check_headcount(year: int, events: pa.Table, snapshot: pa.Table, prior: pa.Table | None,
+def _check_headcount(year: int, events: pa.Table, snapshot: pa.Table, prior: pa.Table | None, cfg: Config,
                      manifest: YearManifest, report: ValidationReport) -> None:
-    try:
-        cfg = config_from_dict(tomllib.loads(manifest.config_toml or ""), "manifest")
-        if not manifest.config_toml:
-            raise KeyError("config_toml")
-    except (KeyError, tomllib.TOMLDecodeError, UserError) as e:
-        report.add("manifest", f"year {year}", f"no usable config in the manifest ({e})")
-        return
     designs = sorted(set(snapshot["plan_design_id"].to_pylist()))
     if not designs:
         return

@@ -51,6 +51,7 @@ import pyarrow.parquet as pq
 
 from arrow_events.errors import UserError, WarehouseError, os_reason
 from arrow_events.manifest import YearManifest, read_manifest
+from arrow_events.schema import REQUIRED_TABLES, TABLES
 from arrow_events.year_writer import YearStage
 
 DATA_FILE = "part-0.parquet"
@@ -86,8 +87,9 @@ def _fsync_dir(path: Path) -> None:
 STAGING_PREFIX = ".staging-"
 JOURNAL = "commit.json"
 LOCK_FILE = ".lock"
-# what a warehouse holds, and what other features write inside one (census rejects, a contributions table)
-WAREHOUSE_ENTRIES = frozenset({"events", "snapshot", "manifests", LOCK_FILE, "rejects", "contributions"})
+# what a warehouse holds: its tables, manifests, lock and the census rows set aside
+WAREHOUSE_ENTRIES = frozenset({*TABLES, "manifests", LOCK_FILE, "rejects"})
+OPTIONAL_TABLES = [name for name in TABLES if name not in REQUIRED_TABLES]
 
 
 def check_warehouse(out: Path) -> None:
@@ -120,7 +122,7 @@ def _holds_a_year(out: Path, names: list[str]) -> bool:
     manifests = out / "manifests"
     if manifests.is_dir() and any(manifests.glob("simulation_year=*.json")):
         return True
-    return any(existing_years(out, table) for table in ("events", "snapshot"))
+    return any(existing_years(out, table) for table in TABLES)
 
 
 def prepare_warehouse(out: Path) -> None:
@@ -224,6 +226,9 @@ def _roll_forward(out: Path, year: int, staging: Path, manifest: YearManifest) -
         if (staging / name).is_dir():
             _swap_in(staging / name, partition_dir(out, name, year), staging / f"old-{name}")
             failpoint(f"swapped-{name}:{year}")
+    for name in OPTIONAL_TABLES:  # a table this year no longer has goes: it would describe another run
+        if name not in manifest.files and partition_dir(out, name, year).exists():
+            _park(partition_dir(out, name, year), staging / f"old-{name}")
     _write_json(manifest_path(out, year), manifest.to_json())
     failpoint(f"committed:{year}")
     shutil.rmtree(staging)
@@ -319,11 +324,16 @@ def _swap_in(staged: Path, target: Path, old: Path) -> None:
     """Rename ``staged`` to ``target``; a previous ``target`` is parked at ``old`` (inside the staging)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.rename(target, old)
+        _park(target, old)
     os.rename(staged, target)
     _fsync_dir(target.parent)
+
+
+def _park(target: Path, old: Path) -> None:
+    """Move ``target`` out of the warehouse to ``old`` (inside the staging, removed with it)."""
+    if old.exists():
+        shutil.rmtree(old)
+    os.rename(target, old)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@
     python -m perf --series scaling # 5k ... 5M employees x 1 year: time and peak RSS, one process each
     python -m perf --series shards  # 1M employees in 1, 2, 4, 8, 16 shards
     python -m perf --series flight --repeats 3  # W1 and W2 over Arrow Flight against the in-process call
+    python -m perf --series contributions  # W1 and W2 with and without the contributions table
 """
 
 from __future__ import annotations
@@ -180,14 +181,19 @@ def run_series(series: str, threads: int, quick: bool) -> tuple[list[dict], str,
 @click.option("--warmup", type=int, default=1, show_default=True)
 @click.option("--name", default="latest", show_default=True, help="Results file stem under --out.")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
-@click.option("--series", type=click.Choice(["engines", "scaling", "shards", "flight"]), default="engines",
-              show_default=True, help="engines: the side-by-side table; scaling: 5k-5M employees; shards: 1M in "
-              "1-16 shards; flight: a Flight round trip against the in-process call.")
+@click.option("--series", type=click.Choice(["engines", "scaling", "shards", "flight", "contributions"]),
+              default="engines", show_default=True,
+              help="engines: the side-by-side table (events and snapshot); scaling: 5k-5M employees; shards: 1M in "
+              "1-16 shards; flight: a Flight round trip against the in-process call; contributions: runs with and "
+              "without the contributions table.")
 def main(quick: bool, workloads: str, employees: int | None, engines: str, threads_text: str, repeats: int,
          warmup: int, name: str, out: Path, series: str) -> None:
     """Time event generation per year, whole runs and peak RSS, by workload, engine and threads."""
     if series == "flight":
         flight_series(quick, workloads, repeats, warmup, name, out)
+        return
+    if series == "contributions":
+        contributions_series(quick, workloads, repeats, warmup, name, out)
         return
     if series != "engines":
         threads = int(threads_text.split(",")[-1]) if "," not in threads_text else 2
@@ -216,8 +222,9 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
         for engine in engine_list:
             for threads in thread_list:
                 click.echo(f"{w} {engine} threads={threads} ...", err=True)
+                # event generation compared like for like: the DuckDB peer writes no contributions
                 r = run_child({**spec, "engine": engine, "threads": threads, "repeats": repeats, "warmup": warmup,
-                               "floor": engine == "fused"})
+                               "floor": engine == "fused", "contributions": False})
                 r["workload"] = w
                 r["summary"] = summarize(r)
                 r["shards"] = r["runs"][0]["years"][0].get("shards", "")  # the DuckDB peer runs one
@@ -240,6 +247,37 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
     drew = chart(doc, out / f"{name}.png")
     click.echo(md)
     click.echo(f"wrote {out / name}.json, .md" + (", .png" if drew else " (no matplotlib: no chart)"))
+
+
+def contributions_series(quick: bool, workloads: str, repeats: int, warmup: int, name: str, out: Path) -> None:
+    """What the contributions table adds to a year: fused, 2 threads, with and without it, side by side."""
+    table = QUICK if quick else WORKLOADS
+    if quick:
+        repeats, warmup = 1, 0
+    results = []
+    for w in (w for w in workloads.split(",") if w):
+        pair = {}
+        for contributions in (False, True):
+            click.echo(f"{w} contributions={contributions} ...", err=True)
+            r = run_child({**table[w], "engine": "fused", "threads": 2, "repeats": repeats, "warmup": warmup,
+                           "contributions": contributions})
+            r["workload"], r["summary"] = w, summarize(r)
+            r["shards"] = r["runs"][0]["years"][0].get("shards", "")
+            r["engine"] = "fused + contributions" if contributions else "fused, no contributions"
+            pair[contributions] = r
+            results.append(r)
+        added = pair[True]["summary"]["year_median_s"] / pair[False]["summary"]["year_median_s"] - 1
+        pair[True]["ratio_vs_fused"] = f"{added:+.0%} vs without"
+    doc = {"machine": machine(), "repeats": repeats, "warmup": warmup, "quick": quick,
+           "measured_on": dt.date.today().isoformat(), "results": results}
+    stem = "contributions" if name == "latest" else name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    md = "Contributions: fused, 2 threads; the second row of each workload writes the contributions table\n\n"
+    md += markdown(doc)
+    (out / f"{stem}.md").write_text(md)
+    click.echo(md)
+    click.echo(f"wrote {out / stem}.json, .md")
 
 
 def flight_series(quick: bool, workloads: str, repeats: int, warmup: int, name: str, out: Path) -> None:

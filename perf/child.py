@@ -49,7 +49,8 @@ def measure(spec: dict) -> dict:
 
                 years = run_duckdb(cfg, census.table, out, spec["threads"])
             else:
-                options = EngineOptions(spec["threads"], spec["engine"], shard_rows=spec.get("shard_rows"))
+                options = EngineOptions(spec["threads"], spec["engine"], shard_rows=spec.get("shard_rows"),
+                                        contributions=spec.get("contributions", True))
                 report = run(cfg, out, census=census, options=options)
                 years = [{"year": y.year, "generate_s": y.generate_s, "write_s": y.write_s, "shards": y.shards}
                          for y in report.years]

@@ -3,7 +3,10 @@
 Same SQL files from queries/, the same NumPy hash UDFs registered as DuckDB Arrow
 UDFs, the same single writer. The one translation DuckDB forces: it cannot bind
 parameters inside a view, so every relation is computed with its parameters and
-kept as an Arrow table registered back into the connection.
+kept as an Arrow table registered back into the connection. It writes events and
+snapshot, not contributions: queries/contributions.sql counts cents in integer
+division, and DuckDB's ``/`` divides integers as floats. The engines series compares
+event generation, so every engine runs there without contributions.
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ def test_more_scheduled_than_the_quota_raises_hires(tmp_path):
 def test_fused_and_legacy_and_threads_write_the_same_bytes(runs):
     _, outs = runs
     fused = digests(outs["fused"])
-    assert len(fused) == 2 * len(YEARS)
+    assert len(fused) == 3 * len(YEARS)  # events, snapshot, contributions
     assert digests(outs["legacy"]) == fused == digests(outs["one_thread"])
 
 

@@ -43,7 +43,7 @@ def test_validate_clean_on_the_main_job(default_run):
     _, out, _ = default_run
     report = validate_warehouse(out)
     assert report.ok, report.render()
-    assert report.years == [2025, 2026, 2027, 2028, 2029] and report.files == 10
+    assert report.years == [2025, 2026, 2027, 2028, 2029] and report.files == 15  # events, snapshot, contributions
     proc = cli("validate", str(out))
     assert proc.returncode == 0 and "clean" in proc.stdout
 
@@ -97,7 +97,7 @@ def test_validate_catches_layout_problems(wh):
 def test_compare_identical_and_different(pristine, wh):
     assert compare_warehouses(pristine, wh).identical
     proc = cli("compare", str(pristine), str(wh))
-    assert proc.returncode == 0 and proc.stdout.startswith("identical: 6 data files")
+    assert proc.returncode == 0 and proc.stdout.startswith("identical: 9 data files")
     f = wh / "events" / "simulation_year=2026" / "part-0.parquet"
     t = pq.read_table(f)
     rates = t["deferral_rate"].to_pylist()

@@ -212,7 +212,7 @@ def test_read_only_while_renaming_and_while_recovering(tmp_path, monkeypatch):
     # the next run tries to roll 2026 forward first, and says why it cannot
     with pytest.raises(WarehouseError) as caught:
         run(cfg, out, [2025, 2026])
-    assert str(caught.value) == (f"{out}/.staging-2026/events: cannot complete the interrupted write of 2026 "
+    assert str(caught.value) == (f"{out}/.staging-2026/contributions: cannot complete the interrupted write of 2026 "
                                  "(Read-only file system); no year was written")
     monkeypatch.undo()
     assert run(cfg, out, [2025]).recovered == ["completed the interrupted write of 2026"]
@@ -267,10 +267,9 @@ def test_empty_new_and_existing_warehouses_are_written(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert [y.year for y in run(cfg, empty, [2025]).years] == [2025]
-    # beside a warehouse's own entries: rejects/ and contributions/, and anything once it holds a year
+    # beside a warehouse's own entries: rejects/, and anything once it holds a year
     (empty / "rejects").mkdir()
     (empty / "rejects" / "census_rejects.csv").write_text("employee_id\n")
-    (empty / "contributions").mkdir()
     (empty / "notes.txt").write_text("added by hand")
     assert [y.year for y in run(cfg, empty, [2025, 2026]).years] == [2025, 2026]
     # a directory left by a run killed before its first year committed: only .lock and a staging
