@@ -41,12 +41,19 @@ def row_order(member_ix: pa.Array, design_rank: pa.Array, designs: int) -> np.nd
     return order
 
 
-def contract_rows(rows: pa.Table, designs: int, schema: pa.Schema) -> pa.Table:
+def contract_rows(rows: pa.Table, designs: int, schema: pa.Schema, beside: pa.Table | None = None) -> pa.Table:
     """A query's one row per (member, design), in contract order and ``schema``'s types; a money
-    column ``x`` comes from the query's integer ``x_cents``."""
+    column ``x`` comes from the query's integer ``x_cents``, and a column the query lacks from
+    ``beside``, contract rows of the same (member, design) pairs (the snapshot's keys)."""
     ordered = rows.take(row_order(rows["member_ix"], rows["design_rank"], designs))
-    columns = [cents_to_money(ordered[f"{f.name}_cents"].combine_chunks()) if f.type == MONEY
-               else ordered[f.name].combine_chunks().cast(f.type) for f in schema]
+    columns = []
+    for f in schema:
+        if f.type == MONEY:
+            columns.append(cents_to_money(ordered[f"{f.name}_cents"].combine_chunks()))
+        elif f.name in ordered.column_names or beside is None:
+            columns.append(ordered[f.name].combine_chunks().cast(f.type))
+        else:
+            columns.append(beside[f.name])
     return pa.Table.from_arrays(columns, schema=schema)
 
 

@@ -255,10 +255,10 @@ def member_rows(plan: YearPlan) -> tuple[pa.Table, pa.Table, pa.Table | None]:
 def emitted(plan: YearPlan, members: pa.Table, snapshot: pa.Table, contributions: pa.Table | None,
             shard: int = 1, shards: int = 1) -> YearTables:
     """A shard's tables in contract form (no SessionContext: may run on a thread)."""
-    return YearTables(plan.year, emit.events(members, plan.designs, plan.bound),
-                      emit.snapshot_rows(snapshot, plan.designs), plan.counts(), shard, shards,
-                      None if contributions is None else
-                      emit.contract_rows(contributions, plan.designs, CONTRIBUTIONS_SCHEMA))
+    snapshot = emit.snapshot_rows(snapshot, plan.designs)
+    return YearTables(plan.year, emit.events(members, plan.designs, plan.bound), snapshot, plan.counts(), shard,
+                      shards, None if contributions is None else
+                      emit.contract_rows(contributions, plan.designs, CONTRIBUTIONS_SCHEMA, beside=snapshot))
 
 
 def finish(plan: YearPlan) -> YearTables:

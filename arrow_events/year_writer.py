@@ -24,10 +24,11 @@ COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 1
 # Dictionary encoding pays on repeated values only; unique ids and measures skip it (and their
 # min/max statistics, which no reader prunes on). Sort keys and dates keep statistics.
+_AMOUNTS = {"plan_compensation", "employee_deferrals", "employer_match", "employer_core"}
 _NO_DICTIONARY = {"event_id", "employee_id", "compensation", "previous_compensation", "deferral_rate",
-                  "previous_deferral_rate", "event_probability", "event_seq", "hire_date", "birth_date"}
+                  "previous_deferral_rate", "event_probability", "event_seq", "hire_date", "birth_date", *_AMOUNTS}
 _NO_STATISTICS = {"event_id", "compensation", "previous_compensation", "deferral_rate", "previous_deferral_rate",
-                  "event_probability"}
+                  "event_probability", *_AMOUNTS}
 
 
 def parquet_options(schema: pa.Schema) -> dict[str, Any]:

@@ -7,6 +7,7 @@
     python -m perf --series shards  # 1M employees in 1, 2, 4, 8, 16 shards
     python -m perf --series flight --repeats 3  # W1 and W2 over Arrow Flight against the in-process call
     python -m perf --series contributions  # W1 and W2 with and without the contributions table
+    python -m perf --series report  # arrow-events report on 1M-employee warehouses of 1 and 5 years
 """
 
 from __future__ import annotations
@@ -181,11 +182,11 @@ def run_series(series: str, threads: int, quick: bool) -> tuple[list[dict], str,
 @click.option("--warmup", type=int, default=1, show_default=True)
 @click.option("--name", default="latest", show_default=True, help="Results file stem under --out.")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
-@click.option("--series", type=click.Choice(["engines", "scaling", "shards", "flight", "contributions"]),
+@click.option("--series", type=click.Choice(["engines", "scaling", "shards", "flight", "contributions", "report"]),
               default="engines", show_default=True,
               help="engines: the side-by-side table (events and snapshot); scaling: 5k-5M employees; shards: 1M in "
               "1-16 shards; flight: a Flight round trip against the in-process call; contributions: runs with and "
-              "without the contributions table.")
+              "without the contributions table; report: arrow-events report on 1M-employee warehouses.")
 def main(quick: bool, workloads: str, employees: int | None, engines: str, threads_text: str, repeats: int,
          warmup: int, name: str, out: Path, series: str) -> None:
     """Time event generation per year, whole runs and peak RSS, by workload, engine and threads."""
@@ -194,6 +195,9 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
         return
     if series == "contributions":
         contributions_series(quick, workloads, repeats, warmup, name, out)
+        return
+    if series == "report":
+        report_series(quick, repeats, name, out)
         return
     if series != "engines":
         threads = int(threads_text.split(",")[-1]) if "," not in threads_text else 2
@@ -275,6 +279,27 @@ def contributions_series(quick: bool, workloads: str, repeats: int, warmup: int,
     (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = "Contributions: fused, 2 threads; the second row of each workload writes the contributions table\n\n"
     md += markdown(doc)
+    (out / f"{stem}.md").write_text(md)
+    click.echo(md)
+    click.echo(f"wrote {out / stem}.json, .md")
+
+
+def report_series(quick: bool, repeats: int, name: str, out: Path) -> None:
+    """``arrow-events report`` (metrics computed and printed) on warehouses of 1M employees x 1 and 5 years."""
+    from perf.report import measure_report
+
+    employees = 20_000 if quick else 1_000_000
+    results = [measure_report(employees, years, 1 if quick else repeats, lambda line: click.echo(line, err=True))
+               for years in (1, 5)]
+    doc = {"machine": machine(), "repeats": repeats, "quick": quick, "measured_on": dt.date.today().isoformat(),
+           "results": results}
+    stem = "report" if name == "latest" else name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    lines = ["| warehouse | rows read (snapshot + contributions) | report median [min-max] |", "|---|---|---|"]
+    lines += [f"| {r['employees']:,} employees x {r['years']} year(s) | {r['rows']:,} "
+              f"| {r['median_s']:.2f} s [{r['min_s']:.2f}-{r['max_s']:.2f}] |" for r in results]
+    md = "\n".join(lines) + "\n"
     (out / f"{stem}.md").write_text(md)
     click.echo(md)
     click.echo(f"wrote {out / stem}.json, .md")

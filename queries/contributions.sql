@@ -1,39 +1,56 @@
 -- contributions: what each member earned, deferred and cost the employer in the year
--- (DOMAIN.md section 7), one row per plan design and member active at any time in the year,
--- read off the member's row. Amounts are integer cents, each rounded half up once, in integer
+-- (DOMAIN.md section 7), one row per plan design and member active at any time in the year
+-- (a snapshot row), read off the member's row. Amounts are integer cents, each rounded half up once, in integer
 -- arithmetic (a half cent is common: a 50% match of an odd number of cents); the
 -- $*_limit_cents are the year's IRS limits.
-WITH worked AS (
+WITH steps AS (
+    -- the days worked, first_day to stop_day (exclusive), and the pay and deferral rate as steps
+    -- that change at most twice each, in date order: promotion, then merit (the config keeps
+    -- merit on or after promotion); escalation, then deferral change (likewise), which happen
+    -- only to the enrolled, or enrollment, then opt-out, only to the others
     SELECT
-        y.member_ix, y.design_rank, y.plan_design_id, y.employee_id,
+        y.member_ix, y.design_rank,
         y.termination_on IS NULL AS active_at_year_end,
         COALESCE(y.eligibility_date <= $year_end, false) AS eligible_at_year_end,
         $sim_year - date_part('year', y.birth_date) AS age_at_year_end,
         greatest(y.hire_date, $year_start) AS first_day,
-        COALESCE(y.termination_on, $year_end) AS last_day,
-        -- the pay rate: the Jan-1 (or hiring) rate, promotion's and merit's from their dates
-        CAST(y.compensation_cents AS DOUBLE) AS pay,
-        [y.promotion_on, y.merit_on] AS pay_change_on,
-        [CAST(y.promotion_compensation_cents AS DOUBLE), CAST(y.merit_compensation_cents AS DOUBLE)] AS pay_change,
-        -- the deferral rate: the Jan-1 rate, then each plan event's, same-day ones in event order
+        COALESCE(y.termination_on, $year_end) + INTERVAL '1 day' AS stop_day,
+        y.compensation_cents AS pay,
+        y.promotion_on, y.promotion_compensation_cents, y.merit_on, y.merit_compensation_cents,
         y.deferral_rate AS rate,
-        [y.enrollment_on, y.opt_out_on, y.escalation_on, y.deferral_change_on] AS rate_change_on,
-        [y.enrollment_deferral_rate, y.opt_out_deferral_rate, y.escalation_deferral_rate,
-         y.deferral_change_deferral_rate] AS rate_change
+        COALESCE(y.escalation_on, y.enrollment_on) AS rate_first_change_on,
+        COALESCE(y.escalation_deferral_rate, y.enrollment_deferral_rate) AS rate_first_change,
+        COALESCE(y.deferral_change_on, y.opt_out_on) AS rate_second_change_on,
+        COALESCE(y.deferral_change_deferral_rate, y.opt_out_deferral_rate) AS rate_second_change
     FROM member_year AS y
 ),
-sums AS (
-    -- day sums: pay_days = days in the year x pay earned, deferred_days = that x 1,000,000 x deferrals
+earnings AS (
+    -- pay_days: the days in the year x the pay earned (each day's pay rate, summed)
     SELECT
-        w.member_ix, w.design_rank, w.plan_design_id, w.employee_id,
-        w.active_at_year_end, w.eligible_at_year_end,
-        earned(w.first_day, w.last_day, w.pay, w.pay_change_on, w.pay_change) AS pay_days,
-        deferred(w.first_day, w.last_day, w.pay, w.pay_change_on, w.pay_change,
-                 w.rate, w.rate_change_on, w.rate_change) AS deferred_days,
-        $deferral_limit_cents + CASE WHEN w.age_at_year_end BETWEEN 60 AND 63 THEN $catch_up_60_63_limit_cents
-                                     WHEN w.age_at_year_end >= 50 THEN $catch_up_limit_cents
+        t.*,
+        t.pay * (least(COALESCE(t.promotion_on, t.stop_day), COALESCE(t.merit_on, t.stop_day)) - t.first_day)
+            + COALESCE(t.promotion_compensation_cents * greatest(COALESCE(t.merit_on, t.stop_day) - t.promotion_on, 0),
+                       0)
+            + COALESCE(t.merit_compensation_cents * (t.stop_day - t.merit_on), 0) AS pay_days
+    FROM steps AS t
+),
+sums AS (
+    -- deferred_days: pay_days x 1,000,000 x the deferrals elected (each day's pay x the rate in
+    -- millionths, summed); when the rate changes in the year, by udfs/accrual.py
+    SELECT
+        e.member_ix, e.design_rank, e.active_at_year_end, e.eligible_at_year_end, e.pay_days,
+        CASE WHEN e.rate_first_change_on IS NULL AND e.rate_second_change_on IS NULL
+             THEN CAST(round(e.rate * 1000000) AS BIGINT) * e.pay_days
+             ELSE deferred(e.first_day, e.stop_day,
+                           e.pay, e.promotion_on, e.promotion_compensation_cents, e.merit_on, e.merit_compensation_cents,
+                           e.rate, e.rate_first_change_on, e.rate_first_change,
+                           e.rate_second_change_on, e.rate_second_change)
+        END AS deferred_days,
+        -- the 402(g) limit, with the catch-up for the age reached in the year
+        $deferral_limit_cents + CASE WHEN e.age_at_year_end BETWEEN 60 AND 63 THEN $catch_up_60_63_limit_cents
+                                     WHEN e.age_at_year_end >= 50 THEN $catch_up_limit_cents
                                      ELSE 0 END AS deferral_limit
-    FROM worked AS w
+    FROM earnings AS e
 ),
 elected AS (
     -- compensation above the 401(a)(17) limit counts for no plan purpose: the elected rates apply
@@ -57,14 +74,12 @@ deferrals AS (
     FROM elected AS e
 )
 SELECT
-    d.member_ix, d.design_rank,
-    $scenario_id AS scenario_id,
-    d.plan_design_id,
-    d.employee_id,
+    d.member_ix, d.design_rank,  -- the keys come from the snapshot row in the same place
     d.plan_compensation_cents,
     d.employee_deferrals_cents,
     -- the design's tiers applied to the year's effective deferral rate, up to its cap
-    CASE WHEN p.match_requires_active_at_year_end AND NOT d.active_at_year_end THEN 0
+    CASE WHEN d.employee_deferrals_cents = 0
+              OR (p.match_requires_active_at_year_end AND NOT d.active_at_year_end) THEN 0
          ELSE tiered_match(d.employee_deferrals_cents, d.plan_compensation_cents,
                            p.match_tier_min, p.match_tier_max, p.match_tier_rate, p.max_match_percentage)
     END AS employer_match_cents,

@@ -101,7 +101,10 @@ def engine_contributions(cfg, cast: list[Member]) -> list[dict]:
     ctx = new_context(1)
     register_tables(ctx, {**params.static_tables(cfg), "member_year": member_rows(cast, len(cfg.plan_designs))})
     rows = ctx.sql(sql("contributions"), param_values=params.scenario_params(cfg, YEAR)).to_arrow_table()
-    return emit.contract_rows(rows, len(cfg.plan_designs), CONTRIBUTIONS_SCHEMA).to_pylist()
+    keys = pa.table({"scenario_id": ["baseline"] * rows.num_rows,
+                     "plan_design_id": [f"design_{i % len(cfg.plan_designs)}" for i in range(rows.num_rows)],
+                     "employee_id": [m.employee_id for m in cast for _ in cfg.plan_designs]})
+    return emit.contract_rows(rows, len(cfg.plan_designs), CONTRIBUTIONS_SCHEMA, beside=keys).to_pylist()
 
 
 # --- the rules of DOMAIN.md section 7, written out afresh -------------------------------------------

@@ -54,7 +54,15 @@ def test_polars_duckdb_and_datafusion_read_the_streams_and_see_the_cli_rows(cli_
             ctx = datafusion.SessionContext()
             assert ctx.from_arrow(year.events).to_arrow_table().cast(EVENTS_SCHEMA).equals(events)
             assert year.snapshot.to_arrow().equals(snapshot)
+        assert year.contributions.to_arrow().equals(read_year(wh, "contributions", year.year))
     assert seen == [2025, 2026, 2027]
+
+
+def test_contributions_can_be_turned_off(cli_run):
+    census, wh = cli_run
+    year = next(simulate(census, contributions=False))
+    assert year.contributions is None
+    assert year.events.to_arrow().equals(read_year(wh, "events", 2025))
 
 
 def test_a_year_streams_shard_by_shard_as_it_is_read(cli_run):

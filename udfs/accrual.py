@@ -13,6 +13,8 @@ The SQL divides them by the days in the year, in integers too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,60 +29,88 @@ def _days(dates: pa.Array) -> np.ndarray:
 
 def _integers(values: pa.Array, scale: int = 1) -> np.ndarray:
     """Values as int64, times ``scale`` (rates x MICRO), NULL as 0."""
+    if pa.types.is_integer(values.type) and scale == 1:
+        return values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     numbers = values.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
     return np.rint(numbers * scale).astype(np.int64)
 
 
+def _changes(pairs: tuple[pa.Array, ...], scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(date, value) argument pairs as (k, rows) arrays of days and integer values."""
+    on = np.stack([_days(d) for d in pairs[0::2]])
+    return on, np.stack([_integers(v, scale) for v in pairs[1::2]])
+
+
+def _in_date_order(on: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's changes in date order, the order given on a tie (so the last of a day holds).
+
+    An odd-even transposition sort over the few changes, all rows at once: a row-by-row sort of
+    2-4 elements costs more in calls than in comparisons."""
+    on, value = on.copy(), value.copy()
+    k = len(on)
+    for p in range(k):
+        for a in range(p % 2, k - 1, 2):
+            swap = on[a] > on[a + 1]  # strictly: equal dates keep their order
+            if swap.any():
+                on[a], on[a + 1] = np.where(swap, on[a + 1], on[a]), np.where(swap, on[a], on[a + 1])
+                value[a], value[a + 1] = np.where(swap, value[a + 1], value[a]), np.where(swap, value[a], value[a + 1])
+    return on, value
+
+
 class _Steps:
-    """A step function per row: ``start`` until the first change, then each change from its date."""
+    """A step function per row, as pieces: ``value[i]`` holds on days ``start[i]`` (inclusive) to
+    ``end[i]`` (exclusive), within the row's days ``first`` to ``stop`` (exclusive)."""
 
-    def __init__(self, start: pa.Array, dates: pa.Array, values: pa.Array, scale: int = 1) -> None:
-        rows = len(start)
-        self.start = _integers(start, scale)
-        flat_dates, flat_values = pc.list_flatten(dates), pc.list_flatten(values)
-        k = len(flat_dates) // rows if rows else 0  # every row has the same number of changes
-        self.on = _days(flat_dates).reshape(rows, k)
-        self.value = _integers(flat_values, scale).reshape(rows, k)
-
-    def at(self, day: np.ndarray) -> np.ndarray:
-        """Each row's value on its ``day``: the latest change dated on or before it, the last given on a tie."""
-        value = self.start.copy()
-        latest = np.full(len(day), np.iinfo(np.int64).min)
-        for k in range(self.on.shape[1]):
-            on = self.on[:, k]
-            takes = (on <= day) & (on >= latest)
-            value = np.where(takes, self.value[:, k], value)
-            latest = np.where(takes, on, latest)
-        return value
+    def __init__(self, first: np.ndarray, stop: np.ndarray, initial: np.ndarray, on: np.ndarray,
+                 value: np.ndarray) -> None:
+        on, value = _in_date_order(on, value)
+        cuts = np.clip(on, first, stop)
+        self.start = np.concatenate([first[None], cuts])
+        self.end = np.concatenate([cuts, stop[None]])
+        self.value = np.concatenate([initial[None], value])
 
 
-def _day_sum(first_day: pa.Array, last_day: pa.Array, *functions: _Steps) -> np.ndarray:
-    """Sum over the days first..last (inclusive) of the product of ``functions`` (int64)."""
-    first, end = _days(first_day), _days(last_day) + 1
-    # the product only changes where one of its factors does: cut the days there
-    cuts = np.concatenate([first[:, None], *(f.on for f in functions), end[:, None]], axis=1)
-    cuts = np.sort(np.clip(cuts, first[:, None], end[:, None]), axis=1)
-    total = np.zeros(len(first), np.int64)
-    for k in range(cuts.shape[1] - 1):
-        value = np.ones(len(first), np.int64)
-        for f in functions:
-            value *= f.at(cuts[:, k])
-        total += value * (cuts[:, k + 1] - cuts[:, k])  # an empty span adds 0
-    return total
+def _span(first_day: pa.Array, stop_day: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The days worked, first (inclusive) to stop (exclusive)."""
+    return _days(first_day), _days(stop_day)
 
 
-def earned(first_day: pa.Array, last_day: pa.Array, pay: pa.Array, pay_change_on: pa.Array,
-           pay_change: pa.Array) -> pa.Array:
-    """Sum of the pay rate (cents a year) over the days worked: days in the year x the pay earned."""
-    return pa.array(_day_sum(first_day, last_day, _Steps(pay, pay_change_on, pay_change)), pa.int64())
+def deferred(pay_changes: int) -> Callable[..., pa.Array]:
+    """The UDF for ``pay_changes`` (date, pay) pairs after the pay, then the deferral rate and
+    (date, rate) pairs: the sum of pay x deferral rate in millionths over the days first_day to
+    stop_day (exclusive): days x MICRO x the deferrals elected (exact in int64 for pay up to
+    $250 million a year)."""
+
+    def deferred_days(first_day: pa.Array, stop_day: pa.Array, pay: pa.Array, *changes: pa.Array) -> pa.Array:
+        pay_pairs, rate, rate_pairs = changes[:2 * pay_changes], changes[2 * pay_changes], changes[2 * pay_changes + 1:]
+        initial_rate, (rate_on, rate_value) = _integers(rate, MICRO), _changes(rate_pairs, MICRO)
+        total = np.zeros(len(initial_rate), np.int64)
+        saving = np.flatnonzero((initial_rate != 0) | (rate_value != 0).any(axis=0))  # the rest defer nothing
+        if not len(saving):
+            return pa.array(total, pa.int64())
+        first, stop = (x[saving] for x in _span(first_day, stop_day))
+        pay_on, pay_value = _changes(pay_pairs, 1)
+        f = _Steps(first, stop, _integers(pay)[saving], pay_on[:, saving], pay_value[:, saving])
+        g = _Steps(first, stop, initial_rate[saving], rate_on[:, saving], rate_value[:, saving])
+        part = np.zeros(len(saving), np.int64)
+        for j in range(len(g.value)):  # each rate piece, times the pay earned over it
+            for i in range(len(f.value)):
+                days = np.minimum(f.end[i], g.end[j]) - np.maximum(f.start[i], g.start[j])
+                part += g.value[j] * f.value[i] * np.maximum(days, 0)
+        total[saving] = part
+        return pa.array(total, pa.int64())
+
+    return deferred_days
 
 
-def deferred(first_day: pa.Array, last_day: pa.Array, pay: pa.Array, pay_change_on: pa.Array, pay_change: pa.Array,
-             rate: pa.Array, rate_change_on: pa.Array, rate_change: pa.Array) -> pa.Array:
-    """Sum of pay rate x deferral rate in millionths over the days worked: days x MICRO x the deferrals
-    elected (exact in int64 for pay up to $250 million a year)."""
-    return pa.array(_day_sum(first_day, last_day, _Steps(pay, pay_change_on, pay_change),
-                             _Steps(rate, rate_change_on, rate_change, MICRO)), pa.int64())
+def _row_sums(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Sums of consecutive runs of ``values``, ``lengths[r]`` of them for row r (int64, exact)."""
+    sums = np.zeros(len(lengths), np.int64)
+    filled = lengths > 0
+    if filled.any():
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        sums[filled] = np.add.reduceat(values, starts[filled])
+    return sums
 
 
 def tiered_match(deferrals: pa.Array, pay: pa.Array, tier_min: pa.Array, tier_max: pa.Array, tier_rate: pa.Array,
@@ -97,10 +127,7 @@ def tiered_match(deferrals: pa.Array, pay: pa.Array, tier_min: pa.Array, tier_ma
     # each tier's share of the deferrals, in millionths of a cent
     part = np.maximum(0, np.minimum(d[row] * MICRO, hi * p[row]) - lo * p[row])
     # rate x part, in millionths of millionths of a cent, as MICRO x high + low
-    high = np.zeros(len(d), np.int64)
-    low = np.zeros(len(d), np.int64)
-    np.add.at(high, row, rate * (part // MICRO))
-    np.add.at(low, row, rate * (part % MICRO))
+    high, low = _row_sums(rate * (part // MICRO), lengths), _row_sums(rate * (part % MICRO), lengths)
     high, low = high + low // MICRO, low % MICRO
     cap = _integers(max_match, MICRO) * p  # the cap, in the unit of ``high``
     over = (high > cap) | ((high == cap) & (low > 0))
