@@ -10,12 +10,14 @@ Library first; the CLI is a thin layer over these functions:
     run(cfg, "warehouse", census=polars_df, on_bad_rows="skip")  # checked, written, rejects listed
     for year in simulate(polars_df, "plan.toml", years="2025-2027", seed=7):
         pl.from_arrow(year.events)  # Arrow streams, computed shard by shard as they are read
+    yearly_metrics("warehouse")  # the report: participation and employer cost per plan design and year
 """
 
 from arrow_events.census import Census, normalize_census, read_census, synthetic_census
 from arrow_events.config import Config, dump_toml, load_config
 from arrow_events.errors import UserError
 from arrow_events.plans import EngineOptions
+from arrow_events.report import yearly_metrics
 from arrow_events.simulate import RunReport, YearResult, run, simulate_years
 from arrow_events.state import CohortState, from_census, from_snapshot
 from arrow_events.streams import Simulation, TableStream, YearStreams, simulate  # the function, not the module
@@ -41,4 +43,5 @@ __all__ = [
     "simulate",
     "simulate_years",
     "synthetic_census",
+    "yearly_metrics",
 ]

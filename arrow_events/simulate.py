@@ -289,7 +289,7 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
                 counts = shard.counts
                 if shard_progress:
                     shard_progress(year, shard.shard, shard.shards)
-                del shard
+                del shard, table  # before the next shard is computed: peak memory
             generate_s = time.perf_counter() - t0
         manifest = YearManifest(
             simulation_year=year,

@@ -254,21 +254,28 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
 
 
 def contributions_series(quick: bool, workloads: str, repeats: int, warmup: int, name: str, out: Path) -> None:
-    """What the contributions table adds to a year: fused, 2 threads, with and without it, side by side."""
+    """What the contributions table adds to a year: fused, 2 threads, with and without it, alternating."""
     table = QUICK if quick else WORKLOADS
     if quick:
         repeats, warmup = 1, 0
     results = []
     for w in (w for w in workloads.split(",") if w):
-        pair = {}
-        for contributions in (False, True):
-            click.echo(f"{w} contributions={contributions} ...", err=True)
-            r = run_child({**table[w], "engine": "fused", "threads": 2, "repeats": repeats, "warmup": warmup,
-                           "contributions": contributions})
-            r["workload"], r["summary"] = w, summarize(r)
+        pair: dict[bool, dict] = {}
+        # alternate the two, one process per repeat, so that drift in the machine's load hits both alike
+        for i in range(repeats):
+            for contributions in (False, True):
+                click.echo(f"{w} contributions={contributions} ({i + 1}/{repeats}) ...", err=True)
+                r = run_child({**table[w], "engine": "fused", "threads": 2, "repeats": 1, "warmup": warmup,
+                               "contributions": contributions})
+                if contributions in pair:
+                    pair[contributions]["runs"] += r["runs"]
+                    pair[contributions]["peak_rss_mb"] = max(pair[contributions]["peak_rss_mb"], r["peak_rss_mb"])
+                else:
+                    pair[contributions] = r
+        for contributions, r in pair.items():
+            r["workload"], r["summary"], r["repeats"] = w, summarize(r), repeats
             r["shards"] = r["runs"][0]["years"][0].get("shards", "")
             r["engine"] = "fused + contributions" if contributions else "fused, no contributions"
-            pair[contributions] = r
             results.append(r)
         added = pair[True]["summary"]["year_median_s"] / pair[False]["summary"]["year_median_s"] - 1
         pair[True]["ratio_vs_fused"] = f"{added:+.0%} vs without"

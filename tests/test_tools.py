@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,7 +16,7 @@ import pytest
 from arrow_events import load_config, run
 from arrow_events.compare import compare_warehouses
 from arrow_events.validate import validate_warehouse
-from arrow_events.writer import sha256_file
+from arrow_events.writer import read_partition, sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +171,41 @@ def test_validate_catches_sequence_and_key_errors(wh):
     assert any(c == "order" and "rows not sorted" in d for c, d in found)
     assert any(c == "order" and "does not follow date and type order" in d for c, d in found)
     assert any(c == "keys" and "1 duplicate key(s)" in d for c, d in found)
+
+
+def _resign(wh, table: str, year: int, t: pa.Table) -> None:
+    """Rewrite a data file and its manifest entry, as a careless edit would: only the checks can notice."""
+    f = wh / table / f"simulation_year={year}" / "part-0.parquet"
+    pq.write_table(t, f)
+    m = wh / "manifests" / f"simulation_year={year}.json"
+    manifest = json.loads(m.read_text())
+    manifest["files"][table].update(sha256=sha256_file(f), rows=t.num_rows)
+    m.write_text(json.dumps(manifest))
+
+
+def test_validate_recomputes_the_contributions(wh):
+    t = read_partition(wh, "contributions", 2026)
+    money = pa.decimal128(18, 2)
+    deferrals = t["employee_deferrals"].to_pylist()
+    at_limit = t["deferral_limit_reached"].to_pylist()
+    i = at_limit.index(True)  # someone at the 402(g) limit: one cent more breaks it
+    deferrals[i] += Decimal("0.01")
+    match = t["employer_match"].to_pylist()
+    j = next(k for k, m in enumerate(match) if m > 0)
+    match[j] += Decimal("100.00")  # past the tiers and the cap
+    for name, values in (("employee_deferrals", deferrals), ("employer_match", match)):
+        i = t.schema.get_field_index(name)
+        t = t.set_column(i, t.schema.field(i), pa.array(values, money))
+    _resign(wh, "contributions", 2026, t)
+    details = validate_warehouse(wh).render()
+    assert "contributions 2026" in details
+    assert "deferrals above the deferral limit" in details and "deferral_limit_reached disagrees" in details
+    assert "match above max_match_percentage" in details and "match differs from the tiers" in details
+
+
+def test_validate_wants_one_contributions_row_per_snapshot_row(wh):
+    t = read_partition(wh, "contributions", 2025)
+    _resign(wh, "contributions", 2025, t.slice(1))
+    assert "not one per snapshot row" in validate_warehouse(wh).render()
+    shutil.rmtree(wh / "contributions" / "simulation_year=2027")
+    assert "listed in the year's manifest but missing" in validate_warehouse(wh).render()
