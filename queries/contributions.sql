@@ -1,8 +1,8 @@
 -- contributions: what each member earned, deferred and cost the employer in the year
 -- (DOMAIN.md section 7), one row per plan design and member active at any time in the year
--- (a snapshot row), read off the member's row. Amounts are integer cents, each rounded half up once, in integer
--- arithmetic (a half cent is common: a 50% match of an odd number of cents); the
--- $*_limit_cents are the year's IRS limits.
+-- (a snapshot row), read off the member's row. Amounts are integer cents, each rounded half
+-- up once, in integer arithmetic (a half cent is common: a 50% match of an odd number of
+-- cents); the $*_limit_cents are the year's IRS limits.
 WITH steps AS (
     -- the days worked, first_day to stop_day (exclusive), and the pay and deferral rate as steps
     -- that change at most twice each, in date order: promotion, then merit (the config keeps
@@ -19,9 +19,11 @@ WITH steps AS (
         y.promotion_on, y.promotion_compensation_cents, y.merit_on, y.merit_compensation_cents,
         y.deferral_rate AS rate,
         COALESCE(y.escalation_on, y.enrollment_on) AS rate_first_change_on,
-        COALESCE(y.escalation_deferral_rate, y.enrollment_deferral_rate) AS rate_first_change,
+        CASE WHEN y.escalation_on IS NOT NULL THEN y.escalation_deferral_rate
+             ELSE y.enrollment_deferral_rate END AS rate_first_change,
         COALESCE(y.deferral_change_on, y.opt_out_on) AS rate_second_change_on,
-        COALESCE(y.deferral_change_deferral_rate, y.opt_out_deferral_rate) AS rate_second_change
+        CASE WHEN y.deferral_change_on IS NOT NULL THEN y.deferral_change_deferral_rate
+             ELSE y.opt_out_deferral_rate END AS rate_second_change
     FROM member_year AS y
 ),
 earnings AS (
@@ -52,19 +54,23 @@ sums AS (
                                      ELSE 0 END AS deferral_limit
     FROM earnings AS e
 ),
-elected AS (
-    -- compensation above the 401(a)(17) limit counts for no plan purpose: the elected rates apply
-    -- to plan compensation, each day's pay scaled down alike
-    SELECT
-        s.*,
-        s.pay_days > $compensation_limit_cents * $days_in_year AS above_limit,
-        CASE WHEN s.pay_days > $compensation_limit_cents * $days_in_year THEN $compensation_limit_cents
-             ELSE (2 * s.pay_days + $days_in_year) / (2 * $days_in_year) END AS plan_compensation_cents,
-        CASE WHEN s.pay_days > $compensation_limit_cents * $days_in_year
-             THEN CAST(floor(CAST(s.deferred_days AS DOUBLE) * $compensation_limit_cents
-                             / (1000000.0 * s.pay_days) + 0.5) AS BIGINT)
-             ELSE (s.deferred_days + 500000 * $days_in_year) / (1000000 * $days_in_year) END AS elected_cents
+capped AS (
+    -- compensation above the 401(a)(17) limit counts for no plan purpose
+    SELECT s.*, s.pay_days > $compensation_limit_cents * $days_in_year AS above_limit
     FROM sums AS s
+),
+elected AS (
+    -- plan compensation, and the deferrals elected on it: above the limit the elected rates apply
+    -- to each day's pay scaled down alike
+    SELECT
+        c.*,
+        CASE WHEN c.above_limit THEN $compensation_limit_cents
+             ELSE (2 * c.pay_days + $days_in_year) / (2 * $days_in_year) END AS plan_compensation_cents,
+        CASE WHEN c.above_limit
+             THEN CAST(floor(CAST(c.deferred_days AS DOUBLE) * $compensation_limit_cents
+                             / (1000000.0 * c.pay_days) + 0.5) AS BIGINT)
+             ELSE (c.deferred_days + 500000 * $days_in_year) / (1000000 * $days_in_year) END AS elected_cents
+    FROM capped AS c
 ),
 deferrals AS (
     SELECT

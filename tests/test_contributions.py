@@ -63,6 +63,9 @@ CAST = [
     Member("G_aged_61_above_pay_limit", d(6, 1, 1965), 400_000, rate=0.10),
     Member("H_not_eligible", d(4, 4, 2009), 30_000, hire=d(1, 10, 2025), eligible=False),
     Member("I_aged_49_no_catch_up", d(1, 1, 1977), 280_000, rate=0.10),
+    Member("J_deferral_change_only", d(7, 7, 1990), 70_000, rate=0.03, deferral_change=(d(4, 1), 0.06)),
+    Member("K_enrolled_and_left_on_dec_31", d(7, 7, 1999), 45_000, hire=d(11, 30), enrollment=(d(12, 31), 0.04),
+           termination=d(12, 31)),
 ]
 
 

@@ -1,9 +1,11 @@
-"""Day-weighted sums over a member's year, and the tiered match, in exact integer arithmetic (NumPy).
+"""What a member defers over a year whose deferral rate changes, and the tiered match: exact
+integer arithmetic in NumPy, for queries/contributions.sql.
 
 Pay and the deferral rate are step functions of the day: a starting value, then changes,
 each from its date on (a NULL date: no change). The value on a day is that of the latest
 change dated on or before it; changes on the same day apply in the order given, so the
-last of them holds (the SQL passes them in the contract's event order).
+last of them holds. (Pay earned, one step function alone, is plain SQL; so are deferrals
+at one rate all year.)
 
 Money is rounded half up to the cent, and a half cent is common (a 50% match of an odd
 number of cents), so nothing here goes through a binary fraction: pay is integer cents,
