@@ -16,7 +16,7 @@ from arrow_events.compare import compare_warehouses
 from arrow_events.config import Config, census_start, dump_toml, load_config, parse_size
 from arrow_events.errors import Interrupted, ResourceLimitError, UserError, os_reason
 from arrow_events.explain import DUMPABLE, dump_relation, explain_year
-from arrow_events.plans import ENGINES, EngineOptions
+from arrow_events.plans import ENGINES, EXECUTORS, EngineOptions
 from arrow_events.report import check_out_dir, has_amounts, render_table, to_json, write_report, yearly_metrics
 from arrow_events.simulate import RunReport, YearReport, parse_years, run, starting_state
 from arrow_events.synthetic import synthetic_census, write_census
@@ -147,12 +147,17 @@ def load_census(path: Path, cfg: Config, first_year: int | None, on_bad_rows: st
               "Changes no output byte.")
 @click.option("--contributions/--no-contributions", default=True, show_default=True,
               help="Write the contributions table (DOMAIN.md section 7) beside events and snapshot.")
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+              help="Where a year's shards run: local, one after another in this process; ray, as Ray tasks, each "
+              "with --threads partitions (pip install 'arrow-events[ray]'). Changes no output byte.")
+@click.option("--ray-address", help="With --executor ray: the Ray cluster to run on, 'auto' (found from this node) "
+              "or ray://HOST:10001. Default: a Ray started for the run in this process, on every core.")
 @census_options
 @user_errors
 def run_command(census_path: Path | None, config_path: Path | None, years_text: str | None,
                 one_year: int | None, out: Path, threads: int, seed: int | None, engine: str,
-                memory_limit: str | None, shard_rows: int | None, contributions: bool, on_bad_rows: str,
-                date_format: str | None) -> None:
+                memory_limit: str | None, shard_rows: int | None, contributions: bool, executor: str,
+                ray_address: str | None, on_bad_rows: str, date_format: str | None) -> None:
     """Simulate years and write events and snapshots to the warehouse.
 
     \b
@@ -162,12 +167,15 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
       arrow-events run --year 2027          # re-run 2027 from the stored 2026 snapshot
       arrow-events run --engine legacy --out baseline
       arrow-events run --census export.csv --on-bad-rows skip --date-format %m/%d/%Y
+      arrow-events run --executor ray --ray-address auto   # shards on the Ray cluster of this node
 
     With a census, the first of --years is the first simulated year (the census being the
     workforce at the end of the year before), unless the config sets [scenario].start_year.
     """
     if years_text and one_year is not None:
         raise UserError("--years and --year cannot be used together")
+    if ray_address is not None and executor != "ray":
+        raise UserError("--ray-address goes with --executor ray")
     if census_path and one_year is not None:
         raise UserError("--census and --year cannot be used together: --year re-runs a year from the stored "
                         "snapshot of the year before; start a census with --years FIRST-LAST")
@@ -182,7 +190,8 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
     interactive = sys.stderr.isatty()
     if interactive:
         click.echo(f"simulating into {out}/", err=True)
-    options = EngineOptions(threads, engine, limit, shard_rows, contributions)
+    options = EngineOptions(threads, engine, limit, shard_rows, contributions=contributions, executor=executor,
+                            ray_address=ray_address)
     report = run(cfg, out, years, census, options=options, progress=_progress_line if interactive else None,
                  shard_progress=_shard_line if interactive else None)
     for note in report.recovered:

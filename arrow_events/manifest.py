@@ -23,6 +23,7 @@ class YearManifest:
     config_sha256: str | None = None
     config_toml: str | None = None  # the whole config the year was made with
     engine: str = ""
+    executor: str = "local"  # where the shards ran: "local" or "ray" (the same bytes either way)
     threads: int | None = None
     memory_limit_bytes: int | None = None
     shard_rows: int | None = None

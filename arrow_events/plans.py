@@ -43,7 +43,7 @@ from arrow_events.context import SMALL_BATCH_SIZE, batch_size_for, new_context, 
 from arrow_events.errors import ResourceLimitError
 from arrow_events.memory import return_freed_memory
 from arrow_events.schema import CONTRIBUTIONS_SCHEMA
-from arrow_events.shards import cut, numbered
+from arrow_events.shards import Shard, cut, numbered
 from arrow_events.state import CohortState
 from queries import composed, in_dependency_order, parameters, reads, sql
 
@@ -87,8 +87,15 @@ KEPT = {name for name in GLOBAL_STAGES if name not in STAGES and name != "hire"
 # few of its columns and DataFusion computes only those, where holding it would keep every
 # column of the whole cohort (0.7 GB at 5M employees) for the rest of the year.
 GLOBAL_MATERIALIZED = KEPT
+# A context of a shard's own (shard_tables) computes the kept relations again rather than receiving them:
+# that is only the same relation when it reads nothing of the cohort.
+KEPT_STAGES = [name for name in GLOBAL_STAGES if name in KEPT]
+if any(needs(name) & ({"cohort", *GLOBAL_STAGES} - KEPT) for name in KEPT):
+    raise RuntimeError(f"the global step keeps relations that read the cohort: {sorted(KEPT)}")
 SHARD_MATERIALIZED = shared(STAGES)
 ENGINES = ("fused", "legacy")
+# Where a year's shards run: one after another in this process, or as Ray tasks (arrow_events.ray_executor).
+EXECUTORS = ("local", "ray")
 # Members (cohort and hires) per shard when nothing else says: large enough that per-query
 # overhead is noise, small enough that a shard's relations stay a few hundred MB.
 SHARD_ROWS = 250_000
@@ -108,10 +115,16 @@ class EngineOptions:
     # the one option that changes output: whether the year has a contributions table
     # (events and snapshot are the same bytes either way)
     contributions: bool = True
+    executor: str = "local"  # or "ray": each shard a Ray task with a context of its own
+    ray_address: str | None = None  # None: a Ray started in this process; "auto", "ray://host:10001": a cluster
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"unknown engine {self.engine!r}; expected one of {ENGINES}")
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"unknown executor {self.executor!r}; expected one of {EXECUTORS}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError("a Ray address is only used by the ray executor")
 
     @property
     def rows_per_shard(self) -> int:
@@ -168,14 +181,19 @@ Materializer = Callable[[str, DataFrame], DataFrame]
 
 def prepare(cfg: Config, year: int, state: CohortState, options: EngineOptions = DEFAULT_OPTIONS) -> YearPlan:
     """A context holding the cohort and every parameter table for ``year``."""
+    ctx = _parameter_context(cfg, year, options, min(state.headcount, options.rows_per_shard))
+    register_tables(ctx, {"cohort": numbered(state.cohort)})
+    return YearPlan(ctx, params.scenario_params(cfg, year), year, len(cfg.plan_designs), options.contributions)
+
+
+def _parameter_context(cfg: Config, year: int, options: EngineOptions, rows: int) -> SessionContext:
+    """A context holding every parameter table for ``year``, batches sized for ``rows`` members at a time."""
     # under a memory limit, small batches keep each operator's reservations small enough to spill
-    small = options.memory_limit is not None
-    batch = SMALL_BATCH_SIZE if small else batch_size_for(min(state.headcount, options.rows_per_shard))
+    batch = SMALL_BATCH_SIZE if options.memory_limit is not None else batch_size_for(rows)
     ctx = new_context(options.threads, options.memory_limit, batch)
     register_tables(ctx, params.static_tables(cfg))
     register_tables(ctx, params.year_tables(cfg, year))
-    register_tables(ctx, {"cohort": numbered(state.cohort)})
-    return YearPlan(ctx, params.scenario_params(cfg, year), year, len(cfg.plan_designs), options.contributions)
+    return ctx
 
 
 def in_memory(name: str, df: DataFrame) -> DataFrame:
@@ -280,41 +298,85 @@ def global_step(plan: YearPlan, keep: Callable[[str], Materializer] = GLOBAL_KEE
 
 def run_shards(cfg: Config, year: int, state: CohortState,
                options: EngineOptions = DEFAULT_OPTIONS) -> Iterator[YearTables]:
-    """One year from ``state`` (the cohort at t-1): its shards' events and snapshots, in employee_id order."""
+    """One year from ``state`` (the cohort at t-1): its shards' tables, in employee_id order.
+
+    The global step always runs here; the shards run here too, or as Ray tasks (``options.executor``).
+    """
     return_freed_memory()
-    engine = options.engine
-    plan = prepare(cfg, year, state, options)
-    with _memory_errors(year, "events"), tempfile.TemporaryDirectory(prefix=f"arrow-events-{engine}-{year}-") as tmp:
-        hires = global_step(plan, _keeper(engine, options.memory_limit, plan, Path(tmp), GLOBAL_MATERIALIZED))
-        keep = _keeper(engine, options.memory_limit, plan, Path(tmp), SHARD_MATERIALIZED)
-        # a shard's events are emitted (NumPy) on a thread while DataFusion computes the next one's rows
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-events-emit") as emitter:
-            pending: Future[YearTables] | None = None
-            for shard in cut(state, hires, options.rows_per_shard, params.design_ids(cfg)):
-                register_tables(plan.ctx, {"cohort": shard.cohort, "hire": shard.hires})
-                if engine == "legacy":  # like the dbt models it stands for, the chain starts from the stored cohort
-                    stored = keep("cohort")("cohort", plan.ctx.table("cohort"))
-                    plan.ctx.deregister_table("cohort")
-                    plan.ctx.register_view("cohort", stored)
-                if engine == "fused" and not SHARD_MATERIALIZED:  # the shard's chain is one plan anyway
-                    compose_as_one(plan, STAGES)
-                else:
-                    compose(plan, STAGES, keep)
-                job = emitter.submit(emitted, plan, *member_rows(plan), shard.number, shard.of)
-                if pending is not None:
-                    yield pending.result()
-                pending = job
+    with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
+        plan = prepare(cfg, year, state, options)
+        hires = global_step(plan, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
+        shards = cut(state, hires, options.rows_per_shard, params.design_ids(cfg))
+        if options.executor == "ray":
+            from arrow_events.ray_executor import remote_shards  # Ray is imported only when asked for
+
+            bound = plan.bound
+            del plan, hires  # the tasks build contexts of their own: this one need not outlive the global step
+            yield from remote_shards(cfg, year, bound, shards, options)
+        else:
+            yield from _local_shards(plan, shards, _keeper(options, plan, scratch, SHARD_MATERIALIZED), options.engine)
+
+
+def _local_shards(plan: YearPlan, shards: Iterator[Shard], keep: Callable[[str], Materializer],
+                  engine: str) -> Iterator[YearTables]:
+    """The shards one after another in the global step's context (its parameter tables and kept relations)."""
+    # a shard's events are emitted (NumPy) on a thread while DataFusion computes the next one's rows
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-events-emit") as emitter:
+        pending: Future[YearTables] | None = None
+        for shard in shards:
+            job = emitter.submit(emitted, plan, *shard_member_rows(plan, shard, keep, engine), shard.number, shard.of)
             if pending is not None:
                 yield pending.result()
+            pending = job
+        if pending is not None:
+            yield pending.result()
 
 
-def _keeper(engine: str, memory_limit: int | None, plan: YearPlan, scratch: Path,
+def shard_member_rows(plan: YearPlan, shard: Shard, keep: Callable[[str], Materializer],
+                      engine: str) -> tuple[pa.Table, pa.Table, pa.Table | None]:
+    """One shard's member rows, snapshot and contributions rows (``member_rows``), in a context holding
+    the year's parameter tables and the relations the global step keeps, with the year's scalars bound:
+    the per-shard work of every executor."""
+    register_tables(plan.ctx, {"cohort": shard.cohort, "hire": shard.hires})
+    if engine == "legacy":  # like the dbt models it stands for, the chain starts from the stored cohort
+        stored = keep("cohort")("cohort", plan.ctx.table("cohort"))
+        plan.ctx.deregister_table("cohort")
+        plan.ctx.register_view("cohort", stored)
+    if engine == "fused" and not SHARD_MATERIALIZED:  # the shard's chain is one plan anyway
+        compose_as_one(plan, STAGES)
+    else:
+        compose(plan, STAGES, keep)
+    return member_rows(plan)
+
+
+def shard_tables(cfg: Config, year: int, bound: dict[str, pa.Scalar], shard: Shard,
+                 options: EngineOptions = DEFAULT_OPTIONS) -> YearTables:
+    """One shard of ``year`` in a context of its own, from the scalars the global step bound: what a Ray
+    task runs. The rows are those of the same shard run in the global step's context."""
+    return_freed_memory()
+    with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
+        ctx = _parameter_context(cfg, year, options, shard.cohort.num_rows + shard.hires.num_rows)
+        plan = YearPlan(ctx, dict(bound), year, len(cfg.plan_designs), options.contributions)
+        # the kept relations read only parameter tables (KEPT_STAGES): recomputed here, not shipped
+        compose(plan, KEPT_STAGES, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
+        rows = shard_member_rows(plan, shard, _keeper(options, plan, scratch, SHARD_MATERIALIZED), options.engine)
+        return emitted(plan, *rows, shard.number, shard.of)
+
+
+@contextmanager
+def _scratch(engine: str, year: int) -> Iterator[Path]:
+    """A directory for the relations an engine keeps on disk (legacy, or under a memory limit)."""
+    with tempfile.TemporaryDirectory(prefix=f"arrow-events-{engine}-{year}-") as tmp:
+        yield Path(tmp)
+
+
+def _keeper(options: EngineOptions, plan: YearPlan, scratch: Path,
             materialized: set[str]) -> Callable[[str], Materializer]:
     """Which relations each engine materializes (the fused engine: ``materialized``), and where."""
     files = to_parquet(scratch, plan.ctx)
-    if engine == "legacy":
+    if options.engine == "legacy":
         return lambda name: files if name in BRANCHES or name == "cohort" else as_view
-    if memory_limit is None:
+    if options.memory_limit is None:
         return keeper(materialized)
     # under a memory limit the shared relations spill to scratch Parquet instead of RAM,
     # leaving the memory pool to the operators

@@ -21,6 +21,7 @@ from arrow_events.config import Config, census_start, dump_toml
 from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
 from arrow_events.manifest import YearManifest, read_manifest
 from arrow_events.plans import DEFAULT_OPTIONS, EngineOptions, YearTables, run_shards, run_year
+from arrow_events.ray_executor import executor_session
 from arrow_events.schema import TABLES as CONTRACT
 from arrow_events.state import CohortState, from_census, from_snapshot
 from arrow_events.synthetic import synthetic_census
@@ -222,18 +223,19 @@ def run(
     check_warehouse(out)
     if not out.exists():
         starting_state(cfg, years[0], out, table)  # refuse bad arguments before creating anything
-    prepare_warehouse(out)
-    with lock(out), _what_was_kept(out, years) as report:
-        report.recovered = recover(out)
-        state, source = starting_state(cfg, years[0], out, table)
-        report.warnings += _config_drift(cfg, out, years[0])
-        census_entry = None
-        if years[0] == cfg.scenario.start_year:  # the census is used: replace what an earlier one set aside
-            report.rejects_path = write_rejects(out, census.rejects if census and census.rows_rejected else None)
-            if census is not None:
-                report.census, source = census, census.source
-                census_entry = _census_entry(census, report.rejects_path, out)
-        _simulate_into(cfg, out, years, state, source, census_entry, options, progress, shard_progress, report)
+    with executor_session(options):  # a missing Ray, or a cluster not found, is refused before anything is created
+        prepare_warehouse(out)
+        with lock(out), _what_was_kept(out, years) as report:
+            report.recovered = recover(out)
+            state, source = starting_state(cfg, years[0], out, table)
+            report.warnings += _config_drift(cfg, out, years[0])
+            census_entry = None
+            if years[0] == cfg.scenario.start_year:  # the census is used: replace what an earlier one set aside
+                report.rejects_path = write_rejects(out, census.rejects if census and census.rows_rejected else None)
+                if census is not None:
+                    report.census, source = census, census.source
+                    census_entry = _census_entry(census, report.rejects_path, out)
+            _simulate_into(cfg, out, years, state, source, census_entry, options, progress, shard_progress, report)
     report.stale_years = [y for y in existing_years(out) if y > years[-1]]
     report.total_s = time.perf_counter() - t_start
     return report
@@ -299,6 +301,7 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
             config_sha256=cfg.digest(),
             config_toml=dump_toml(cfg),
             engine=options.engine,
+            executor=options.executor,
             threads=options.threads,
             memory_limit_bytes=options.memory_limit,
             shard_rows=options.rows_per_shard,

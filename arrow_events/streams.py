@@ -20,6 +20,7 @@ import dataclasses
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from arrow_events.census import Census, read_census
 from arrow_events.config import Config, census_start, config_from_toml, load_config, parse_size
 from arrow_events.errors import UserError
 from arrow_events.plans import EngineOptions, YearTables, run_shards
+from arrow_events.ray_executor import executor_session
 from arrow_events.schema import SNAPSHOT_SCHEMA, TABLES
 from arrow_events.simulate import builtin_census, contract_tables, parse_years
 from arrow_events.state import CohortState, from_census, from_snapshot
@@ -87,6 +89,8 @@ def simulate(
     memory_limit: str | int | None = None,
     shard_rows: int | None = None,
     contributions: bool = True,
+    executor: str = "local",
+    ray_address: str | None = None,
     on_bad_rows: str = "fail",
     date_format: str | None = None,
 ) -> Simulation:
@@ -98,7 +102,9 @@ def simulate(
     ``years``: '2025-2027', a year, a list, or None for the scenario's. ``seed`` overrides the
     scenario's. Defaults are those of ``arrow-events run``, and so are the rows. The census and
     config are checked here, at the call (UserError, the command line's message); the years are
-    computed as they are iterated.
+    computed as they are iterated. ``executor="ray"`` runs each year's shards as Ray tasks (on the
+    cluster at ``ray_address``, else a Ray started here, shut down when the last year is read or the
+    simulation is closed).
     """
     cfg = resolve_config(config, seed)
     year_list = resolve_years(years, cfg)
@@ -118,21 +124,25 @@ def simulate(
     else:
         limit = memory_limit if memory_limit is not None else cfg.memory_limit_bytes
     try:
-        options = EngineOptions(threads, engine, limit, shard_rows, contributions)
+        options = EngineOptions(threads, engine, limit, shard_rows, contributions=contributions, executor=executor,
+                                ray_address=ray_address)
     except ValueError as e:
         raise UserError(f"engine: {e}") from None
-    return Simulation(cfg, year_list, census, from_census(census.table, cfg), options)
+    session = ExitStack()  # up from the call (a missing Ray is refused here) until the years are done
+    session.enter_context(executor_session(options))
+    return Simulation(cfg, year_list, census, from_census(census.table, cfg), options, session)
 
 
 class Simulation(Iterator["YearStreams"]):
     """The years of a simulation, one ``YearStreams`` at a time; ``census`` holds its notes, warnings, rejects."""
 
     def __init__(self, cfg: Config, years: list[int], census: Census, state: CohortState,
-                 options: EngineOptions) -> None:
+                 options: EngineOptions, session: ExitStack | None = None) -> None:
         self.config, self.years, self.census, self.options = cfg, years, census, options
         self._state: CohortState | None = state
         self._pending = deque(years)
         self._current: _YearPump | None = None
+        self._session = session or ExitStack()
 
     def __iter__(self) -> Simulation:
         return self
@@ -142,12 +152,18 @@ class Simulation(Iterator["YearStreams"]):
             self._state = from_snapshot(self._current.finish())
             self._current = None
         if not self._pending:
-            self._state = None
+            self.close()
             raise StopIteration
         year = self._pending.popleft()
         assert self._state is not None
         self._current = _YearPump(self.config, year, self._state, self.options)
         return YearStreams(self._current)
+
+    def close(self) -> None:
+        """Stop early: no more years, and the executor's session (a Ray started for it) ends."""
+        self._state, self._current = None, None
+        self._pending.clear()
+        self._session.close()
 
 
 class _YearPump:

@@ -8,6 +8,8 @@
     python -m perf --series flight --repeats 3  # W1 and W2 over Arrow Flight against the in-process call
     python -m perf --series contributions  # W1 and W2 with and without the contributions table
     python -m perf --series report  # arrow-events report on 1M-employee warehouses of 1 and 5 years
+    python -m perf --series ray     # a 5M-employee year on a local Ray of 2 workers against one process
+    python -m perf --series ray --census census_5m.parquet   # that census file instead of generating one
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -182,13 +185,17 @@ def run_series(series: str, threads: int, quick: bool) -> tuple[list[dict], str,
 @click.option("--warmup", type=int, default=1, show_default=True)
 @click.option("--name", default="latest", show_default=True, help="Results file stem under --out.")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
-@click.option("--series", type=click.Choice(["engines", "scaling", "shards", "flight", "contributions", "report"]),
-              default="engines", show_default=True,
+@click.option("--series", default="engines",
+              type=click.Choice(["engines", "scaling", "shards", "flight", "contributions", "report", "ray"]),
+              show_default=True,
               help="engines: the side-by-side table (events and snapshot); scaling: 5k-5M employees; shards: 1M in "
               "1-16 shards; flight: a Flight round trip against the in-process call; contributions: runs with and "
-              "without the contributions table; report: arrow-events report on 1M-employee warehouses.")
+              "without the contributions table; report: arrow-events report on 1M-employee warehouses; ray: a 5M "
+              "year on a local Ray of 2 workers against one process.")
+@click.option("--census", "census_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="--series ray: the census file to simulate (default: a synthetic one of --employees, 5M).")
 def main(quick: bool, workloads: str, employees: int | None, engines: str, threads_text: str, repeats: int,
-         warmup: int, name: str, out: Path, series: str) -> None:
+         warmup: int, name: str, out: Path, series: str, census_path: Path | None) -> None:
     """Time event generation per year, whole runs and peak RSS, by workload, engine and threads."""
     if series == "flight":
         flight_series(quick, workloads, repeats, warmup, name, out)
@@ -198,6 +205,9 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
         return
     if series == "report":
         report_series(quick, repeats, name, out)
+        return
+    if series == "ray":
+        ray_series(employees or (20_000 if quick else None), census_path, name, out)
         return
     if series != "engines":
         threads = int(threads_text.split(",")[-1]) if "," not in threads_text else 2
@@ -328,6 +338,27 @@ def flight_series(quick: bool, workloads: str, repeats: int, warmup: int, name: 
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = flight_markdown(doc)
+    (out / f"{stem}.md").write_text(md)
+    click.echo(md)
+    click.echo(f"wrote {out / stem}.json, .md")
+
+
+def ray_series(employees: int | None, census: Path | None, name: str, out: Path) -> None:
+    """One year on a local Ray of 2 workers against one process: time, and peak RSS per process."""
+    from perf.ray_series import EMPLOYEES, markdown, run_ray_series, write_census
+
+    with tempfile.TemporaryDirectory(prefix="arrow-events-ray-perf-") as tmp:
+        if census is None:
+            census = Path(tmp) / "census.parquet"
+            click.echo(f"ray: writing a synthetic census of {employees or EMPLOYEES:,} employees ...", err=True)
+            write_census(census, employees or EMPLOYEES)
+        results = run_ray_series(census, lambda line: click.echo(line, err=True))
+    doc = {"machine": machine(), "measured_on": dt.date.today().isoformat(), "census": str(census),
+           "employees": results[0]["employees"], "results": results}
+    stem = "ray" if name == "latest" else name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    md = markdown(doc)
     (out / f"{stem}.md").write_text(md)
     click.echo(md)
     click.echo(f"wrote {out / stem}.json, .md")
