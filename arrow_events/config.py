@@ -269,6 +269,9 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> Config:
     cfg = Config()
     allowed = [*_SECTIONS, "plan_designs"]
     for key, value in data.items():
+        if key == "sweep":  # read by sweep.py, which takes it out before building each scenario's config
+            raise UserError(f"{source}: [sweep] makes one scenario per value, for arrow-events sweep only; "
+                            "remove it to use the config alone")
         if key not in allowed:
             raise _unknown(key, allowed, source)
         if key == "plan_designs":
@@ -308,6 +311,11 @@ def load_config(path: str | Path | None) -> Config:
         cfg = Config()
         validate(cfg, "defaults")
         return cfg
+    return config_from_dict(read_toml(path), str(path))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A config file's TOML, unchecked; errors name the file."""
     p = Path(path)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -317,16 +325,19 @@ def load_config(path: str | Path | None) -> Config:
         raise UserError(f"{p}: config path is a directory, expected a TOML file") from None
     except UnicodeDecodeError as e:
         raise UserError(f"{p}: config is not UTF-8 text (byte {e.start})") from None
-    return config_from_toml(text, str(p))
+    return _parse_toml(text, str(p))
 
 
 def config_from_toml(text: str, source: str = "config") -> Config:
     """A Config from TOML text; errors name ``source`` as the command line names the file."""
+    return config_from_dict(_parse_toml(text, source), source)
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{source}: invalid TOML: {e}") from None
-    return config_from_dict(data, source)
 
 
 def parse_size(text: str) -> int:
