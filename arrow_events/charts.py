@@ -1,12 +1,16 @@
-"""Charts of the yearly metrics (matplotlib, drawn off-screen: no display needed)."""
+"""Charts of the yearly metrics and of a sweep's spread (matplotlib, drawn off-screen: no display needed)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 # inches x dots per inch: the PNG is 1500 x 1000 pixels
@@ -46,3 +50,66 @@ def metrics_chart(metrics: pa.Table, path: str | Path) -> None:
 def _employer_cost(metrics: pa.Table) -> pa.Array:
     match, core = metrics["employer_match"].to_pylist(), metrics["employer_core"].to_pylist()
     return pa.array([None if m is None or c is None else float(m + c) for m, c in zip(match, core)], pa.float64())
+
+
+# the fan chart's panels: (metric of distribution.parquet, title, y-axis formatter)
+FAN_PANELS = [
+    ("participation_rate", "Participation rate", PercentFormatter(1.0)),
+    ("mean_deferral_rate", "Mean deferral rate of participants", PercentFormatter(1.0, decimals=1)),
+    ("employer_cost_rate", "Employer cost rate (of plan pay)", PercentFormatter(1.0, decimals=2)),
+    ("employer_cost", "Employer cost (match + core), $ millions", FuncFormatter(lambda v, _: f"{v / 1e6:,.1f}")),
+]
+FAN_PANEL_SIZE, FAN_DPI = (4.5, 3.6), 100  # inches per panel; 4 panels a row: 1800 pixels wide
+
+
+def fan_chart(distribution: pa.Table, path: str | Path) -> None:
+    """A sweep's spread: per plan design (one colour each), the median line, the 25-75th percentile band
+    and the 5-95th; one panel per metric, one row of panels per scenario (titled by it when there are
+    several, the y axes shared down each column so that scenarios compare at a glance)."""
+    rows = distribution.to_pylist()
+    scenarios = sorted({r["scenario"] for r in rows})
+    designs = sorted({r["plan_design_id"] for r in rows})
+    colours = {d: f"C{i % 10}" for i, d in enumerate(designs)}
+    series: dict[tuple[str, str, str], list[dict]] = {}
+    for r in sorted(rows, key=lambda r: r["simulation_year"]):
+        series.setdefault((r["scenario"], r["plan_design_id"], r["metric"]), []).append(r)
+    width, height = FAN_PANEL_SIZE
+    titled = len(scenarios) > 1
+    fig = Figure(figsize=(width * len(FAN_PANELS), (height + 0.3 * titled) * len(scenarios) + 0.9), dpi=FAN_DPI,
+                 layout="constrained")
+    FigureCanvasAgg(fig)
+    top: list[Any] = []
+    for scenario, sub in zip(scenarios, fig.subfigures(len(scenarios), 1, squeeze=False)[:, 0]):
+        if titled:
+            sub.suptitle(scenario, fontsize=11, fontweight="bold")
+        for j, (ax, (metric, title, formatter)) in enumerate(zip(sub.subplots(1, len(FAN_PANELS)), FAN_PANELS)):
+            for design in designs:
+                _fan(ax, series.get((scenario, design, metric), []), colours[design], design)
+            if len(top) > j:
+                ax.sharey(top[j])
+            else:
+                top.append(ax)
+            ax.set_title(title, fontsize=10)
+            ax.yaxis.set_major_formatter(formatter)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=colours[d], marker="o", markersize=4, label=f"{d} (median)") for d in designs]
+    handles += [Patch(color="grey", alpha=0.45, label="25th-75th percentile"),
+                Patch(color="grey", alpha=0.18, label="5th-95th percentile")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9, frameon=False)
+    runs = max((r["runs"] for r in rows), default=0)
+    fig.suptitle(f"Spread over {runs} runs (seeds) per scenario and plan design", fontsize=12)
+    fig.savefig(path, format="png", metadata={"Software": None})
+
+
+def _fan(ax: Any, points: list[dict], colour: str, label: str) -> None:
+    if not points:
+        return
+    years = [p["simulation_year"] for p in points]
+    value = {q: [math.nan if p[q] is None else p[q] for p in points] for q in ("p5", "p25", "p50", "p75", "p95")}
+    ax.fill_between(years, value["p5"], value["p95"], color=colour, alpha=0.15, linewidth=0)
+    ax.fill_between(years, value["p25"], value["p75"], color=colour, alpha=0.35, linewidth=0)
+    if len(years) == 1:  # a band needs two years: show the one year's spread as whiskers
+        ax.vlines(years, value["p5"], value["p95"], color=colour, alpha=0.4, linewidth=6)
+        ax.vlines(years, value["p25"], value["p75"], color=colour, alpha=0.7, linewidth=6)
+    ax.plot(years, value["p50"], color=colour, marker="o", markersize=3, label=label)

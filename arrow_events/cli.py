@@ -19,6 +19,7 @@ from arrow_events.explain import DUMPABLE, dump_relation, explain_year
 from arrow_events.plans import ENGINES, EXECUTORS, EngineOptions
 from arrow_events.report import check_out_dir, has_amounts, render_table, to_json, write_report, yearly_metrics
 from arrow_events.simulate import RunReport, YearReport, parse_years, run, starting_state
+from arrow_events.sweep import RunResult, SweepReport, parse_seeds, plan_sweep, run_sweep
 from arrow_events.synthetic import synthetic_census, write_census
 from arrow_events.validate import validate_warehouse
 
@@ -303,6 +304,115 @@ def report_command(warehouse: Path, out_dir: Path | None, fmt: str) -> None:
     if out_dir is not None:
         written = write_report(metrics, out_dir)
         click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+
+
+@main.command("sweep")
+@click.option("--seeds", "seeds_text",
+              help="Seeds, one run each per scenario: 1-100, 1,5,9 or 1-10,20. Default: the config's "
+              "[sweep] seeds, else 1-10.")
+@click.option("--config", "config_paths", type=click.Path(path_type=Path), multiple=True,
+              help="TOML config, one scenario each (a [sweep] table in it: one per value); repeat for several. "
+              "Default: the built-in defaults.")
+@click.option("--census", "census_path", type=click.Path(path_type=Path),
+              help="Census file for every run. Default: the built-in synthetic 5,000-employee census.")
+@click.option("--years", "years_text", help="Years to simulate, e.g. 2025-2029. Default: each scenario's years.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("sweep"), show_default=True,
+              help="Sweep directory: runs/<scenario>/seed=<s>/, distribution.parquet, distribution.png.")
+@click.option("--workers", type=click.IntRange(1, 1024),
+              help="Runs at once (default: the machine's cores); with --executor ray, the local Ray's CPUs.")
+@click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="DataFusion target partitions of each run (the runs already share the cores).")
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+              help="local: worker processes on this machine; ray: one Ray task per run.")
+@click.option("--ray-address", help="With --executor ray: an existing cluster (e.g. auto) instead of a local Ray; "
+              "every node must see --out.")
+@census_options
+@user_errors
+def sweep_command(seeds_text: str | None, config_paths: tuple[Path, ...], census_path: Path | None,
+                  years_text: str | None, out: Path, workers: int | None, threads: int, executor: str,
+                  ray_address: str | None, on_bad_rows: str, date_format: str | None) -> None:
+    """Run many independent simulations (seeds x configs) and the spread of their metrics.
+
+    Each run writes its own warehouse and yearly metrics under OUT/runs/<scenario>/seed=<s>/;
+    then OUT/distribution.parquet holds the 5th, 25th, 50th, 75th and 95th percentiles per year,
+    plan design and metric, and OUT/distribution.png the fan chart. Running the same command
+    again skips the finished runs (after a kill, a failure, or with more seeds). A failed run is
+    listed at the end and exits 1; the others finish.
+
+    A [sweep] table in a config makes one scenario per value of [scenario] keys, e.g.
+    growth = [0.02, 0.03] (several keys: every combination), and may set seeds = "1-20".
+
+    \b
+    Examples:
+      arrow-events sweep --seeds 1-100
+      arrow-events sweep --seeds 1-20 --config examples/plan_designs.toml --years 2025-2029
+      arrow-events sweep --config a.toml --config b.toml --census census.csv --out compare/
+      arrow-events sweep --seeds 1-1000 --executor ray --ray-address auto
+    """
+    if ray_address and executor != "ray":
+        raise UserError("--ray-address needs --executor ray")
+    years = parse_years(years_text) if years_text else None
+    seeds = parse_seeds(seeds_text) if seeds_text else None
+    runs = plan_sweep(list(config_paths), seeds, census_path, years,
+                      on_bad_rows=on_bad_rows, date_format=date_format)
+    for census in {id(r.census): r.census for r in runs if r.census}.values():
+        for line in [*(f"note: {n}" for n in census.notes), *(f"warning: {w}" for w in census.warnings)]:
+            click.echo(line, err=True)
+    progress = _SweepProgress(executor)
+    try:
+        with progress:
+            report = run_sweep(runs, out, workers=workers, executor=executor, ray_address=ray_address,
+                               threads=threads, on_start=progress.start, on_done=progress.done)
+    except KeyboardInterrupt:
+        _exit_now(f"interrupted: {progress.finished} run(s) finished; run the same command again to do the rest", 130)
+    click.echo(_sweep_summary(report))
+    for failed in report.failed:
+        click.echo(f"failed: {failed.scenario} seed={failed.seed}: {failed.error}", err=True)
+    sys.exit(1 if report.failed else 0)
+
+
+class _SweepProgress:
+    """On a terminal, a progress bar of the runs (done / total, ETA) on stderr; piped, one line per finished run."""
+
+    def __init__(self, executor: str) -> None:
+        self.executor, self.total, self.finished, self.done_count = executor, 0, 0, 0
+        self.bar: Any = None
+
+    def start(self, report: SweepReport) -> None:
+        self.total = report.to_run
+        skipped = f", {report.skipped} finished before and skipped" if report.skipped else ""
+        _say(f"sweep: {report.total} run(s){skipped}; {self.total} to run ({self.executor}) into {report.out}/")
+        if sys.stderr.isatty() and self.total:
+            self.bar = click.progressbar(length=self.total, label="runs", show_eta=True, show_pos=True,
+                                         file=sys.stderr)
+            self.bar.__enter__()
+
+    def done(self, result: RunResult) -> None:
+        self.done_count += 1
+        self.finished += result.ok
+        if self.bar is not None:
+            self.bar.update(1)
+        else:
+            click.echo(f"[{self.done_count}/{self.total}] {result.line()}", err=True)
+
+    def __enter__(self) -> _SweepProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _sweep_summary(report: SweepReport) -> str:
+    lines = [f"{len(report.finished)} run(s) finished, {report.skipped} skipped (finished before), "
+             f"{len(report.failed)} failed, of {report.total}, in {report.total_s:.1f} s"]
+    lines += [f"{summary}: see {path}" for summary, path in report.rejects]
+    if report.distribution_path is None:
+        lines.append("no run has finished: no distribution")
+    else:
+        lines.append(f"wrote {report.distribution_path} ({report.distribution_rows} rows, over "
+                     f"{len(report.finished) + report.skipped} runs) and the fan chart {report.chart_path}")
+    return "\n".join(lines)
 
 
 @main.command("explain")

@@ -210,7 +210,7 @@ _SECTIONS = {
 }
 
 
-def _unknown(key: str, allowed: list[str], where: str) -> UserError:
+def unknown_key(key: str, allowed: list[str], where: str) -> UserError:
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
     return UserError(f"{where}: unknown key '{key}'{hint}")
@@ -245,7 +245,7 @@ def _typed(value: Any, default: Any, where: str) -> Any:
                             f"got {value!r}")
         for key in value:
             if key not in default:
-                raise _unknown(key, list(default), where)
+                raise unknown_key(key, list(default), where)
         missing = [k for k in default if k not in value]
         if missing:
             raise UserError(f"{where}: missing {', '.join(missing)}")
@@ -260,7 +260,7 @@ def _build(cls: type, table: Any, where: str) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     for key, value in table.items():
         if key not in names:
-            raise _unknown(key, names, where)
+            raise unknown_key(key, names, where)
         setattr(obj, key, _typed(value, getattr(obj, key), f"{where}.{key}"))
     return obj
 
@@ -269,8 +269,11 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> Config:
     cfg = Config()
     allowed = [*_SECTIONS, "plan_designs"]
     for key, value in data.items():
+        if key == "sweep":  # read by sweep.py, which takes it out before building each scenario's config
+            raise UserError(f"{source}: [sweep] makes one scenario per value, for arrow-events sweep only; "
+                            "remove it to use the config alone")
         if key not in allowed:
-            raise _unknown(key, allowed, source)
+            raise unknown_key(key, allowed, source)
         if key == "plan_designs":
             if not isinstance(value, list) or not value:
                 raise UserError(f"{source}: plan_designs must be a non-empty array of tables ([[plan_designs]])")
@@ -308,6 +311,11 @@ def load_config(path: str | Path | None) -> Config:
         cfg = Config()
         validate(cfg, "defaults")
         return cfg
+    return config_from_dict(read_toml(path), str(path))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A config file's TOML, unchecked; errors name the file."""
     p = Path(path)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -317,16 +325,19 @@ def load_config(path: str | Path | None) -> Config:
         raise UserError(f"{p}: config path is a directory, expected a TOML file") from None
     except UnicodeDecodeError as e:
         raise UserError(f"{p}: config is not UTF-8 text (byte {e.start})") from None
-    return config_from_toml(text, str(p))
+    return _parse_toml(text, str(p))
 
 
 def config_from_toml(text: str, source: str = "config") -> Config:
     """A Config from TOML text; errors name ``source`` as the command line names the file."""
+    return config_from_dict(_parse_toml(text, source), source)
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{source}: invalid TOML: {e}") from None
-    return config_from_dict(data, source)
 
 
 def parse_size(text: str) -> int:

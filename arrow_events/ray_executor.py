@@ -13,6 +13,7 @@ dependency (``pip install 'arrow-events[ray]'``).
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -62,7 +63,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         ray.init(**options, include_dashboard=False,
                  log_to_driver=False, logging_level=logging.ERROR)
     except ConnectionError as e:
-        raise UserError(f"--ray-address {address}: {e}") from None
+        raise UserError(f"--ray-address {address}: {str(e).strip().splitlines()[0]}; a cluster with token "
+                        "authentication also needs RAY_AUTH_MODE=token here") from None
     try:
         yield
     finally:
@@ -70,14 +72,16 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
 
 
 def _answers(address: str) -> None:
-    """Refuse a cluster address nothing listens on in seconds, where Ray would retry for a minute or more."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():  # "auto", or no port to try
+    """Refuse a HOST:PORT nothing listens on in seconds, where Ray would retry for a minute or more
+    ("auto" and the like Ray looks up itself, and says what it found)."""
+    m = re.fullmatch(r"(?:ray://)?(\[[^\]]+\]|[^:/]+):(\d+)", address)
+    if not m:
         return
     try:
-        socket.create_connection((host, int(port)), timeout=5).close()
+        socket.create_connection((m.group(1).strip("[]"), int(m.group(2))), timeout=5).close()
     except OSError as e:
-        raise UserError(f"--ray-address {address}: no Ray cluster answers there ({os_reason(e)})") from None
+        raise UserError(f"--ray-address {address}: no Ray cluster answers there ({os_reason(e)}); start one with "
+                        "ray start --head, or leave --ray-address out for a local Ray") from None
 
 
 @contextmanager

@@ -338,10 +338,10 @@ def _park(target: Path, old: Path) -> None:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def _replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """``write`` a hidden temporary beside ``path``, make it durable, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
@@ -364,7 +364,7 @@ def write_rejects(out: Path, rejects: pa.Table | None) -> Path | None:
     if rejects is None:
         path.unlink(missing_ok=True)
         return None
-    _replace_atomically(path, lambda tmp: pacsv.write_csv(rejects, tmp))
+    replace_atomically(path, lambda tmp: pacsv.write_csv(rejects, tmp))
     return path
 
 

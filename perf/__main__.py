@@ -10,6 +10,7 @@
     python -m perf --series report  # arrow-events report on 1M-employee warehouses of 1 and 5 years
     python -m perf --series ray     # a 5M-employee year on a local Ray of 2 workers against one process
     python -m perf --series ray --census census_5m.parquet   # that census file instead of generating one
+    python -m perf --series sweep   # 20 seeds x W1: one at a time, 2 local processes, Ray on 2 CPUs
 """
 
 from __future__ import annotations
@@ -186,12 +187,14 @@ def run_series(series: str, threads: int, quick: bool) -> tuple[list[dict], str,
 @click.option("--name", default="latest", show_default=True, help="Results file stem under --out.")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
 @click.option("--series", default="engines",
-              type=click.Choice(["engines", "scaling", "shards", "flight", "contributions", "report", "ray"]),
+              type=click.Choice(["engines", "scaling", "shards", "flight", "contributions", "report", "ray",
+                                 "sweep"]),
               show_default=True,
               help="engines: the side-by-side table (events and snapshot); scaling: 5k-5M employees; shards: 1M in "
               "1-16 shards; flight: a Flight round trip against the in-process call; contributions: runs with and "
               "without the contributions table; report: arrow-events report on 1M-employee warehouses; ray: a 5M "
-              "year on a local Ray of 2 workers against one process.")
+              "year on a local Ray of 2 workers against one process; sweep: arrow-events sweep of 20 seeds x W1 "
+              "sequential, in local processes and as Ray tasks.")
 @click.option("--census", "census_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="--series ray: the census file to simulate (default: a synthetic one of --employees, 5M).")
 def main(quick: bool, workloads: str, employees: int | None, engines: str, threads_text: str, repeats: int,
@@ -208,6 +211,9 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
         return
     if series == "ray":
         ray_series(employees or (20_000 if quick else None), census_path, name, out)
+        return
+    if series == "sweep":
+        sweep_series(quick, name, out)
         return
     if series != "engines":
         threads = int(threads_text.split(",")[-1]) if "," not in threads_text else 2
@@ -319,6 +325,26 @@ def report_series(quick: bool, repeats: int, name: str, out: Path) -> None:
               f"| {r['median_s']:.2f} s [{r['min_s']:.2f}-{r['max_s']:.2f}] | {r['query_median_s']:.2f} s |"
               for r in results]
     md = "\n".join(lines) + "\n"
+    (out / f"{stem}.md").write_text(md)
+    click.echo(md)
+    click.echo(f"wrote {out / stem}.json, .md")
+
+
+def sweep_series(quick: bool, name: str, out: Path) -> None:
+    """``arrow-events sweep`` of 20 seeds x W1 (3 seeds x 1 year with --quick): one run at a time, two local
+    worker processes, and Ray tasks on a local Ray of 2 CPUs; wall time of the whole command each."""
+    from perf.sweep import markdown as sweep_markdown
+    from perf.sweep import measure_sweeps
+
+    seeds, years = (3, "2025") if quick else (20, "2025-2029")
+    results = measure_sweeps(seeds, years, lambda line: click.echo(line, err=True))
+    doc = {"machine": machine(), "quick": quick, "measured_on": dt.date.today().isoformat(), "results": results}
+    if any(r["executor"] == "ray" for r in results):
+        doc["machine"]["versions"]["ray"] = version("ray")
+    stem = "sweep" if name == "latest" else name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    md = sweep_markdown(doc)
     (out / f"{stem}.md").write_text(md)
     click.echo(md)
     click.echo(f"wrote {out / stem}.json, .md")

@@ -9,6 +9,7 @@ import pytest
 
 from arrow_events import UserError, dump_toml, load_config
 from arrow_events.config import config_from_dict
+from arrow_events.sweep import read_sweep_config
 
 
 def test_defaults_are_domain_defaults():
@@ -95,12 +96,17 @@ def test_limits_by_year_as_built_in_and_indexed():
     assert limits_for(limits, 2029).deferral == 26_000_00
 
 
-def test_the_shipped_example_and_the_readme_snippets_load():
+def test_the_shipped_example_and_the_readme_snippets_load(tmp_path):
     root = Path(__file__).resolve().parents[1]
     cfg = load_config(root / "examples" / "plan_designs.toml")
     assert [d.plan_design_id for d in cfg.plan_designs] == ["auto_enroll_stretch", "voluntary_basic"]
     readme = (root / "README.md").read_text()
     blocks = readme.split("```toml\n")[1:]
-    assert len(blocks) >= 2
+    assert len(blocks) >= 3
     for block in blocks:
-        config_from_dict(tomllib.loads(block.split("```")[0]), "README")
+        text = block.split("```")[0]
+        if "sweep" in tomllib.loads(text):  # a sweep's grid: one config per value
+            (tmp_path / "grid.toml").write_text(text)
+            assert read_sweep_config(tmp_path / "grid.toml").grid
+        else:
+            config_from_dict(tomllib.loads(text), "README")

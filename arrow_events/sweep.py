@@ -1,0 +1,618 @@
+"""Sweeps: many independent simulations (scenarios x seeds), each its own warehouse, and the spread of their metrics.
+
+Layout of a sweep directory ``out``:
+
+    runs/<scenario>/seed=<s>/warehouse/        the run's warehouse, written by simulate.run (the single writer)
+    runs/<scenario>/seed=<s>/run.json          what the run is: scenario, seed, config sha256, years, census sha256
+    runs/<scenario>/seed=<s>/metrics.parquet   the report's yearly metrics of that warehouse, with scenario and
+                                               seed columns; written last and whole (temp file + rename), so its
+                                               presence means the run finished
+    census/<sha256 prefix>.arrow               the checked census every run memory-maps (when one is given), and
+                                               beside it the rows set aside with --on-bad-rows skip
+    rejects/census_rejects.csv                 those rows, listed once for the sweep
+    distribution.parquet                       percentiles over the finished runs (see ``percentiles``)
+    distribution.png                           the fan chart (charts.fan_chart)
+
+A run is skipped when its metrics.parquet exists beside a run.json naming the same scenario, seed,
+config, years and census: re-running a sweep (after a kill, a failure or with more seeds) does only
+what is missing, and a run whose config changed is done again. Any other run starts from scratch:
+its directory, half-written or stale, is removed first.
+
+Runs execute in worker processes (``executor="local"``, started with "spawn" so that no DataFusion
+thread is ever forked) or as Ray tasks (``executor="ray"``). A run that fails, even by its process
+dying, is reported with its seed; the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from arrow_events.census import Census, read_census
+from arrow_events.config import Config, Scenario, census_start, config_from_dict, load_config, read_toml, unknown_key
+from arrow_events.errors import UserError, os_reason
+from arrow_events.plans import EXECUTORS, EngineOptions
+from arrow_events.ray_executor import import_ray, ray_session
+from arrow_events.report import yearly_metrics
+from arrow_events.simulate import run
+from arrow_events.writer import replace_atomically
+
+PERCENTILES = (5, 25, 50, 75, 95)
+# the metrics whose spread is computed; employer_cost is match + core (a percentile of a sum is not a sum)
+METRICS = ("participation_rate", "mean_deferral_rate", "employer_cost_rate", "employer_cost", "employer_match",
+           "employer_core", "employee_deferrals", "actives")
+DISTRIBUTION_SCHEMA = pa.schema(
+    [("scenario", pa.string()), ("simulation_year", pa.int32()), ("plan_design_id", pa.string()),
+     ("metric", pa.string()), ("runs", pa.int64())] + [(f"p{p}", pa.float64()) for p in PERCENTILES])
+RUN_FILE, METRICS_FILE = "run.json", "metrics.parquet"
+DISTRIBUTION_FILE, CHART_FILE = "distribution.parquet", "distribution.png"
+LOCK_FILE = ".sweep.lock"
+SWEEP_ENTRIES = {"runs", "census", "rejects", DISTRIBUTION_FILE, CHART_FILE, LOCK_FILE}
+DEFAULT_SEEDS = "1-10"
+# what a [sweep] grid may vary: the scenario's numbers and dates (the seed comes from the seeds)
+GRID_KEYS = [f.name for f in dataclasses.fields(Scenario) if f.name not in ("scenario_id", "seed")]
+MAX_RUNS = 100_000  # a typo like 1-1000000 is refused rather than planned
+_SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=,+-]*")  # safe as one directory name
+_SEEDS = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
+
+
+@dataclass
+class SweepRun:
+    """One simulation of a sweep: a scenario's config with the run's seed, the years, the checked census."""
+
+    scenario: str
+    seed: int
+    cfg: Config
+    years: list[int]
+    census: Census | None = field(default=None, repr=False, compare=False)  # shared by the runs of a start year
+
+    def directory(self, out: str | Path) -> Path:
+        return Path(out) / "runs" / self.scenario / f"seed={self.seed}"
+
+
+@dataclass(frozen=True)
+class StagedCensus:
+    """A checked census as files in the sweep directory, which each run memory-maps instead of re-reading
+    (and re-checking) the source; what ``simulate.run`` records of it comes along."""
+
+    file: Path  # the rows kept, Arrow IPC, named by its sha256
+    sha256: str
+    source: str
+    rows_read: int
+    rejects_file: Path | None  # the rows set aside, Arrow IPC, when there are any
+
+    def load(self) -> Census:
+        table = pa.ipc.open_file(pa.memory_map(str(self.file))).read_all()
+        census = Census(table, self.source, self.rows_read)
+        if self.rejects_file is not None:  # each run's warehouse lists them, as a plain run's does
+            census.rejects = pa.ipc.open_file(pa.memory_map(str(self.rejects_file))).read_all()
+        return census
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """What a worker needs for one run; small, since the census travels as files."""
+
+    scenario: str
+    seed: int
+    cfg: Config
+    years: tuple[int, ...]
+    directory: Path
+    census: StagedCensus | None  # None: the built-in census
+    threads: int
+
+    def identity(self) -> dict[str, Any]:
+        """What run.json records; a finished run with another identity is done again."""
+        return {"scenario": self.scenario, "seed": self.seed, "config_sha256": self.cfg.digest(),
+                "years": list(self.years), "census_sha256": self.census.sha256 if self.census else "built-in"}
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    seed: int
+    seconds: float
+    years: int = 0
+    error: str | None = None  # one line; None when the run finished
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def line(self) -> str:
+        """'seed=7 baseline: 5 years in 2.1 s' or 'seed=3 baseline: failed after 0.1 s'."""
+        if self.ok:
+            years = f"{self.years} year{'s' * (self.years != 1)}"
+            return f"seed={self.seed} {self.scenario}: {years} in {self.seconds:.1f} s"
+        return f"seed={self.seed} {self.scenario}: failed after {self.seconds:.1f} s"
+
+
+@dataclass
+class SweepReport:
+    out: Path
+    total: int = 0
+    skipped: int = 0  # finished by an earlier sweep with the same identity
+    finished: list[RunResult] = field(default_factory=list)
+    failed: list[RunResult] = field(default_factory=list)
+    distribution_path: Path | None = None  # None when no run has finished
+    chart_path: Path | None = None
+    distribution_rows: int = 0
+    rejects: list[tuple[str, Path]] = field(default_factory=list)  # (census.rejected_summary(), its CSV)
+    total_s: float = 0.0
+
+    @property
+    def to_run(self) -> int:
+        return self.total - self.skipped
+
+
+# -- planning -------------------------------------------------------------------------------------
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1-100', '1,5,9' or '1-10,20' -> the sorted seeds, each once."""
+    seeds: set[int] = set()
+    for part in text.split(","):
+        m = _SEEDS.fullmatch(part)
+        first, last = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else (1, 0)
+        if first > last or last >= 2**63:
+            raise UserError(f"--seeds: expected seeds like 1-100, 1,5,9 or 1-10,20 (whole numbers, FIRST <= LAST), "
+                            f"got {text!r}")
+        if len(seeds) + last - first + 1 > MAX_RUNS:
+            raise UserError(f"--seeds: {text!r} gives more than {MAX_RUNS:,} seeds; sweep them in parts")
+        seeds.update(range(first, last + 1))
+    return sorted(seeds)
+
+
+@dataclass
+class SweepConfig:
+    """A config file of a sweep: its config, the scenarios its [sweep] grid makes of it, its seeds."""
+
+    path: str | Path | None
+    cfg: Config
+    grid: list[tuple[str, Config]]  # (label like 'growth=0.02', config); empty without a [sweep] table
+    seeds: list[int] | None = None  # [sweep].seeds
+
+
+def read_sweep_config(path: str | Path | None) -> SweepConfig:
+    """A config with its optional [sweep] table: ``seeds = "1-20"`` and lists of [scenario] values
+    (``growth = [0.02, 0.03]``), one scenario per combination, each checked like any config."""
+    if path is None:
+        return SweepConfig(None, load_config(None), [])
+    data = read_toml(path)
+    table = data.pop("sweep", None)
+    cfg = config_from_dict(data, str(path))
+    if table is None:
+        return SweepConfig(path, cfg, [])
+    where = f"{path}: [sweep]"
+    if not isinstance(table, dict):
+        raise UserError(f"{where}: expected a table")
+    grid = dict(table)
+    seeds_text = grid.pop("seeds", None)
+    if seeds_text is not None and not isinstance(seeds_text, str):
+        raise UserError(f'{where}.seeds: expected text like "1-100", got {seeds_text!r}')
+    for key, values in grid.items():
+        if key not in GRID_KEYS:
+            raise unknown_key(key, GRID_KEYS, f"{where} ([scenario] keys)")
+        if not isinstance(values, list) or not values:
+            raise UserError(f"{where}.{key}: expected a list of values, e.g. {key} = [0.02, 0.03]")
+    scenarios = []
+    for combination in itertools.product(*grid.values()):
+        label = ",".join(f"{key}={value}" for key, value in zip(grid, combination))
+        point = {**data, "scenario": {**data.get("scenario", {}), **dict(zip(grid, combination))}}
+        scenarios.append((label, config_from_dict(point, f"{path} ({label})")))
+    return SweepConfig(path, cfg, scenarios, parse_seeds(seeds_text) if seeds_text else None)
+
+
+def plan_sweep(configs: Sequence[str | Path | None], seeds: Sequence[int] | None = None, census: Any = None,
+               years: Sequence[int] | None = None, *, on_bad_rows: str = "fail",
+               date_format: str | None = None) -> list[SweepRun]:
+    """One run per scenario and seed, everything checked before anything runs.
+
+    ``configs``: TOML paths (None or none at all: the built-in defaults), each one scenario named
+    by its [scenario].scenario_id (with the file's stem added when two configs share one), or, with
+    a [sweep] grid, one scenario per combination of values, named by them ('growth=0.02', prefixed
+    by the config's name when the sweep has several configs). ``seeds``: default each config's
+    [sweep].seeds, else 1-10. ``census``: anything ``read_census`` reads, or None for the built-in
+    census; it is checked once per start year. ``years``: default each config's own; the first is
+    the start year unless the config sets it.
+    """
+    sources = [read_sweep_config(path) for path in (configs or [None])]
+    censuses: dict[int, Census] = {}
+    runs = []
+    for name, source in zip(_scenario_names(sources), sources):
+        for scenario, cfg in _scenarios(name, source, len(sources)):
+            run_years = list(years or cfg.years)
+            cfg = census_start(cfg, run_years[0])
+            start = cfg.scenario.start_year
+            if census is not None and start not in censuses:
+                censuses[start] = read_census(census, start, on_bad_rows=on_bad_rows, date_format=date_format)
+            for seed in seeds or source.seeds or parse_seeds(DEFAULT_SEEDS):
+                seeded = dataclasses.replace(cfg, scenario=dataclasses.replace(cfg.scenario, seed=seed))
+                runs.append(SweepRun(scenario, seed, seeded, run_years, censuses.get(start)))
+    return runs
+
+
+def _scenarios(name: str, source: SweepConfig, configs: int) -> list[tuple[str, Config]]:
+    if not source.grid:
+        return [(name, source.cfg)]
+    named = [(label if configs == 1 else f"{name},{label}", cfg) for label, cfg in source.grid]
+    for scenario, _ in named:
+        if not _SCENARIO_NAME.fullmatch(scenario):
+            raise UserError(f"{source.path}: [sweep] value {scenario!r} cannot name a directory of the sweep; "
+                            "use numbers or names of letters, digits and . _ - = , +")
+    return named
+
+
+def _scenario_names(sources: list[SweepConfig]) -> list[str]:
+    """Each config's scenario_id; where two share one, the id and the file's stem ('baseline-plan_b')."""
+    ids = [s.cfg.scenario.scenario_id for s in sources]
+    names = [i if ids.count(i) == 1 else f"{i}-{Path(s.path).stem if s.path else 'defaults'}"
+             for s, i in zip(sources, ids)]
+    for name, source in zip(names, sources):
+        if names.count(name) > 1:
+            raise UserError(f"--config: {names.count(name)} configs give the scenario {name!r} (is {source.path} "
+                            "given twice?); give each its own [scenario].scenario_id")
+        if not _SCENARIO_NAME.fullmatch(name):
+            raise UserError(f"{source.path or 'defaults'}: [scenario].scenario_id {name!r} cannot name a directory "
+                            "of the sweep; use letters, digits and . _ - = , +")
+    return names
+
+
+# -- running --------------------------------------------------------------------------------------
+
+
+def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None = None, executor: str = "local",
+              ray_address: str | None = None, threads: int = 1,
+              on_start: Callable[[SweepReport], None] | None = None,
+              on_done: Callable[[RunResult], None] | None = None) -> SweepReport:
+    """Run what is not finished yet, then write distribution.parquet and the fan chart from every finished run.
+
+    ``workers``: runs at once (default: the machine's cores; with Ray, the CPUs of the local Ray
+    instance, unused with ``ray_address``). ``threads``: DataFusion partitions of each run.
+    ``on_start`` is called once the finished runs are known (``report.skipped``, ``report.to_run``),
+    ``on_done`` with each run's result as it ends. A failed run is in ``report.failed``.
+    """
+    t0 = time.perf_counter()
+    out = _check_out(Path(out))
+    workers = workers or len(os.sched_getaffinity(0))
+    # Ray missing or unreachable is a bad argument: said before anything is written
+    with _executor(executor, workers, ray_address) as execute, _sweep_lock(out):
+        jobs = _jobs(runs, out, threads)
+        todo = [job for job in jobs if not _finished(job)]
+        report = SweepReport(out, total=len(jobs), skipped=len(jobs) - len(todo))
+        report.rejects = _write_rejects(runs, out)
+        if on_start:
+            on_start(report)
+        results = execute(todo)
+        with closing(results):  # on Ctrl-C too: the workers are stopped before this returns
+            for result in results:
+                (report.finished if result.ok else report.failed).append(result)
+                if on_done:
+                    on_done(result)
+        done = [job.directory / METRICS_FILE for job in jobs if _finished(job)]
+        if done:
+            table = distribution(out, done)
+            report.distribution_path, report.chart_path = write_distribution(out, table)
+            report.distribution_rows = table.num_rows
+        else:  # an earlier sweep's would pass for this one's
+            for name in (DISTRIBUTION_FILE, CHART_FILE):
+                (out / name).unlink(missing_ok=True)
+    report.total_s = time.perf_counter() - t0
+    return report
+
+
+def _check_out(out: Path) -> Path:
+    """``out``, unless it is a file, or a directory holding other things than a sweep."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: --out exists and is not a directory")
+    if out.is_dir():
+        others = sorted(set(os.listdir(out)) - SWEEP_ENTRIES)
+        if others and not (out / "runs").is_dir():
+            raise UserError(f"{out}: not a sweep directory (it holds {others[0]!r}); choose an empty or new "
+                            "directory, or an earlier sweep's")
+    return out
+
+
+@contextmanager
+def _sweep_lock(out: Path) -> Iterator[None]:
+    """``out``, created, for one sweep at a time: two would redo each other's runs."""
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(f"{out}: another sweep (pid {holder}) is running into this directory; wait for it "
+                            "to finish or stop it, then run again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock; so does the process dying
+
+
+def _jobs(runs: Sequence[SweepRun], out: Path, threads: int) -> list[RunJob]:
+    staged: dict[int, StagedCensus] = {}  # by id(census): the runs of a start year share one
+    jobs = []
+    for r in runs:
+        if r.census is not None and id(r.census) not in staged:
+            staged[id(r.census)] = _stage_census(r.census, out)
+        census = staged[id(r.census)] if r.census is not None else None
+        jobs.append(RunJob(r.scenario, r.seed, r.cfg, tuple(r.years), r.directory(out), census, threads))
+    return jobs
+
+
+def _write_rejects(runs: Sequence[SweepRun], out: Path) -> list[tuple[str, Path]]:
+    """The census rows set aside, listed once for the sweep (and in each run's warehouse, as by a plain run):
+    rejects/census_rejects.csv, or one file per start year when the scenarios start in different years."""
+    by_start = {r.cfg.scenario.start_year: r.census for r in runs if r.census is not None and r.census.rows_rejected}
+    written = []
+    for start, census in by_start.items():
+        path = out / "rejects" / ("census_rejects.csv" if len(by_start) == 1 else f"census_rejects-{start}.csv")
+        replace_atomically(path, lambda tmp, rejects=census.rejects: pacsv.write_csv(rejects, tmp))
+        written.append((census.rejected_summary(), path))
+    return written
+
+
+def _stage_census(census: Census, out: Path) -> StagedCensus:
+    """The census's rows (and rejects) as Arrow IPC files named by their sha256: the hash also tells a
+    resumed sweep whether the census changed."""
+    data = _ipc_bytes(census.table)
+    digest = hashlib.sha256(data).hexdigest()
+    path = out / "census" / f"{digest[:16]}.arrow"
+    rejects = None
+    if census.rows_rejected:
+        rejects = path.with_suffix(".rejects.arrow")
+        _write_once(rejects, _ipc_bytes(census.rejects))
+    _write_once(path, data)
+    return StagedCensus(path, digest, census.source, census.rows_read, rejects)
+
+
+def _ipc_bytes(table: pa.Table) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _write_once(path: Path, data: pa.Buffer) -> None:
+    if not path.is_file():
+        replace_atomically(path, lambda tmp: tmp.write_bytes(data))
+
+
+def _finished(job: RunJob) -> bool:
+    try:
+        identity = json.loads((job.directory / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return identity == job.identity() and (job.directory / METRICS_FILE).is_file()
+
+
+def run_one(job: RunJob) -> RunResult:
+    """Simulate one run into its directory and write its metrics; any failure comes back as one line."""
+    t0 = time.perf_counter()
+    try:
+        _simulate_and_measure(job)
+    except Exception as e:  # the sweep goes on without this run, which the next sweep redoes
+        return RunResult(job.scenario, job.seed, time.perf_counter() - t0, error=_one_line(e))
+    return RunResult(job.scenario, job.seed, time.perf_counter() - t0, years=len(job.years))
+
+
+def _simulate_and_measure(job: RunJob) -> None:
+    """The run's warehouse (by the single writer, as ``arrow-events run`` writes it), then its metrics."""
+    d = job.directory
+    if d.is_dir():  # half-written, or made under another config: from scratch
+        shutil.rmtree(d)
+    try:
+        d.mkdir(parents=True)
+    except OSError as e:
+        raise UserError(f"{d}: cannot create the run's directory ({os_reason(e)})") from None
+    (d / RUN_FILE).write_text(json.dumps(job.identity(), indent=2) + "\n", encoding="utf-8")
+    census = job.census.load() if job.census else None
+    run(job.cfg, d / "warehouse", list(job.years), census, options=EngineOptions(threads=job.threads))
+    metrics = yearly_metrics(d / "warehouse", job.threads)
+    metrics = metrics.add_column(0, "seed", pa.array([job.seed] * metrics.num_rows, pa.int64()))
+    metrics = metrics.add_column(0, "scenario", pa.array([job.scenario] * metrics.num_rows, pa.string()))
+    replace_atomically(d / METRICS_FILE, lambda tmp: pq.write_table(metrics, tmp))  # last: the run is finished
+
+
+def _one_line(e: Exception) -> str:
+    if isinstance(e, UserError):
+        text = str(e)
+    elif isinstance(e, OSError):
+        text = f"{e.filename}: {os_reason(e)}" if e.filename else os_reason(e)
+    else:
+        text = f"{type(e).__name__}: {e}"
+    return (text.strip().splitlines() or [type(e).__name__])[0]
+
+
+# -- executors ------------------------------------------------------------------------------------
+
+
+Execute = Callable[[list[RunJob]], Iterator[RunResult]]  # the runs to do -> their results as they end
+
+
+@contextmanager
+def _executor(executor: str, workers: int, ray_address: str | None) -> Iterator[Execute]:
+    """A function from the runs to do to their results as they end, on ``executor``; Ray is connected
+    (or started, with ``workers`` CPUs) on entering, and a Ray this started is shut down on leaving."""
+    if executor == "local":
+        yield lambda todo: _local_results(todo, min(workers, len(todo)))
+        return
+    if executor != "ray":
+        raise UserError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
+    with ray_session(ray_address, num_cpus=None if ray_address else workers):
+        yield lambda todo: _ray_results(import_ray(), todo)
+
+
+def _local_results(jobs: list[RunJob], workers: int) -> Iterator[RunResult]:
+    """Runs in ``workers`` spawned processes, each taking the next run when it finishes one (its imports paid
+    once). A process that dies fails only the run it had; another takes its place."""
+    ctx = multiprocessing.get_context("spawn")
+    pending = deque(jobs)
+    busy: dict[Connection, tuple[BaseProcess, RunJob]] = {}
+    idle: list[tuple[BaseProcess, Connection]] = []
+    try:
+        while pending or busy:
+            while pending and len(busy) < workers:
+                proc, conn = idle.pop() if idle else _start_worker(ctx)
+                job = pending.popleft()
+                conn.send(job)
+                busy[conn] = (proc, job)
+            for conn in wait(list(busy)):
+                proc, job = busy.pop(conn)
+                try:
+                    result = conn.recv()
+                except (EOFError, OSError):  # the worker died during the run
+                    conn.close()
+                    proc.join()
+                    result = RunResult(job.scenario, job.seed, 0.0, error=_death(proc.exitcode))
+                else:
+                    idle.append((proc, conn))
+                yield result
+    finally:
+        for proc, _ in busy.values():  # interrupted: the runs in progress are redone next time
+            proc.terminate()
+        for proc, conn in [(proc, conn) for conn, (proc, _) in busy.items()] + idle:
+            conn.close()  # an idle worker reads EOF and exits
+            proc.join()
+
+
+def _start_worker(ctx: Any) -> tuple[BaseProcess, Connection]:
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_worker, args=(child,), daemon=True)
+    proc.start()
+    child.close()  # so that the worker's death shows as EOF on ``parent``
+    return proc, parent
+
+
+def _worker(conn: Connection) -> None:
+    """A local worker: run jobs until the pipe closes, then leave without interpreter shutdown (after
+    DataFusion work it can abort, DATAFUSION_NOTES.md)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sweep's: it stops its workers
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            break
+        conn.send(run_one(job))
+    os._exit(0)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Die with the sweep (even killed), so that no orphan writes a run a later sweep redoes."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"its worker process was killed by {name}{hint}"
+    return f"its worker process exited with code {exitcode}"
+
+
+def _ray_results(ray: Any, jobs: list[RunJob]) -> Iterator[RunResult]:
+    """Each run a Ray task of ``threads`` CPUs; the ones not done are cancelled when interrupted."""
+    refs: dict[Any, RunJob] = {}
+    try:
+        task = ray.remote(run_one)
+        refs = {task.options(num_cpus=job.threads, max_retries=0).remote(job): job for job in jobs}
+        while refs:
+            [ref], _ = ray.wait(list(refs), num_returns=1)
+            job = refs.pop(ref)
+            try:
+                result = ray.get(ref)
+            except Exception as e:  # the task could not run (its worker died, run_one failed to import...)
+                result = RunResult(job.scenario, job.seed, 0.0, error=f"Ray task failed: {_ray_reason(e)}")
+            yield result
+    finally:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+
+
+def _ray_reason(e: Exception) -> str:
+    """The last line of a Ray error, where its cause is ("ModuleNotFoundError: No module named ..."),
+    without its terminal colours."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(e)).splitlines() if line.strip()]
+    return lines[-1] if lines else type(e).__name__
+
+
+# -- the distribution -----------------------------------------------------------------------------
+
+
+def distribution(out: str | Path, files: Iterable[str | Path] | None = None) -> pa.Table:
+    """The percentiles over finished runs: ``files`` (metrics.parquet paths), or every run under ``out``."""
+    paths = list(files) if files is not None else sorted((Path(out) / "runs").glob(f"*/seed=*/{METRICS_FILE}"))
+    if not paths:
+        raise UserError(f"{out}: no finished run (no runs/<scenario>/seed=<s>/{METRICS_FILE})")
+    return percentiles(pa.concat_tables(pq.read_table(p) for p in paths))
+
+
+def percentiles(metrics: pa.Table) -> pa.Table:
+    """p5, p25, p50, p75 and p95 of each metric over the runs, per scenario, year and plan design.
+
+    ``metrics``: rows of runs' metrics.parquet. Percentiles interpolate linearly between the
+    sorted values (NumPy's default, numpy.percentile); amounts are float dollars. ``runs``
+    counts the values (a metric that is empty in a run, e.g. no eligible employee, is left out).
+    """
+    values = {name: _as_float(metrics, name) for name in METRICS}
+    keys = zip(metrics["scenario"].to_pylist(), metrics["simulation_year"].to_pylist(),
+               metrics["plan_design_id"].to_pylist())
+    groups: dict[tuple[str, int, str], list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    rows: dict[str, list[Any]] = {name: [] for name in DISTRIBUTION_SCHEMA.names}
+    for (scenario, year, design), index in sorted(groups.items()):
+        for name in METRICS:
+            sample = values[name][index]
+            sample = sample[~np.isnan(sample)]
+            qs = np.percentile(sample, PERCENTILES).tolist() if sample.size else [None] * len(PERCENTILES)
+            for column, value in zip(DISTRIBUTION_SCHEMA.names, [scenario, year, design, name, sample.size, *qs]):
+                rows[column].append(value)
+    return pa.table(rows, schema=DISTRIBUTION_SCHEMA)
+
+
+def _as_float(metrics: pa.Table, name: str) -> np.ndarray:
+    """A metric as float64 with NaN for null; employer_cost summed exactly (decimals) before the cast."""
+    column = pc.add(metrics["employer_match"], metrics["employer_core"]) if name == "employer_cost" else metrics[name]
+    return pc.cast(column, pa.float64()).to_numpy()
+
+
+def write_distribution(out: str | Path, table: pa.Table) -> tuple[Path, Path]:
+    """distribution.parquet and its fan chart in ``out``, each appearing whole."""
+    from arrow_events.charts import fan_chart  # matplotlib loads only when a chart is drawn
+
+    out = Path(out)
+    parquet, chart = out / DISTRIBUTION_FILE, out / CHART_FILE
+    replace_atomically(parquet, lambda tmp: pq.write_table(table, tmp))
+    replace_atomically(chart, lambda tmp: fan_chart(table, tmp))
+    return parquet, chart
