@@ -30,9 +30,9 @@ SEEDS, YEARS = [1, 2, 3, 4, 5], [2025, 2026]
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> tuple[Path, Path]:
-    """A small census (the sample's first 1,000 rows less those born after their hire) and a two-design config."""
+    """The 5,000-employee sample census (less the rows born after their hire) and a two-design config."""
     d = tmp_path_factory.mktemp("inputs")
-    raw = pq.read_table(SAMPLES / "planalign_census_5k.parquet").slice(0, 1000)
+    raw = pq.read_table(SAMPLES / "planalign_census_5k.parquet")
     pq.write_table(raw.filter(pc.less_equal(raw["employee_birth_date"], raw["employee_hire_date"])), d / "c.parquet")
     (d / "two.toml").write_text(dump_toml(two_design_config()))
     return d / "c.parquet", d / "two.toml"
