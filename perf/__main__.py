@@ -298,10 +298,15 @@ def contributions_series(quick: bool, workloads: str, repeats: int, warmup: int,
     doc = {"machine": machine(), "repeats": repeats, "warmup": warmup, "quick": quick,
            "measured_on": dt.date.today().isoformat(), "results": results}
     stem = "contributions" if name == "latest" else name
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = "Contributions: fused, 2 threads; the second row of each workload writes the contributions table\n\n"
     md += markdown(doc)
+    save(out, stem, doc, md)
+
+
+def save(out: Path, stem: str, doc: dict, md: str) -> None:
+    """A series' results as ``<out>/<stem>.json`` and ``.md``, and the table on the terminal."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
     (out / f"{stem}.md").write_text(md)
     click.echo(md)
     click.echo(f"wrote {out / stem}.json, .md")
@@ -342,12 +347,8 @@ def sweep_series(quick: bool, name: str, out: Path) -> None:
     if any(r["executor"] == "ray" for r in results):
         doc["machine"]["versions"]["ray"] = version("ray")
     stem = "sweep" if name == "latest" else name
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = sweep_markdown(doc)
-    (out / f"{stem}.md").write_text(md)
-    click.echo(md)
-    click.echo(f"wrote {out / stem}.json, .md")
+    save(out, stem, doc, md)
 
 
 def flight_series(quick: bool, workloads: str, repeats: int, warmup: int, name: str, out: Path) -> None:
@@ -363,12 +364,8 @@ def flight_series(quick: bool, workloads: str, repeats: int, warmup: int, name: 
     doc = {"machine": machine(), "repeats": repeats, "warmup": warmup, "quick": quick,
            "measured_on": dt.date.today().isoformat(), "results": results}
     stem = "flight" if name == "latest" else name
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = flight_markdown(doc)
-    (out / f"{stem}.md").write_text(md)
-    click.echo(md)
-    click.echo(f"wrote {out / stem}.json, .md")
+    save(out, stem, doc, md)
 
 
 def ray_series(employees: int | None, census: Path | None, name: str, out: Path) -> None:
@@ -384,12 +381,8 @@ def ray_series(employees: int | None, census: Path | None, name: str, out: Path)
     doc = {"machine": machine(), "measured_on": dt.date.today().isoformat(), "census": str(census),
            "employees": results[0]["employees"], "results": results}
     stem = "ray" if name == "latest" else name
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = markdown(doc)
-    (out / f"{stem}.md").write_text(md)
-    click.echo(md)
-    click.echo(f"wrote {out / stem}.json, .md")
+    save(out, stem, doc, md)
 
 
 if __name__ == "__main__":
