@@ -148,7 +148,9 @@ class EventsServer(flight.FlightServerBase):
         out = self.store.out(run)
         rows, nbytes, endpoints = {}, 0, []
         for year in list(run.years_done):
-            entry = json.loads(manifest_path(out, year).read_text(encoding="utf-8"))["files"][table]
+            entry = json.loads(manifest_path(out, year).read_text(encoding="utf-8"))["files"].get(table)
+            if entry is None:  # a year written without the table (contributions turned off, or an older run)
+                continue
             rows[str(year)] = entry["rows"]
             nbytes += entry["bytes"]
             ticket = flight.Ticket(json.dumps({"run": run.id, "table": table, "year": year}))

@@ -270,3 +270,20 @@ def test_serve_refuses_bad_arguments_in_one_line(tmp_path):
     r = invoke("serve", "--port", "0", "--data-dir", "runs", "--tls-cert", "cert.pem", cwd=tmp_path)
     assert (r.exit_code, r.output) == (2, "error: --tls-cert and --tls-key go together\n")
     assert not (tmp_path / "runs").exists()
+
+
+def test_flight_info_of_a_run_without_contributions(tmp_path):
+    """A run written before contributions existed (or without them) lists that table with no years."""
+    from types import SimpleNamespace
+
+    from arrow_events import EngineOptions, load_config, run
+    from arrow_events.runs import Run
+    from arrow_events.service import EventsServer
+
+    out = tmp_path / "r1"
+    run(load_config(None), out, [2025], options=EngineOptions(contributions=False))
+    server = SimpleNamespace(store=SimpleNamespace(out=lambda r: out))
+    done = Run(id="r1", years=[2025], seed=42, status="done", years_done=[2025])
+    contributions = EventsServer._table_info(server, done, "contributions")
+    assert contributions.total_records == 0 and not contributions.endpoints
+    assert EventsServer._table_info(server, done, "events").total_records > 0
