@@ -9,7 +9,6 @@ reports its workforce and plan columns; its amounts are empty.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -18,14 +17,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from datafusion import SessionConfig, SessionContext
 
 from arrow_events.errors import UserError
-from arrow_events.schema import CONTRIBUTIONS_SCHEMA, SNAPSHOT_SCHEMA
-from arrow_events.writer import existing_years
+from arrow_events.run_sql import warehouse_context
+from arrow_events.writer import existing_years, replace_atomically
 from queries import sql
 
-PARTITION = ("simulation_year", pa.int32())
 METRICS_FILE, CSV_FILE, CHART_FILE = "metrics.parquet", "metrics.csv", "metrics.png"
 # how the terminal table shows each column: (heading, format)
 _SHOWN = {
@@ -51,13 +48,8 @@ def yearly_metrics(out: str | Path, threads: int = 2) -> pa.Table:
     if not existing_years(out, "snapshot"):
         raise UserError(f"{out}: not an arrow-events warehouse with a simulated year "
                         f"(no snapshot/simulation_year=<year>/ inside); write one with: arrow-events run --out {out}")
-    ctx = SessionContext(SessionConfig().with_target_partitions(threads)
-                         .set("datafusion.execution.parquet.schema_force_view_types", "false"))
-    for name, schema in (("snapshot", SNAPSHOT_SCHEMA), ("contributions", CONTRIBUTIONS_SCHEMA)):
-        if existing_years(out, name):
-            ctx.register_parquet(name, str(out / name), table_partition_cols=[PARTITION], file_extension=".parquet")
-        else:  # written before contributions existed, or without them: the amounts come out empty
-            ctx.register_record_batches(name, [[pa.RecordBatch.from_pylist([], schema.append(pa.field(*PARTITION)))]])
+    # a warehouse written before contributions existed, or without them: the amounts come out empty
+    ctx = warehouse_context(out, threads, empty_when_missing=True)
     return ctx.sql(sql("yearly_metrics")).to_arrow_table()
 
 
@@ -105,13 +97,9 @@ def write_report(metrics: pa.Table, directory: str | Path) -> list[Path]:
     written = []
     for name, write in writers.items():
         path = directory / name
-        tmp = directory / f".{name}.tmp-{os.getpid()}"
         try:
-            write(tmp)
-            os.replace(tmp, path)
+            replace_atomically(path, write)
         except OSError as e:
             raise UserError(f"{path}: cannot write the report ({e.strerror or e})") from None
-        finally:
-            tmp.unlink(missing_ok=True)
         written.append(path)
     return written

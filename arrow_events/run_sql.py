@@ -18,7 +18,25 @@ from arrow_events.errors import ResourceLimitError, UserError
 from arrow_events.schema import TABLES
 from arrow_events.writer import existing_years
 
+PARTITION = ("simulation_year", pa.int32())  # the Hive partition key, in the directory names
 READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
+
+
+def warehouse_context(out: Path, threads: int = 2, runtime: RuntimeEnvBuilder | None = None,
+                      empty_when_missing: bool = False) -> SessionContext:
+    """A context over the warehouse ``out``: each contract table with years, as one table of its year
+    partitions with ``simulation_year``. A table no year has is left out, or with ``empty_when_missing``
+    registered empty, with its contract schema."""
+    config = (SessionConfig().with_target_partitions(threads)  # plain Utf8 out, which every Flight client reads
+              .set("datafusion.execution.parquet.schema_force_view_types", "false")
+              .set("datafusion.sql_parser.map_string_types_to_utf8view", "false"))
+    ctx = SessionContext(config, runtime)
+    for name, schema in TABLES.items():
+        if existing_years(out, name):
+            ctx.register_parquet(name, str(out / name), table_partition_cols=[PARTITION], file_extension=".parquet")
+        elif empty_when_missing:
+            ctx.register_record_batches(name, [[pa.RecordBatch.from_pylist([], schema.append(pa.field(*PARTITION)))]])
+    return ctx
 
 
 def plan_query(out: Path, sql: str, memory_limit: int, threads: int = 2) -> DataFrame:
@@ -26,14 +44,7 @@ def plan_query(out: Path, sql: str, memory_limit: int, threads: int = 2) -> Data
     if not isinstance(sql, str) or not sql.strip():
         raise UserError("query: expected SQL text, e.g. SELECT event_type, count(*) FROM events GROUP BY 1")
     runtime = RuntimeEnvBuilder().with_disk_manager_os().with_fair_spill_pool(memory_limit)
-    config = (SessionConfig().with_target_partitions(threads)  # plain Utf8 out, which every Flight client reads
-              .set("datafusion.execution.parquet.schema_force_view_types", "false")
-              .set("datafusion.sql_parser.map_string_types_to_utf8view", "false"))
-    ctx = SessionContext(config, runtime)
-    for name in TABLES:
-        if existing_years(out, name):
-            ctx.register_parquet(name, str(out / name), table_partition_cols=[("simulation_year", pa.int32())],
-                                 file_extension=".parquet")
+    ctx = warehouse_context(out, threads, runtime)
     try:
         return ctx.sql_with_options(sql, READ_ONLY)
     except Exception as e:  # DataFusion raises plain exceptions with its own message

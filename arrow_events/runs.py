@@ -15,7 +15,6 @@ when the service stopped is ``interrupted``.
 
 from __future__ import annotations
 
-import difflib
 import json
 import multiprocessing
 import os
@@ -32,7 +31,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from arrow_events.config import Config, census_start, config_from_toml, parse_size
+from arrow_events.config import Config, census_start, config_from_toml, parse_size, unknown_key
 from arrow_events.errors import UserError, years_text
 from arrow_events.plans import ENGINES, EngineOptions
 from arrow_events.run_worker import worker_main
@@ -66,9 +65,7 @@ def parse_simulate(body: Any) -> SimulateRequest:
         raise UserError('simulate: expected an object, e.g. {"simulate": {"years": "2025-2027", "seed": 7}}')
     for key in body:
         if key not in SIMULATE_KEYS:
-            close = difflib.get_close_matches(key, SIMULATE_KEYS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(SIMULATE_KEYS)})"
-            raise UserError(f"simulate: unknown key '{key}'{hint}")
+            raise unknown_key(key, list(SIMULATE_KEYS), "simulate")
     text = body.get("config")
     if text is not None and not isinstance(text, str):
         raise UserError("simulate.config: expected TOML text")

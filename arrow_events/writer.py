@@ -353,6 +353,8 @@ def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
     except OSError as e:
         e.filename = e.filename or str(tmp)
         raise
+    finally:
+        tmp.unlink(missing_ok=True)  # after a failure: nothing half-written stays behind
 
 
 REJECTS = Path("rejects") / "census_rejects.csv"
