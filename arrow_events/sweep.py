@@ -26,7 +26,6 @@ dying, is reported with its seed; the others go on.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import itertools
 import json
@@ -59,7 +58,7 @@ from arrow_events.plans import EXECUTORS, EngineOptions
 from arrow_events.ray_executor import import_ray, ray_session
 from arrow_events.report import yearly_metrics
 from arrow_events.simulate import run
-from arrow_events.writer import replace_atomically
+from arrow_events.writer import exclusive, replace_atomically
 
 PERCENTILES = (5, 25, 50, 75, 95)
 # the metrics whose spread is computed; employer_cost is match + core (a percentile of a sum is not a sum)
@@ -341,19 +340,10 @@ def _check_out(out: Path) -> Path:
 def _sweep_lock(out: Path) -> Iterator[None]:
     """``out``, created, for one sweep at a time: two would redo each other's runs."""
     out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise UserError(f"{out}: another sweep (pid {holder}) is running into this directory; wait for it "
-                            "to finish or stop it, then run again") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    with exclusive(out / LOCK_FILE, "sweep lock file",
+                   lambda pid: f"{out}: another sweep (pid {pid}) is running into this directory; wait for it "
+                               "to finish or stop it, then run again"):
         yield
-    finally:
-        os.close(fd)  # releases the lock; so does the process dying
 
 
 def _jobs(runs: Sequence[SweepRun], out: Path, threads: int) -> list[RunJob]:

@@ -280,25 +280,30 @@ def recover(out: Path) -> list[str]:
 @contextmanager
 def lock(out: Path) -> Iterator[None]:
     """Hold the warehouse's write lock for the block, or refuse with the holder's pid."""
-    path = out / LOCK_FILE
+    with exclusive(out / LOCK_FILE, "warehouse lock file",
+                   lambda pid: f"{out}: another arrow-events run (pid {pid}) is writing this warehouse; "
+                               "wait for it to finish or stop it, then run again"):
+        yield
+
+
+@contextmanager
+def exclusive(path: Path, what: str, busy: Callable[[str], str]) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created, holding our pid) for the block; when another
+    process holds it, a UserError ``busy(its pid)``. ``what`` names the file in an OS error."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise WarehouseError(f"{path}: cannot open the warehouse lock file ({os_reason(e)})") from None
+        raise WarehouseError(f"{path}: cannot open the {what} ({os_reason(e)})") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise UserError(
-                f"{out}: another arrow-events run (pid {holder}) is writing this warehouse; "
-                "wait for it to finish or stop it, then run again"
-            ) from None
+            raise UserError(busy(os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown")) from None
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         except OSError as e:
-            raise WarehouseError(f"{path}: cannot write the warehouse lock file ({os_reason(e)})") from None
+            raise WarehouseError(f"{path}: cannot write the {what} ({os_reason(e)})") from None
         yield
     finally:
         os.close(fd)  # closing releases the lock; so does the process dying
