@@ -13,14 +13,14 @@ Library first; the CLI is a thin layer over these functions:
     yearly_metrics("warehouse")  # the report: participation and employer cost per plan design and year
 """
 
-from arrow_events.census import Census, normalize_census, read_census, synthetic_census
+from arrow_events.census.intake import Census, normalize_census, read_census, synthetic_census
 from arrow_events.config import Config, dump_toml, load_config
+from arrow_events.engine.state import CohortState, from_census, from_snapshot
+from arrow_events.engine.year import EngineOptions
 from arrow_events.errors import UserError
-from arrow_events.plans import EngineOptions
-from arrow_events.report import yearly_metrics
-from arrow_events.simulate import RunReport, YearResult, run, simulate_years
-from arrow_events.state import CohortState, from_census, from_snapshot
+from arrow_events.simulation import RunReport, YearResult, run, simulate_years
 from arrow_events.streams import Simulation, TableStream, YearStreams, simulate  # the function, not the module
+from arrow_events.warehouse.report import yearly_metrics
 
 __all__ = [
     "Census",

@@ -11,17 +11,24 @@ from typing import Any
 
 import click
 
-from arrow_events.census import ON_BAD_ROWS, Census, read_census
-from arrow_events.compare import compare_warehouses
+from arrow_events.census.intake import ON_BAD_ROWS, Census, read_census
+from arrow_events.census.synthetic import synthetic_census, write_census
 from arrow_events.config import Config, census_start, dump_toml, load_config, parse_size
+from arrow_events.engine.explain import DUMPABLE, dump_relation, explain_year
+from arrow_events.engine.year import ENGINES, EXECUTORS, EngineOptions
 from arrow_events.errors import Interrupted, ResourceLimitError, UserError, os_reason
-from arrow_events.explain import DUMPABLE, dump_relation, explain_year
-from arrow_events.plans import ENGINES, EXECUTORS, EngineOptions
-from arrow_events.report import check_out_dir, has_amounts, render_table, to_json, write_report, yearly_metrics
-from arrow_events.simulate import RunReport, YearReport, parse_years, run, starting_state
+from arrow_events.simulation import RunReport, YearReport, parse_years, run, starting_state
 from arrow_events.sweep import RunResult, SweepReport, parse_seeds, plan_sweep, run_sweep
-from arrow_events.synthetic import synthetic_census, write_census
-from arrow_events.validate import validate_warehouse
+from arrow_events.warehouse.compare import compare_warehouses
+from arrow_events.warehouse.report import (
+    check_out_dir,
+    has_amounts,
+    render_table,
+    to_json,
+    write_report,
+    yearly_metrics,
+)
+from arrow_events.warehouse.validate import validate_warehouse
 
 _CLEAR_LINE = "\r\x1b[K"  # back to the start of the terminal line, and erase it
 
@@ -480,7 +487,7 @@ def serve_command(data_dir: Path, host: str, port: int, max_runs: int, token: st
       arrow-events serve --port 8815 --data-dir runs
       ARROW_EVENTS_TOKEN=secret arrow-events serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
     """
-    from arrow_events.service import ServeOptions, serve  # pyarrow.flight only for this command
+    from arrow_events.service.server import ServeOptions, serve  # pyarrow.flight only for this command
 
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         click.echo(f"warning: serving on {host} without --token: anyone who can reach it can run simulations",

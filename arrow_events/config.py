@@ -1,7 +1,7 @@
 """Scenario and plan-design configuration: DOMAIN.md defaults, TOML in and out.
 
 Every number the SQL uses lives here and reaches the queries as a small Arrow
-table (see ``arrow_events.params``), never as text pasted into SQL.
+table (see ``arrow_events.engine.params``), never as text pasted into SQL.
 """
 
 from __future__ import annotations

@@ -27,14 +27,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrow_events.census import Census, read_census
+from arrow_events.census.intake import Census, read_census
 from arrow_events.config import Config, census_start, config_from_toml, load_config, parse_size
+from arrow_events.engine.state import CohortState, from_census, from_snapshot
+from arrow_events.engine.year import EngineOptions, YearTables, run_shards
 from arrow_events.errors import UserError
-from arrow_events.plans import EngineOptions, YearTables, run_shards
-from arrow_events.ray_executor import executor_session
+from arrow_events.execute.ray_tasks import executor_session
 from arrow_events.schema import SNAPSHOT_SCHEMA, TABLES
-from arrow_events.simulate import builtin_census, contract_tables, parse_years
-from arrow_events.state import CohortState, from_census, from_snapshot
+from arrow_events.simulation import builtin_census, contract_tables, parse_years
 
 BATCH_ROWS = 65536  # rows per batch handed to a consumer (slices of a shard: no copy)
 

@@ -51,14 +51,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from arrow_events.census import Census, read_census
+from arrow_events.census.intake import Census, read_census
 from arrow_events.config import Config, Scenario, census_start, config_from_dict, load_config, read_toml, unknown_key
+from arrow_events.engine.year import EXECUTORS, EngineOptions
 from arrow_events.errors import UserError, os_reason
-from arrow_events.plans import EXECUTORS, EngineOptions
-from arrow_events.ray_executor import import_ray, ray_session
-from arrow_events.report import yearly_metrics
-from arrow_events.simulate import run
-from arrow_events.writer import exclusive, replace_atomically
+from arrow_events.execute.ray_tasks import import_ray, ray_session
+from arrow_events.simulation import run
+from arrow_events.warehouse.report import yearly_metrics
+from arrow_events.warehouse.writer import exclusive, replace_atomically
 
 PERCENTILES = (5, 25, 50, 75, 95)
 # the metrics whose spread is computed; employer_cost is match + core (a percentile of a sum is not a sum)
@@ -599,7 +599,7 @@ def _as_float(metrics: pa.Table, name: str) -> np.ndarray:
 
 def write_distribution(out: str | Path, table: pa.Table) -> tuple[Path, Path]:
     """distribution.parquet and its fan chart in ``out``, each appearing whole."""
-    from arrow_events.charts import fan_chart  # matplotlib loads only when a chart is drawn
+    from arrow_events.warehouse.charts import fan_chart  # matplotlib loads only when a chart is drawn
 
     out = Path(out)
     parquet, chart = out / DISTRIBUTION_FILE, out / CHART_FILE

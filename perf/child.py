@@ -15,8 +15,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from arrow_events import load_config, read_census, run, synthetic_census
-from arrow_events.plans import EngineOptions
-from arrow_events.year_writer import write_whole
+from arrow_events.engine.year import EngineOptions
+from arrow_events.warehouse.parquet import write_whole
 
 
 def peak_rss_mb() -> float:

@@ -17,18 +17,18 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from arrow_events.queries import sql
 from duckdb import sqltypes
 
-import udfs
-from arrow_events import emit, params
+from arrow_events import udfs
 from arrow_events.config import Config
-from arrow_events.manifest import YearManifest
-from arrow_events.plans import BOUND, COUNTS, GLOBAL_STAGES, STAGES, YearTables
-from arrow_events.shards import cut, numbered
-from arrow_events.simulate import to_year_result
-from arrow_events.state import CohortState, from_census, from_snapshot
-from arrow_events.writer import prepare_warehouse, write_year
-from queries import sql
+from arrow_events.engine import emit, params
+from arrow_events.engine.shards import cut, numbered
+from arrow_events.engine.state import CohortState, from_census, from_snapshot
+from arrow_events.engine.year import BOUND, COUNTS, GLOBAL_STAGES, STAGES, YearTables
+from arrow_events.simulation import to_year_result
+from arrow_events.warehouse.manifest import YearManifest
+from arrow_events.warehouse.writer import prepare_warehouse, write_year
 
 
 def connect(threads: int) -> duckdb.DuckDBPyConnection:

@@ -82,7 +82,7 @@ def ray_processes() -> tuple[list[dict], dict]:
 def measure(spec: dict) -> dict:
     """One year of ``spec["census"]`` by ``spec["executor"]``, in this process."""
     from arrow_events import EngineOptions, load_config, read_census, run
-    from arrow_events.ray_executor import ray_session
+    from arrow_events.execute.ray_tasks import ray_session
     from perf.child import events_digest
 
     cfg = load_config(None)
@@ -123,7 +123,7 @@ def run_ray_series(census: Path, echo: Callable[[str], None]) -> list[dict]:
 
 def write_census(path: Path, employees: int) -> None:
     from arrow_events import synthetic_census
-    from arrow_events.synthetic import write_census as write
+    from arrow_events.census.synthetic import write_census as write
 
     write(synthetic_census(employees, 42, 2025), path)
 

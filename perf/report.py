@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from arrow_events.writer import existing_years
+from arrow_events.warehouse.writer import existing_years
 
 
 def measure_report(employees: int, years: int, repeats: int, say: Callable[[str], None]) -> dict:
@@ -37,7 +37,7 @@ def measure_report(employees: int, years: int, repeats: int, say: Callable[[str]
 # the metrics alone, once the modules are loaded (the command's rest is Python starting and importing)
 _QUERY_ONLY = """
 import sys, time
-from arrow_events.report import yearly_metrics
+from arrow_events.warehouse.report import yearly_metrics
 t0 = time.perf_counter()
 yearly_metrics(sys.argv[1])
 print(time.perf_counter() - t0)

@@ -1,4 +1,4 @@
-"""The event model as SQL: one file per relation, composed by name in arrow_events.plans."""
+"""The event model as SQL: one file per relation, composed by name in arrow_events.engine.year."""
 
 from __future__ import annotations
 

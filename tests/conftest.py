@@ -7,7 +7,7 @@ import pytest
 
 from arrow_events import load_config, run
 from arrow_events.config import PlanDesign
-from arrow_events.writer import read_partition
+from arrow_events.warehouse.writer import read_partition
 
 SAMPLES = Path(__file__).resolve().parent / "data"  # everything the tests read lives in the project
 

@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 import pytest
 
 from arrow_events import UserError, read_census, synthetic_census
-from arrow_events.census import normalize_census
+from arrow_events.census.intake import normalize_census
 from tests.conftest import SAMPLES
 
 HEADER = ("employee_id,employee_birth_date,employee_hire_date,employee_gross_compensation,"
@@ -46,7 +46,7 @@ def test_percent_rule_is_decided_per_column(tmp_path):
 def test_parquet_census_reads_the_same(tmp_path):
     t = read_census(write(tmp_path, GOOD), 2025).table
     raw = synthetic_census(50, 1)
-    from arrow_events.census import write_census
+    from arrow_events.census.intake import write_census
     write_census(raw, tmp_path / "c.parquet")
     write_census(raw, tmp_path / "c.csv")
     assert read_census(tmp_path / "c.parquet", 2025).table.equals(read_census(tmp_path / "c.csv", 2025).table)

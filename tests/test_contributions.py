@@ -14,15 +14,15 @@ from fractions import Fraction
 
 import pyarrow as pa
 import pytest
+from arrow_events.queries import sql
 
-from arrow_events import emit, params
 from arrow_events.config import PlanDesign, load_config
-from arrow_events.context import new_context, register_tables
-from arrow_events.plans import run_year
+from arrow_events.engine import emit, params
+from arrow_events.engine.context import new_context, register_tables
+from arrow_events.engine.state import from_census
+from arrow_events.engine.year import run_year
 from arrow_events.schema import CONTRIBUTIONS_SCHEMA
-from arrow_events.simulate import builtin_census
-from arrow_events.state import from_census
-from queries import sql
+from arrow_events.simulation import builtin_census
 
 YEAR = 2026  # 365 days; limits: deferral 24,500, catch-up 8,000, at 60-63 11,250, compensation 360,000
 DEFERRAL, CATCH_UP, CATCH_UP_60_63, COMPENSATION = 24_500, 8_000, 11_250, 360_000

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pyarrow as pa
 import pytest
+from arrow_events.udfs.hash_rng import fnv1a64, mix64
 
-import udfs
-from arrow_events.context import new_context
-from udfs.hash_rng import fnv1a64, mix64
+from arrow_events import udfs
+from arrow_events.engine.context import new_context
 
 MASK = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15

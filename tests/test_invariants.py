@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arrow_events.schema import EVENT_TYPES
-from arrow_events.simulate import default_census
+from arrow_events.simulation import default_census
 from tests.conftest import read_year
 
 

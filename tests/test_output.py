@@ -12,8 +12,8 @@ import pytest
 from datafusion import SessionContext
 
 from arrow_events import EngineOptions, run
-from arrow_events.manifest import read_manifest
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA
+from arrow_events.warehouse.manifest import read_manifest
 from tests.conftest import two_design_config
 
 

@@ -6,10 +6,12 @@ import re
 
 import pyarrow as pa
 import pytest
+from arrow_events.queries import reads, sql
+from arrow_events.udfs import DRAWS
 
 from arrow_events import from_census, load_config
-from arrow_events.explain import whole_year
-from arrow_events.plans import (
+from arrow_events.engine.explain import whole_year
+from arrow_events.engine.year import (
     BRANCHES,
     GLOBAL_KEEP,
     GLOBAL_STAGES,
@@ -23,9 +25,7 @@ from arrow_events.plans import (
     run_year,
     shared,
 )
-from arrow_events.simulate import default_census
-from queries import reads, sql
-from udfs import DRAWS
+from arrow_events.simulation import default_census
 
 COHORT_STREAMS = 7  # promo, promo_raise, merit, enroll, enroll_date, opt_out, defer
 HIRE_STREAMS = 8  # hire_age, hire_pay, hire_date, nh_term, nh_term_date, enroll, enroll_date, opt_out
@@ -71,7 +71,7 @@ def test_legacy_engine_stores_every_branch_and_cleans_up(tmp_path, monkeypatch):
     # land on disk in a scratch directory, each read back by the next; removed afterwards
     import tempfile
 
-    import arrow_events.plans as plans
+    import arrow_events.engine.year as plans
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     written = []
@@ -104,7 +104,7 @@ def test_hire_ids_stay_unique_past_999999_hires():
 
 
 def test_batch_size_does_not_change_the_year(monkeypatch):
-    import arrow_events.plans as plans
+    import arrow_events.engine.year as plans
 
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)

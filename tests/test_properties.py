@@ -9,9 +9,8 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import udfs
-from arrow_events import UserError, read_census
-from arrow_events.census import write_census
+from arrow_events import UserError, read_census, udfs
+from arrow_events.census.intake import write_census
 from tests.test_hash_rng import ref_hash_rng
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 import arrow_events
 from arrow_events import EngineOptions, load_config, read_census, run, synthetic_census
+from arrow_events.census.synthetic import write_census
 from arrow_events.cli import main
-from arrow_events.synthetic import write_census
 from tests.conftest import read_year
 from tests.test_cli import invoke
 from tests.test_output import digests
@@ -27,7 +27,7 @@ SHARD_COUNTS = {1: None, 3: 500, 7: 214}
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    from arrow_events.ray_executor import ray_session
+    from arrow_events.execute.ray_tasks import ray_session
 
     with ray_session(num_cpus=2):
         yield

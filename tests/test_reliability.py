@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from arrow_events.validate import validate_warehouse
+from arrow_events.warehouse.validate import validate_warehouse
 
 YEARS = ["--years", "2025-2027"]
 

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 from conftest import read_year
 
-from arrow_events.charts import DPI, SIZE
 from arrow_events.cli import main
-from arrow_events.report import yearly_metrics
+from arrow_events.warehouse.charts import DPI, SIZE
+from arrow_events.warehouse.report import yearly_metrics
 
 AMOUNTS = ["plan_compensation", "employee_deferrals", "employer_match", "employer_core"]
 

@@ -19,11 +19,11 @@ import pytest
 from click.testing import CliRunner
 
 from arrow_events import EngineOptions, from_census, read_census, run, synthetic_census
-from arrow_events.census import normalize_census
+from arrow_events.census.intake import normalize_census
 from arrow_events.cli import main
 from arrow_events.config import dump_toml
-from arrow_events.validate import validate_warehouse
-from arrow_events.writer import read_partition, sha256_file
+from arrow_events.warehouse.validate import validate_warehouse
+from arrow_events.warehouse.writer import read_partition, sha256_file
 from tests.conftest import two_design_config
 
 YEARS = [2025, 2026, 2027]

@@ -18,7 +18,7 @@ import pytest
 
 import arrow_events
 from arrow_events import UserError, read_census, synthetic_census
-from arrow_events.writer import DATA_FILE, partition_dir, sha256_file
+from arrow_events.warehouse.writer import DATA_FILE, partition_dir, sha256_file
 from tests.conftest import read_year
 from tests.test_cli import invoke
 
@@ -88,7 +88,7 @@ def cli_and_flight_run(server, tmp_path_factory):
     client, data, _ = server
     tmp = tmp_path_factory.mktemp("cli")
     path = tmp / "census.parquet"
-    arrow_events.synthetic.write_census(synthetic_census(1000, 11, 2025), path)
+    arrow_events.census.synthetic.write_census(synthetic_census(1000, 11, 2025), path)
     r = invoke("run", "--census", str(path), "--years", "2025-2026", "--seed", "7", "--shard-rows", "700",
                "--out", "wh", cwd=tmp)
     assert r.exit_code == 0, r.output
@@ -277,8 +277,8 @@ def test_flight_info_of_a_run_without_contributions(tmp_path):
     from types import SimpleNamespace
 
     from arrow_events import EngineOptions, load_config, run
-    from arrow_events.runs import Run
-    from arrow_events.service import EventsServer
+    from arrow_events.service.runs import Run
+    from arrow_events.service.server import EventsServer
 
     out = tmp_path / "r1"
     run(load_config(None), out, [2025], options=EngineOptions(contributions=False))

@@ -1,4 +1,4 @@
-"""The in-process API: arrow_events.simulate yields per-year Arrow streams with the rows the CLI writes."""
+"""The in-process API: arrow_events.simulation yields per-year Arrow streams with the rows the CLI writes."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def cli_run(tmp_path_factory):
     """What `arrow-events run` writes for a small census in shards, 3 years, seed 7."""
     tmp = tmp_path_factory.mktemp("streams")
     census = tmp / "census.parquet"
-    arrow_events.synthetic.write_census(synthetic_census(1200, 3, 2025), census)
+    arrow_events.census.synthetic.write_census(synthetic_census(1200, 3, 2025), census)
     r = invoke("run", "--census", str(census), "--years", "2025-2027", "--seed", "7", "--shard-rows",
                str(SHARD_ROWS), "--out", "wh", cwd=tmp)
     assert r.exit_code == 0, r.output

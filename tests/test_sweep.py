@@ -20,10 +20,10 @@ from click.testing import CliRunner
 from conftest import SAMPLES, two_design_config
 
 from arrow_events import UserError, dump_toml, load_config, run
-from arrow_events.charts import FAN_DPI, FAN_PANEL_SIZE, FAN_PANELS
 from arrow_events.cli import main
-from arrow_events.compare import compare_warehouses
 from arrow_events.sweep import METRICS, PERCENTILES, parse_seeds, percentiles, plan_sweep, run_sweep
+from arrow_events.warehouse.charts import FAN_DPI, FAN_PANEL_SIZE, FAN_PANELS
+from arrow_events.warehouse.compare import compare_warehouses
 
 SEEDS, YEARS = [1, 2, 3, 4, 5], [2025, 2026]
 

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from arrow_events import load_config, run
-from arrow_events.compare import compare_warehouses
-from arrow_events.validate import validate_warehouse
-from arrow_events.writer import read_partition, sha256_file
+from arrow_events.warehouse.compare import compare_warehouses
+from arrow_events.warehouse.validate import validate_warehouse
+from arrow_events.warehouse.writer import read_partition, sha256_file
 
 
 @pytest.fixture(scope="module")

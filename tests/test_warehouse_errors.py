@@ -25,11 +25,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from arrow_events import load_config, run
-from arrow_events import writer as writer_mod
-from arrow_events.census import synthetic_census, write_census
+from arrow_events.census.intake import synthetic_census, write_census
 from arrow_events.errors import Interrupted, UserError, WarehouseError
-from arrow_events.validate import validate_warehouse
-from arrow_events.year_writer import TableStream
+from arrow_events.warehouse import writer as writer_mod
+from arrow_events.warehouse.parquet import TableStream
+from arrow_events.warehouse.validate import validate_warehouse
 
 FULL = "No space left on device"
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pyarrow as pa
+from arrow_events.udfs.accrual import deferred, tiered_match
+from arrow_events.udfs.hash_rng import DRAWS, draw, draw_key, employee_key, event_id, hash_rng, hash_rng_key
 from datafusion import SessionContext, udf
-
-from udfs.accrual import deferred, tiered_match
-from udfs.hash_rng import DRAWS, draw, draw_key, employee_key, event_id, hash_rng, hash_rng_key
 
 __all__ = ["DRAWS", "deferred", "draw", "draw_key", "employee_key", "event_id", "hash_rng", "hash_rng_key",
            "register", "tiered_match"]
@@ -16,7 +15,7 @@ _DATE, _NUMBERS = pa.date32(), pa.list_(pa.float64())
 
 def register(ctx: SessionContext) -> None:
     """Register hash_rng, hash_rng_key, draw_key, draw, employee_key, deferred and tiered_match
-    in ``ctx`` (event ids are made outside SQL, by arrow_events.emit)."""
+    in ``ctx`` (event ids are made outside SQL, by arrow_events.engine.emit)."""
     ctx.register_udf(
         udf(hash_rng, [pa.string(), pa.int64(), pa.string(), pa.int64()], pa.float64(), "immutable", "hash_rng")
     )

@@ -16,7 +16,7 @@ from datafusion import DataFrame, RuntimeEnvBuilder, SessionConfig, SessionConte
 
 from arrow_events.errors import ResourceLimitError, UserError
 from arrow_events.schema import TABLES
-from arrow_events.writer import existing_years
+from arrow_events.warehouse.writer import existing_years
 
 PARTITION = ("simulation_year", pa.int32())  # the Hive partition key, in the directory names
 READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)

@@ -8,7 +8,7 @@ with the hires, is cut into employee_id ranges (shards), each planned and run on
 A shard is member-major: each branch adds its outcome to the member's row (one file per
 branch, each reading the one before), giving member_year, one row per plan design and
 member with the whole year on it. The events are read off that row already in order
-(arrow_events.emit) and the snapshot from the same row, so shards come out employee-major
+(arrow_events.engine.emit) and the snapshot from the same row, so shards come out employee-major
 and concatenate (or stream) into the year with no union, join or sort across them.
 
 Every engine runs the same relations, one SQL file each, in the same order; they differ
@@ -37,15 +37,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datafusion import DataFrame, SessionContext
 
-from arrow_events import emit, params
 from arrow_events.config import Config
-from arrow_events.context import SMALL_BATCH_SIZE, batch_size_for, new_context, register_tables
+from arrow_events.engine import emit, params
+from arrow_events.engine.context import SMALL_BATCH_SIZE, batch_size_for, new_context, register_tables
+from arrow_events.engine.memory import return_freed_memory
+from arrow_events.engine.shards import Shard, cut, numbered
+from arrow_events.engine.state import CohortState
 from arrow_events.errors import ResourceLimitError
-from arrow_events.memory import return_freed_memory
+from arrow_events.queries import composed, in_dependency_order, parameters, reads, sql
 from arrow_events.schema import CONTRIBUTIONS_SCHEMA
-from arrow_events.shards import Shard, cut, numbered
-from arrow_events.state import CohortState
-from queries import composed, in_dependency_order, parameters, reads, sql
 
 # One-row relations bound as $parameters of everything after them. termination_cutoff has no
 # row when nobody is drawn: its parameters are then NULL, and no key compares below NULL.
@@ -94,7 +94,7 @@ if any(needs(name) & ({"cohort", *GLOBAL_STAGES} - KEPT) for name in KEPT):
     raise RuntimeError(f"the global step keeps relations that read the cohort: {sorted(KEPT)}")
 SHARD_MATERIALIZED = shared(STAGES)
 ENGINES = ("fused", "legacy")
-# Where a year's shards run: one after another in this process, or as Ray tasks (arrow_events.ray_executor).
+# Where a year's shards run: one after another in this process, or as Ray tasks (arrow_events.execute.ray_tasks).
 EXECUTORS = ("local", "ray")
 # Members (cohort and hires) per shard when nothing else says: large enough that per-query
 # overhead is noise, small enough that a shard's relations stay a few hundred MB.
@@ -308,7 +308,7 @@ def run_shards(cfg: Config, year: int, state: CohortState,
         hires = global_step(plan, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
         shards = cut(state, hires, options.rows_per_shard, params.design_ids(cfg))
         if options.executor == "ray":
-            from arrow_events.ray_executor import remote_shards  # Ray is imported only when asked for
+            from arrow_events.execute.ray_tasks import remote_shards  # Ray is imported only when asked for
 
             bound = plan.bound
             del plan, hires  # the tasks build contexts of their own: this one need not outlive the global step

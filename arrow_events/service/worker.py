@@ -4,7 +4,7 @@ A process per run isolates it: a run that exhausts its memory, crashes or is can
 (terminated) takes nothing else down. The service keeps one spare process started ahead,
 its imports done, so a run starts without paying for them. The worker reads the census the
 service saved, checks it (answering ``refused`` with the command line's one-line message, or
-``checked``), then writes the warehouse with ``arrow_events.simulate.run`` (the single
+``checked``), then writes the warehouse with ``arrow_events.simulation.run`` (the single
 writer), reporting each committed year. Messages on the pipe are tuples:
 ``("refused", message)``, ``("checked", census)``, ``("year", summary)``, ``("done", summary)``,
 ``("failed", message)``.
@@ -22,9 +22,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from arrow_events.census import Census, read_census
+from arrow_events.census.intake import Census, read_census
 from arrow_events.errors import ResourceLimitError, UserError
-from arrow_events.simulate import YearReport, run
+from arrow_events.simulation import YearReport, run
 
 
 def worker_main(conn: Connection) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrow_events.state import CohortState
+from arrow_events.engine.state import CohortState
 
 
 @dataclass

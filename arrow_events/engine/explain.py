@@ -9,10 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arrow_events.config import Config
-from arrow_events.context import register_tables
-from arrow_events.errors import UserError
-from arrow_events.params import design_ids
-from arrow_events.plans import (
+from arrow_events.engine.context import register_tables
+from arrow_events.engine.params import design_ids
+from arrow_events.engine.shards import cut
+from arrow_events.engine.state import CohortState
+from arrow_events.engine.year import (
     BOUND,
     GLOBAL_KEEP,
     GLOBAL_MATERIALIZED,
@@ -27,9 +28,8 @@ from arrow_events.plans import (
     global_step,
     prepare,
 )
-from arrow_events.shards import cut
-from arrow_events.state import CohortState
-from udfs import DRAWS
+from arrow_events.errors import UserError
+from arrow_events.udfs import DRAWS
 
 DUMPABLE = ["cohort", "hire", *STAGES, "events", "snapshot"]
 _DRAW = r"\b(?:draw|hash_rng_key)\("

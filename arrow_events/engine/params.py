@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from arrow_events.config import Config, limits_for
-from udfs import employee_key
+from arrow_events.udfs import employee_key
 
 
 def _day(year: int, month_day: str) -> dt.date:

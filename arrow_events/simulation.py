@@ -16,16 +16,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrow_events.census import Census, read_census
+from arrow_events.census.intake import Census, read_census
+from arrow_events.census.synthetic import synthetic_census
 from arrow_events.config import Config, census_start, dump_toml
+from arrow_events.engine.state import CohortState, from_census, from_snapshot
+from arrow_events.engine.year import DEFAULT_OPTIONS, EngineOptions, YearTables, run_shards, run_year
 from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
-from arrow_events.manifest import YearManifest, read_manifest
-from arrow_events.plans import DEFAULT_OPTIONS, EngineOptions, YearTables, run_shards, run_year
-from arrow_events.ray_executor import executor_session
+from arrow_events.execute.ray_tasks import executor_session
 from arrow_events.schema import TABLES as CONTRACT
-from arrow_events.state import CohortState, from_census, from_snapshot
-from arrow_events.synthetic import synthetic_census
-from arrow_events.writer import (
+from arrow_events.warehouse.manifest import YearManifest, read_manifest
+from arrow_events.warehouse.writer import (
     check_warehouse,
     commit_year,
     existing_years,

@@ -21,11 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrow_events.census_sources import RawCensus, drop_empty_rows, open_census
-from arrow_events.census_values import Parsed, first_cell, is_text, mask, parse_bools, parse_dates, parse_numbers
+from arrow_events.census.sources import RawCensus, drop_empty_rows, open_census
+from arrow_events.census.synthetic import synthetic_census, write_census
+from arrow_events.census.values import Parsed, first_cell, is_text, mask, parse_bools, parse_dates, parse_numbers
+from arrow_events.engine.memory import return_freed_memory
 from arrow_events.errors import UserError
-from arrow_events.memory import return_freed_memory
-from arrow_events.synthetic import synthetic_census, write_census
 
 __all__ = ["CENSUS_SCHEMA", "Census", "normalize_census", "read_census", "synthetic_census", "write_census"]
 

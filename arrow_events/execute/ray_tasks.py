@@ -24,9 +24,9 @@ from typing import Any
 import pyarrow as pa
 
 from arrow_events.config import Config
+from arrow_events.engine.shards import Shard
+from arrow_events.engine.year import EngineOptions, YearTables, shard_tables
 from arrow_events.errors import ResourceLimitError, UserError, os_reason
-from arrow_events.plans import EngineOptions, YearTables, shard_tables
-from arrow_events.shards import Shard
 
 MISSING_RAY = "--executor ray needs Ray: pip install 'arrow-events[ray]'"
 # Shards submitted ahead of the one being written, per CPU of the cluster: enough to keep every

@@ -50,9 +50,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from arrow_events.errors import UserError, WarehouseError, os_reason
-from arrow_events.manifest import YearManifest, read_manifest
+from arrow_events.warehouse.manifest import YearManifest, read_manifest
 from arrow_events.schema import REQUIRED_TABLES, TABLES
-from arrow_events.year_writer import YearStage
+from arrow_events.warehouse.parquet import YearStage
 
 DATA_FILE = "part-0.parquet"
 

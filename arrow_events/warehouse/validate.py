@@ -20,12 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from arrow_events import validate_contributions
+from arrow_events.warehouse import validate_contributions
 from arrow_events.config import Config, config_from_dict
 from arrow_events.errors import UserError
-from arrow_events.manifest import YearManifest, read_manifest
+from arrow_events.warehouse.manifest import YearManifest, read_manifest
 from arrow_events.schema import EVENT_TYPES, KEYS, MOMENT_STRIDE, REQUIRED_TABLES, TABLES
-from arrow_events.writer import DATA_FILE, LOCK_FILE, REJECTS, STAGING_PREFIX, manifest_path, partition_dir, sha256_file
+from arrow_events.warehouse.writer import DATA_FILE, LOCK_FILE, REJECTS, STAGING_PREFIX, manifest_path, partition_dir, sha256_file
 
 CHECKS = ["layout", "manifest", "schema", "keys", "order", "termination", "headcount", "continuity", "contributions"]
 

@@ -26,7 +26,7 @@ from arrow_events.schema import (
     SNAPSHOT_SCHEMA,
     cents_to_money,
 )
-from udfs.hash_rng import event_id_prefix, event_id_text
+from arrow_events.udfs.hash_rng import event_id_prefix, event_id_text
 
 # The state an event may set, shown as of every event.
 STATE = ["level_id", "compensation_cents", "deferral_rate"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 from datafusion import RuntimeEnvBuilder, SessionConfig, SessionContext
 
-import udfs
+from arrow_events import udfs
 
 # Python UDFs pay a per-batch toll that large batches amortize (DATAFUSION_NOTES.md), but
 # DataFusion sizes its buffers by the batch size: small cohorts run leaner on small batches.

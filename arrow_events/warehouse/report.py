@@ -19,9 +19,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from arrow_events.errors import UserError
-from arrow_events.run_sql import warehouse_context
-from arrow_events.writer import existing_years, replace_atomically
-from queries import sql
+from arrow_events.warehouse.sql import warehouse_context
+from arrow_events.warehouse.writer import existing_years, replace_atomically
+from arrow_events.queries import sql
 
 METRICS_FILE, CSV_FILE, CHART_FILE = "metrics.parquet", "metrics.csv", "metrics.png"
 # how the terminal table shows each column: (heading, format)
@@ -85,7 +85,7 @@ def check_out_dir(directory: str | Path) -> Path:
 
 def write_report(metrics: pa.Table, directory: str | Path) -> list[Path]:
     """metrics.parquet, metrics.csv and the chart (metrics.png) in ``directory``; each file appears whole."""
-    from arrow_events.charts import metrics_chart  # matplotlib loads only when a chart is drawn
+    from arrow_events.warehouse.charts import metrics_chart  # matplotlib loads only when a chart is drawn
 
     directory = check_out_dir(directory)
     directory.mkdir(parents=True, exist_ok=True)

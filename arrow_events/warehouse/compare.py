@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from arrow_events.errors import UserError
 from arrow_events.schema import KEYS, TABLES
-from arrow_events.writer import DATA_FILE, existing_years, partition_dir, sha256_file
+from arrow_events.warehouse.writer import DATA_FILE, existing_years, partition_dir, sha256_file
 
 # what a table's rows are counted by when the files differ
 COUNT_BY = {"events": "event_type", "snapshot": "status", "contributions": "plan_design_id"}

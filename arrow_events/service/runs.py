@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from arrow_events.config import Config, census_start, config_from_toml, parse_size, unknown_key
+from arrow_events.engine.year import ENGINES, EngineOptions
 from arrow_events.errors import UserError, years_text
-from arrow_events.plans import ENGINES, EngineOptions
-from arrow_events.run_worker import worker_main
+from arrow_events.service.worker import worker_main
 from arrow_events.streams import resolve_config, resolve_years
-from arrow_events.writer import manifest_path, recover
+from arrow_events.warehouse.writer import manifest_path, recover
 
 ACTIVE = ("checking", "running")
 RUN_ID = re.compile(r"[0-9a-f]{12}")

@@ -5,7 +5,7 @@ row groups of exactly ``ROW_GROUP_ROWS`` (the last one shorter), whatever the sh
 sizes, so the bytes depend only on the year's rows, never on how it was sharded. Each
 table encodes on a thread of its own (Parquet encoding releases the GIL), so encoding
 shard i overlaps computing shard i+1. The files go to the year's staging directory and
-are committed by the crash-safe protocol of ``arrow_events.writer``.
+are committed by the crash-safe protocol of ``arrow_events.warehouse.writer``.
 """
 
 from __future__ import annotations

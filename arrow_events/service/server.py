@@ -41,11 +41,11 @@ import pyarrow.flight as flight
 import pyarrow.parquet as pq
 
 from arrow_events.errors import ResourceLimitError, UserError, os_reason
-from arrow_events.run_sql import plan_query, run_query
-from arrow_events.runs import Run, RunStore, ServerBusy, parse_simulate
 from arrow_events.schema import TABLES
-from arrow_events.validate import validate_warehouse
-from arrow_events.writer import DATA_FILE, manifest_path, partition_dir
+from arrow_events.service.runs import Run, RunStore, ServerBusy, parse_simulate
+from arrow_events.warehouse.sql import plan_query, run_query
+from arrow_events.warehouse.validate import validate_warehouse
+from arrow_events.warehouse.writer import DATA_FILE, manifest_path, partition_dir
 
 BATCH_ROWS = 65536
 ACTIONS = {
