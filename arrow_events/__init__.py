@@ -2,11 +2,9 @@
 
 Library first; the CLI is a thin layer over these functions:
 
-    from arrow_events import load_config, read_census, from_census, run, simulate_years
+    from arrow_events import load_config, read_census, run, simulate
     cfg = load_config(None)
     census = read_census("census.csv", 2025)  # or a pyarrow Table, a Polars DataFrame...
-    for year in simulate_years(cfg, from_census(census.table, cfg), cfg.years):
-        year.events  # a pyarrow.Table in the output contract
     run(cfg, "warehouse", census=polars_df, on_bad_rows="skip")  # checked, written, rejects listed
     for year in simulate(polars_df, "plan.toml", years="2025-2027", seed=7):
         pl.from_arrow(year.events)  # Arrow streams, computed shard by shard as they are read
@@ -16,9 +14,9 @@ Library first; the CLI is a thin layer over these functions:
 from arrow_events.census.intake import Census, normalize_census, read_census, synthetic_census
 from arrow_events.config import Config, dump_toml, load_config
 from arrow_events.engine.state import CohortState, from_census, from_snapshot
-from arrow_events.engine.year import EngineOptions
 from arrow_events.errors import UserError
-from arrow_events.simulation import RunReport, YearResult, run, simulate_years
+from arrow_events.options import OptionError, RunOptions
+from arrow_events.simulation import RunReport, run
 from arrow_events.streams import Simulation, TableStream, YearStreams, simulate  # the function, not the module
 from arrow_events.warehouse.report import yearly_metrics
 
@@ -26,10 +24,10 @@ __all__ = [
     "Census",
     "CohortState",
     "Config",
-    "EngineOptions",
+    "OptionError",
+    "RunOptions",
     "RunReport",
     "UserError",
-    "YearResult",
     "dump_toml",
     "from_census",
     "from_snapshot",
@@ -41,7 +39,6 @@ __all__ = [
     "TableStream",
     "YearStreams",
     "simulate",
-    "simulate_years",
     "synthetic_census",
     "yearly_metrics",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -11,13 +12,14 @@ from typing import Any
 
 import click
 
-from arrow_events.census.intake import ON_BAD_ROWS, Census, read_census
+from arrow_events.census.intake import Census, read_census
 from arrow_events.census.synthetic import synthetic_census, write_census
-from arrow_events.config import Config, census_start, dump_toml, load_config, parse_size
+from arrow_events.config import Config, census_start, dump_toml, for_run, load_config
 from arrow_events.engine.explain import DUMPABLE, dump_relation, explain_year
-from arrow_events.engine.year import ENGINES, EXECUTORS, EngineOptions
-from arrow_events.errors import Interrupted, ResourceLimitError, UserError, os_reason
-from arrow_events.simulation import RunReport, YearReport, parse_years, run, starting_state
+from arrow_events.engine.memory import return_freed_memory
+from arrow_events.errors import Interrupted, ResourceLimitError, UserError, error_line
+from arrow_events.options import COERCE, ENGINES, EXECUTORS, ON_BAD_ROWS, OptionError, RunOptions, parse_size
+from arrow_events.simulation import RunReport, YearReport, run, starting_state
 from arrow_events.sweep import RunResult, SweepReport, parse_seeds, plan_sweep, run_sweep
 from arrow_events.warehouse.compare import compare_warehouses
 from arrow_events.warehouse.report import (
@@ -53,21 +55,80 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except UserError as e:
-            _say(f"error: {e}")
-            sys.exit(2)
-        except OSError as e:
-            where = f"{e.filename}: " if e.filename is not None else ""
-            _say(f"error: {where}{os_reason(e)}")
+        except (UserError, OSError) as e:
+            _say(f"error: {as_flags(error_line(e))}")
             sys.exit(2)
         except ResourceLimitError as e:
-            _exit_now(f"error: {e}", 3)
+            _exit_now(f"error: {as_flags(str(e))}", 3)
         except Interrupted as e:
             _exit_now(f"interrupted: {e}", 130)
         except KeyboardInterrupt:
             _exit_now("interrupted", 130)
 
     return wrapper
+
+
+def as_flags(message: str) -> str:
+    """The library names options as RunOptions and its functions do (``years: ...``, ``memory_limit``,
+    ``years=2025-2026``); on the command line they are the flags of the command that runs."""
+    ctx = click.get_current_context(silent=True)
+    params = {p.name: p.opts[0] for p in ctx.command.params if p.opts[0].startswith("--")} if ctx else {}
+    for name, flag in params.items():
+        message = re.sub(rf"^{name}(?=[:.])", flag, message)
+        message = re.sub(rf"(?<![\w.\[$-]){name}=(?=\S)", f"{flag} ", message)
+        if "_" in name:
+            message = re.sub(rf"(?<![\w.\[$-]){name}\b", flag, message)
+    return message
+
+
+class Option(click.ParamType):
+    """A run option's coercion (``arrow_events.options.COERCE``) as a click type: the same parsing, and the
+    same messages, as the library's and Flight's."""
+
+    METAVARS = {"years": "YEARS", "threads": "N", "seed": "N", "memory_limit": "SIZE", "shard_rows": "N",
+                "ray_address": "ADDRESS", "date_format": "FORMAT"}
+
+    def __init__(self, name: str) -> None:
+        self.name, self._coerce = name, COERCE[name]
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return self.METAVARS.get(self.name, "VALUE")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return self._coerce(value)
+        except OptionError as e:
+            self.fail(e.reason, param, ctx)
+
+
+class OneLineGroup(click.Group):
+    """click's usage errors in one line, as every other error of the command line: ``error: --threads: ...``."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            kwargs.pop("standalone_mode", None)
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help() if e.ctx else str(e))
+            sys.exit(2)
+        except click.UsageError as e:
+            hint = f" (see {e.ctx.command_path} --help)" if e.ctx else ""
+            click.echo(f"error: {_usage_line(e)}{hint}", err=True)
+            sys.exit(2)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+def _usage_line(e: click.UsageError) -> str:
+    """'--threads: 0 is not in the range 1<=x<=256.' from click's "Invalid value for '--threads': ..."."""
+    m = re.match(r"Invalid value for '([^']+)'(?: / '[^']+')*: (.*)", e.format_message(), flags=re.S)
+    text = f"{m.group(1).split(' / ')[0]}: {m.group(2)}" if m else e.format_message()
+    return " ".join(text.split())
 
 
 def _exit_now(message: str, code: int) -> None:
@@ -77,7 +138,7 @@ def _exit_now(message: str, code: int) -> None:
     os._exit(code)
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 @click.version_option(package_name="arrow-events")
 def main() -> None:
     """Fused workforce and retirement-plan event generation on Apache Arrow and DataFusion."""
@@ -112,21 +173,12 @@ def _summary(report: RunReport) -> str:
     return "\n".join(lines)
 
 
-def census_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--on-bad-rows and --date-format: how a census file is read."""
-    fn = click.option("--date-format", help="strptime format of the census dates when they are not YYYY-MM-DD, "
-                      "e.g. %m/%d/%Y or %d.%m.%Y.")(fn)
-    return click.option("--on-bad-rows", type=click.Choice(ON_BAD_ROWS), default="fail", show_default=True,
-                        help="fail: refuse a census with any bad row; skip: set bad rows aside, listed with their "
-                        "line and reason in <out>/rejects/census_rejects.csv.")(fn)
-
-
-def load_census(path: Path, cfg: Config, first_year: int | None, on_bad_rows: str,
-                date_format: str | None) -> tuple[Config, Census]:
+def load_census(path: Path, cfg: Config, first_year: int | None, options: RunOptions) -> tuple[Config, Census]:
     """Read the census for a run starting in ``first_year``; say its notes and warnings on stderr."""
     if first_year is not None:
         cfg = census_start(cfg, first_year)
-    census = read_census(path, cfg.scenario.start_year, on_bad_rows=on_bad_rows, date_format=date_format)
+    census = read_census(path, cfg.scenario.start_year, on_bad_rows=options.on_bad_rows,
+                         date_format=options.date_format)
     for note in census.notes:
         click.echo(f"note: {note}", err=True)
     for warning in census.warnings:
@@ -134,38 +186,78 @@ def load_census(path: Path, cfg: Config, first_year: int | None, on_bad_rows: st
     return cfg, census
 
 
+# Each run option's flag: its name with dashes, and the option's own coercion (Option) or choices.
+RUN_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "years": ("--years", dict(type=Option("years"), help="Years to simulate, e.g. 2025-2029. Default: the "
+                              "scenario's years.")),
+    "threads": ("--threads", dict(type=Option("threads"), default=2, show_default=True,
+                                  help="DataFusion target partitions.")),
+    "seed": ("--seed", dict(type=Option("seed"), help="Override the scenario seed.")),
+    "engine": ("--engine", dict(type=click.Choice(ENGINES), default="fused", show_default=True,
+                                help="fused: one plan per year; legacy: the per-event baseline (one query per "
+                                "branch).")),
+    "memory_limit": ("--memory-limit", dict(type=Option("memory_limit"), help="Bound DataFusion's memory pool, "
+                                            "e.g. 1GB; sorts spill to the temp directory.")),
+    "shard_rows": ("--shard-rows", dict(type=Option("shard_rows"), help="Employees per shard of a year (default "
+                                        "250,000, or what --memory-limit allows). Changes no output byte.")),
+    "contributions": ("--contributions/--no-contributions", dict(
+        default=True, show_default=True,
+        help="Write the contributions table (docs/model.md section 7) beside events and snapshot.")),
+    "executor": ("--executor", dict(
+        type=click.Choice(EXECUTORS), default="local", show_default=True,
+        help="Where a year's shards run: local, one after another in this process; ray, as Ray tasks, each with "
+        "--threads partitions (pip install 'arrow-events[ray]'). Changes no output byte.")),
+    "ray_address": ("--ray-address", dict(
+        type=Option("ray_address"), help="With --executor ray: the Ray cluster to run on, 'auto' (found from this "
+        "node) or ray://HOST:10001. Default: a Ray started for the run in this process, on every core.")),
+    "on_bad_rows": ("--on-bad-rows", dict(
+        type=click.Choice(ON_BAD_ROWS), default="fail", show_default=True,
+        help="fail: refuse a census with any bad row; skip: set bad rows aside, listed with their line and reason "
+        "in <out>/rejects/census_rejects.csv.")),
+    "date_format": ("--date-format", dict(type=Option("date_format"), help="strptime format of the census dates "
+                                          "when they are not YYYY-MM-DD, e.g. %m/%d/%Y or %d.%m.%Y.")),
+}
+
+
+def run_options(*names: str, **defaults: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The run options ``names`` (default: all) as flags; the command gets them as one ``options`` (RunOptions).
+    ``defaults`` replace an option's default for this command."""
+
+    chosen = list(names or RUN_FLAGS)
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(fn)
+        @user_errors  # a bad combination of options is a user's error too
+        def with_options(**kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in chosen}
+            # the command line's own process: Arrow's and glibc's allocators tuned (engine.memory), the census too
+            return_freed_memory()
+            kwargs["options"] = RunOptions(tune_memory=True, **{k: v for k, v in values.items() if v is not None})
+            return fn(**kwargs)
+
+        for name in reversed(chosen):
+            flag, settings = RUN_FLAGS[name]
+            if name in defaults:
+                settings = {**settings, "default": defaults[name]}
+            with_options = click.option(flag, name, **settings)(with_options)
+        return with_options
+
+    return decorate
+
+
 @main.command("run")
 @click.option("--census", "census_path", type=click.Path(path_type=Path),
               help="Census file (.csv, .tsv or .parquet). Default: a synthetic 5,000-employee census (seed 42).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="TOML config. Default: the built-in DOMAIN.md defaults (see `arrow-events config`).")
-@click.option("--years", "years_text", help="Years to simulate, e.g. 2025-2029. Default: the scenario's years.")
-@click.option("--year", "one_year", type=int,
+              help="TOML config. Default: the built-in defaults of docs/model.md (see `arrow-events config`).")
+@click.option("--year", "one_year", type=Option("years"),
               help="Re-run one year from the stored snapshot of the year before.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("warehouse"), show_default=True,
               help="Warehouse directory.")
-@click.option("--threads", type=click.IntRange(1, 256), default=2, show_default=True,
-              help="DataFusion target partitions.")
-@click.option("--seed", type=int, help="Override the scenario seed.")
-@click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,
-              help="fused: one plan per year; legacy: the per-event baseline (one query per branch).")
-@click.option("--memory-limit", help="Bound DataFusion's memory pool, e.g. 1GB; sorts spill to the temp directory.")
-@click.option("--shard-rows", type=click.IntRange(min=1),
-              help="Employees per shard of a year (default 250,000, or what --memory-limit allows). "
-              "Changes no output byte.")
-@click.option("--contributions/--no-contributions", default=True, show_default=True,
-              help="Write the contributions table (DOMAIN.md section 7) beside events and snapshot.")
-@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
-              help="Where a year's shards run: local, one after another in this process; ray, as Ray tasks, each "
-              "with --threads partitions (pip install 'arrow-events[ray]'). Changes no output byte.")
-@click.option("--ray-address", help="With --executor ray: the Ray cluster to run on, 'auto' (found from this node) "
-              "or ray://HOST:10001. Default: a Ray started for the run in this process, on every core.")
-@census_options
+@run_options()
 @user_errors
-def run_command(census_path: Path | None, config_path: Path | None, years_text: str | None,
-                one_year: int | None, out: Path, threads: int, seed: int | None, engine: str,
-                memory_limit: str | None, shard_rows: int | None, contributions: bool, executor: str,
-                ray_address: str | None, on_bad_rows: str, date_format: str | None) -> None:
+def run_command(census_path: Path | None, config_path: Path | None, one_year: tuple[int, ...] | None, out: Path,
+                options: RunOptions) -> None:
     """Simulate years and write events and snapshots to the warehouse.
 
     \b
@@ -180,27 +272,21 @@ def run_command(census_path: Path | None, config_path: Path | None, years_text: 
     With a census, the first of --years is the first simulated year (the census being the
     workforce at the end of the year before), unless the config sets [scenario].start_year.
     """
-    if years_text and one_year is not None:
+    if options.years and one_year is not None:
         raise UserError("--years and --year cannot be used together")
-    if ray_address is not None and executor != "ray":
-        raise UserError("--ray-address goes with --executor ray")
+    if one_year is not None and len(one_year) > 1:
+        raise UserError("--year: one year, e.g. --year 2027 (for several, --years 2027-2029)")
     if census_path and one_year is not None:
         raise UserError("--census and --year cannot be used together: --year re-runs a year from the stored "
                         "snapshot of the year before; start a census with --years FIRST-LAST")
-    cfg = load_config(config_path)
-    if seed is not None:
-        cfg.scenario.seed = seed
-    limit = parse_size(memory_limit) if memory_limit else cfg.memory_limit_bytes
-    years = parse_years(years_text) if years_text else ([one_year] if one_year is not None else None)
-    census = None
-    if census_path:
-        cfg, census = load_census(census_path, cfg, years[0] if years_text else None, on_bad_rows, date_format)
+    options = options.replace(years=one_year) if one_year else options
+    cfg, _, options = for_run(load_config(config_path), options, census=census_path is not None and
+                                       options.years is not None)
+    census = load_census(census_path, cfg, None, options)[1] if census_path else None
     interactive = sys.stderr.isatty()
     if interactive:
         click.echo(f"simulating into {out}/", err=True)
-    options = EngineOptions(threads, engine, limit, shard_rows, contributions=contributions, executor=executor,
-                            ray_address=ray_address)
-    report = run(cfg, out, years, census, options=options, progress=_progress_line if interactive else None,
+    report = run(cfg, out, census=census, options=options, progress=_progress_line if interactive else None,
                  shard_progress=_shard_line if interactive else None)
     for note in report.recovered:
         click.echo(f"note: {note}", err=True)
@@ -314,7 +400,7 @@ def report_command(warehouse: Path, out_dir: Path | None, fmt: str) -> None:
 
 
 @main.command("sweep")
-@click.option("--seeds", "seeds_text",
+@click.option("--seeds", "seeds",
               help="Seeds, one run each per scenario: 1-100, 1,5,9 or 1-10,20. Default: the config's "
               "[sweep] seeds, else 1-10.")
 @click.option("--config", "config_paths", type=click.Path(path_type=Path), multiple=True,
@@ -322,22 +408,19 @@ def report_command(warehouse: Path, out_dir: Path | None, fmt: str) -> None:
               "Default: the built-in defaults.")
 @click.option("--census", "census_path", type=click.Path(path_type=Path),
               help="Census file for every run. Default: the built-in synthetic 5,000-employee census.")
-@click.option("--years", "years_text", help="Years to simulate, e.g. 2025-2029. Default: each scenario's years.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("sweep"), show_default=True,
               help="Sweep directory: runs/<scenario>/seed=<s>/, distribution.parquet, distribution.png.")
 @click.option("--workers", type=click.IntRange(1, 1024),
               help="Runs at once (default: the machine's cores); with --executor ray, the local Ray's CPUs.")
-@click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="DataFusion target partitions of each run (the runs already share the cores).")
 @click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
               help="local: worker processes on this machine; ray: one Ray task per run.")
-@click.option("--ray-address", help="With --executor ray: an existing cluster (e.g. auto) instead of a local Ray; "
-              "every node must see --out.")
-@census_options
+@click.option("--ray-address", type=Option("ray_address"),
+              help="With --executor ray: an existing cluster (e.g. auto) instead of a local Ray; every node must "
+              "see --out.")
+@run_options("years", "threads", "on_bad_rows", "date_format", threads=1)  # a run's threads: the runs share the cores
 @user_errors
-def sweep_command(seeds_text: str | None, config_paths: tuple[Path, ...], census_path: Path | None,
-                  years_text: str | None, out: Path, workers: int | None, threads: int, executor: str,
-                  ray_address: str | None, on_bad_rows: str, date_format: str | None) -> None:
+def sweep_command(seeds: str | None, config_paths: tuple[Path, ...], census_path: Path | None, out: Path,
+                  workers: int | None, executor: str, ray_address: str | None, options: RunOptions) -> None:
     """Run many independent simulations (seeds x configs) and the spread of their metrics.
 
     Each run writes its own warehouse and yearly metrics under OUT/runs/<scenario>/seed=<s>/;
@@ -358,10 +441,8 @@ def sweep_command(seeds_text: str | None, config_paths: tuple[Path, ...], census
     """
     if ray_address and executor != "ray":
         raise UserError("--ray-address needs --executor ray")
-    years = parse_years(years_text) if years_text else None
-    seeds = parse_seeds(seeds_text) if seeds_text else None
-    runs = plan_sweep(list(config_paths), seeds, census_path, years,
-                      on_bad_rows=on_bad_rows, date_format=date_format)
+    seed_list = parse_seeds(seeds) if seeds else None
+    runs = plan_sweep(list(config_paths), seed_list, census_path, options=options)
     for census in {id(r.census): r.census for r in runs if r.census}.values():
         for line in [*(f"note: {n}" for n in census.notes), *(f"warning: {w}" for w in census.warnings)]:
             click.echo(line, err=True)
@@ -369,7 +450,7 @@ def sweep_command(seeds_text: str | None, config_paths: tuple[Path, ...], census
     try:
         with progress:
             report = run_sweep(runs, out, workers=workers, executor=executor, ray_address=ray_address,
-                               threads=threads, on_start=progress.start, on_done=progress.done)
+                               on_start=progress.start, on_done=progress.done)
     except KeyboardInterrupt:
         _exit_now(f"interrupted: {progress.finished} run(s) finished; run the same command again to do the rest", 130)
     click.echo(_sweep_summary(report))
@@ -429,14 +510,12 @@ def _sweep_summary(report: SweepReport) -> str:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config.")
 @click.option("--warehouse", type=click.Path(path_type=Path), default=Path("warehouse"), show_default=True,
               help="Where later years read the prior year's snapshot from.")
-@click.option("--threads", type=click.IntRange(1, 256), default=2, show_default=True)
 @click.option("--dump", "dump_name", help=f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}.")
 @click.option("--out", "dump_dir", type=click.Path(path_type=Path), help="Directory for --dump.")
-@census_options
+@run_options("threads", "on_bad_rows", "date_format")
 @user_errors
 def explain_command(year: int, census_path: Path | None, config_path: Path | None, warehouse: Path,
-                    threads: int, dump_name: str | None, dump_dir: Path | None, on_bad_rows: str,
-                    date_format: str | None) -> None:
+                    dump_name: str | None, dump_dir: Path | None, options: RunOptions) -> None:
     """Print the fused plan of a year (logical and physical, scans and draws), or dump a relation.
 
     Nothing is written to the warehouse.
@@ -451,13 +530,13 @@ def explain_command(year: int, census_path: Path | None, config_path: Path | Non
         raise UserError("--dump and --out go together")
     census = None
     if census_path:
-        cfg, census = load_census(census_path, cfg, year, on_bad_rows, date_format)
+        cfg, census = load_census(census_path, cfg, year, options)
     state, _ = starting_state(cfg, year, warehouse, census.table if census else None)
     if dump_name:
-        path = dump_relation(cfg, year, state, dump_name, dump_dir, threads)
+        path = dump_relation(cfg, year, state, dump_name, dump_dir, options.threads)
         click.echo(f"wrote {path}")
     else:
-        click.echo(explain_year(cfg, year, state, threads))
+        click.echo(explain_year(cfg, year, state, options.threads))
 
 
 @main.command("serve")
@@ -492,6 +571,7 @@ def serve_command(data_dir: Path, host: str, port: int, max_runs: int, token: st
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         click.echo(f"warning: serving on {host} without --token: anyone who can reach it can run simulations",
                    err=True)
-    options = ServeOptions(data_dir, host, port, max_runs, token, tls_cert, tls_key, parse_size(query_memory))
+    memory = parse_size(query_memory, "query_memory")
+    options = ServeOptions(data_dir, host, port, max_runs, token, tls_cert, tls_key, memory)
     serve(options, ready=lambda location: click.echo(f"serving on {location}; runs in {data_dir}/", err=False))
     click.echo("stopped", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -48,3 +49,27 @@ class Interrupted(KeyboardInterrupt):  # so a caller's `except Exception` never 
         if remaining:
             parts += [f"{years_text(remaining)} not written", f"re-run them with --years {years_text(remaining)}"]
         super().__init__("; ".join(parts))
+
+
+def first_line(e: BaseException | str) -> str:
+    """The first non-empty line of an exception's message (or of a text): what a one-line error shows.
+    An exception with no message gives its type's name."""
+    lines = str(e).strip().splitlines()
+    return lines[0].strip() if lines else (type(e).__name__ if isinstance(e, BaseException) else "")
+
+
+def error_line(e: BaseException) -> str:
+    """One line for any failure, as a run's or a request's error: a user's error as it reads, an OS error as
+    its file and reason, anything else with its type's name."""
+    if isinstance(e, UserError | ResourceLimitError):
+        return first_line(e)
+    if isinstance(e, OSError):
+        return f"{e.filename}: {os_reason(e)}" if e.filename else os_reason(e)
+    return f"{type(e).__name__}: {first_line(e)}"
+
+
+def unknown_key(key: str, allowed: list[str], where: str) -> UserError:
+    """A key nobody reads (a config's, a request's, an option's), with the closest allowed key as a hint."""
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
+    return UserError(f"{where}: unknown key '{key if len(key) <= 60 else key[:57] + '...'}'{hint}")

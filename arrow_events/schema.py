@@ -1,4 +1,4 @@
-"""The output contract (DOMAIN.md section 5 and 6): event types, keys, order and Arrow schemas.
+"""The output contract (docs/model.md §5 and §6): event types, keys, order and Arrow schemas.
 
 Inside the engine money is integer cents (``*_cents`` columns); the writer turns
 them into decimal(18, 2) by reinterpreting the integer, which is exact.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-# The order of an employee's events within one day (DOMAIN.md section 5).
+# The order of an employee's events within one day (docs/model.md §5).
 EVENT_TYPES = [
     "hire",
     "eligibility",
@@ -86,7 +86,7 @@ SNAPSHOT_SCHEMA = pa.schema(
     ]
 )
 
-# DOMAIN.md section 7: one row per snapshot row (plan design and employee active at any time in the year)
+# docs/model.md §7: one row per snapshot row (plan design and employee active at any time in the year)
 CONTRIBUTIONS_SCHEMA = pa.schema(
     [
         pa.field("scenario_id", pa.string(), nullable=False),

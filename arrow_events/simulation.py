@@ -18,11 +18,11 @@ import pyarrow.compute as pc
 
 from arrow_events.census.intake import Census, read_census
 from arrow_events.census.synthetic import synthetic_census
-from arrow_events.config import Config, census_start, dump_toml
+from arrow_events.config import Config, config_from_toml, dump_toml, for_run
 from arrow_events.engine.state import CohortState, from_census, from_snapshot
-from arrow_events.engine.year import DEFAULT_OPTIONS, EngineOptions, YearTables, run_shards, run_year
 from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
-from arrow_events.execute.ray_tasks import executor_session
+from arrow_events.execute.shards import executor_session, year_shards
+from arrow_events.options import OptionError, RunOptions, with_values
 from arrow_events.schema import TABLES as CONTRACT
 from arrow_events.warehouse.manifest import YearManifest, read_manifest
 from arrow_events.warehouse.writer import (
@@ -70,18 +70,6 @@ class RunReport:
     rejects_path: Path | None = None
 
 
-@dataclass
-class YearResult:
-    """One year in contract form, as written (and as an embedding service would use it)."""
-
-    year: int
-    events: pa.Table
-    snapshot: pa.Table
-    counts: dict[str, int]
-    generate_s: float
-    contributions: pa.Table | None = None  # None: turned off
-
-
 def builtin_census(cfg: Config) -> Census:
     """The built-in census, read and checked: synthetic, 5,000 employees, seed 42."""
     raw = synthetic_census(DEFAULT_EMPLOYEES, DEFAULT_CENSUS_SEED, cfg.scenario.start_year)
@@ -93,33 +81,9 @@ def default_census(cfg: Config) -> pa.Table:
     return builtin_census(cfg).table
 
 
-def contract_tables(options: EngineOptions) -> dict[str, pa.Schema]:
+def contract_tables(options: RunOptions) -> dict[str, pa.Schema]:
     """The tables a run writes: every contract table, less contributions when turned off."""
     return {name: schema for name, schema in CONTRACT.items() if options.contributions or name != "contributions"}
-
-
-def to_year_result(tables: YearTables, generate_s: float) -> YearResult:
-    return YearResult(
-        tables.year,
-        tables.events,
-        tables.snapshot,
-        tables.counts,
-        generate_s,
-        tables.contributions,
-    )
-
-
-def simulate_years(
-    cfg: Config, state: CohortState, years: list[int], options: EngineOptions = DEFAULT_OPTIONS,
-) -> Iterator[YearResult]:
-    """Simulate ``years`` in order from ``state``, in memory; each year feeds the next."""
-    for year in years:
-        t0 = time.perf_counter()
-        result = to_year_result(run_year(cfg, year, state, options), 0.0)
-        result.generate_s = time.perf_counter() - t0
-        yield result
-        state = from_snapshot(result.snapshot)
-        del result  # a year's tables need not outlive it: keeps peak memory to one year
 
 
 def active_headcount(snapshot: pa.Table) -> int:
@@ -135,26 +99,11 @@ def events_by_type(events: pa.Table) -> dict[str, int]:
     return dict(sorted((c["values"], c["counts"]) for c in counts))
 
 
-def parse_years(text: str) -> list[int]:
-    """'2027' or '2025-2029' -> the list of years."""
-    parts = text.split("-")
-    try:
-        if len(parts) == 1:
-            return [int(parts[0])]
-        if len(parts) == 2:
-            a, b = int(parts[0]), int(parts[1])
-            if a <= b:
-                return list(range(a, b + 1))
-    except ValueError:
-        pass
-    raise UserError(f"--years: expected YEAR or FIRST-LAST with FIRST <= LAST (e.g. 2025-2029), got {text!r}")
-
-
 def starting_state(cfg: Config, first_year: int, out: Path, census: pa.Table | None) -> tuple[CohortState, str]:
     """The cohort at the end of first_year - 1: from the census, or from the stored snapshot."""
     start = cfg.scenario.start_year
     if first_year < start:
-        raise UserError(f"--years: {first_year} is before the scenario's start_year {start}")
+        raise OptionError("years", f"{first_year} is before the scenario's start_year {start}")
     if first_year == start:
         if census is None:
             census = default_census(cfg)
@@ -166,23 +115,25 @@ def starting_state(cfg: Config, first_year: int, out: Path, census: pa.Table | N
     if not (partition_dir(out, "snapshot", prior)).is_dir():
         raise UserError(
             f"{out}: no snapshot for {prior}, which year {first_year} starts from; "
-            f"simulate {start}-{prior} into it first: arrow-events run --years {start}-{prior} --out {out}"
+            f"simulate {start}-{prior} into it first: years={start}-{prior} out={out}"
         )
     return from_snapshot(read_partition(out, "snapshot", prior)), f"snapshot {prior}"
 
 
 def _config_drift(cfg: Config, out: Path, first_year: int) -> list[str]:
-    """A year started from a stored snapshot made under another config mixes two scenarios: say so."""
+    """A year started from a stored snapshot made under another config mixes two scenarios: say so. The
+    configs are compared as configs (the stored one read back from its manifest), so a manifest written
+    by another version, whose digest or TOML layout differ, agrees with the same config."""
     path = manifest_path(out, first_year - 1)
     if first_year == cfg.scenario.start_year or not path.is_file():
         return []
     try:
-        before = read_manifest(path).config_sha256
-    except ValueError:
+        before = config_from_toml(read_manifest(path).config_toml or "", "manifest").digest()
+    except (ValueError, UserError):
         return [f"{path}: unreadable manifest; cannot tell which config made {first_year - 1}"]
     if before != cfg.digest():
         return [f"{first_year - 1} was simulated with a different config or seed than this run uses "
-                f"(config sha256 {str(before)[:12]} vs {cfg.digest()[:12]})"]
+                f"(config sha256 {before[:12]} vs {cfg.digest()[:12]})"]
     return []
 
 
@@ -194,31 +145,33 @@ def _versions() -> dict[str, str]:
 
 def run(
     cfg: Config,
-    out: Path,
-    years: list[int] | None = None,
+    out: str | Path,
+    years: Any = None,
     census: Census | Any = None,
     *,
-    options: EngineOptions = DEFAULT_OPTIONS,
+    options: RunOptions | None = None,
     progress: Callable[[YearReport], None] | None = None,
     shard_progress: Callable[[int, int, int], None] | None = None,
-    on_bad_rows: str = "fail",
+    **option_values: Any,
 ) -> RunReport:
     """Simulate ``years`` (default: the scenario's) and write each year to the warehouse ``out``.
 
     ``census``: a Census from ``read_census``, or anything ``read_census`` reads (a path, a pyarrow
-    Table or RecordBatchReader, an object with ``__arrow_c_stream__``), checked here with
-    ``on_bad_rows``. With a census, the first of ``years`` is the start year unless the config sets
-    one (``census_start``). Rows set aside go to ``<out>/rejects/census_rejects.csv``.
-    ``progress`` is called with each year as it is committed, ``shard_progress`` with (year, shards
-    done, shards in the year) as each shard is written.
+    Table or RecordBatchReader, an object with ``__arrow_c_stream__``), checked here with the
+    ``on_bad_rows`` and ``date_format`` options. With a census, the first of ``years`` is the start
+    year unless the config sets one (``census_start``). Rows set aside go to
+    ``<out>/rejects/census_rejects.csv``. ``options`` (a RunOptions) and ``option_values`` (any of its
+    fields by name, e.g. ``seed=7, threads=1``, values or their text) say how it runs; ``years`` is
+    the option of that name. ``progress`` is called with each year as it is committed,
+    ``shard_progress`` with (year, shards done, shards in the year) as each shard is written.
     """
     t_start = time.perf_counter()
-    years = years or cfg.years
+    options = with_values(options, years=years, **option_values)
+    cfg, years, options = for_run(cfg, options, census=census is not None)
     out = Path(out)
-    if census is not None:
-        cfg = census_start(cfg, years[0])
-        if not isinstance(census, Census):
-            census = read_census(census, cfg.scenario.start_year, on_bad_rows=on_bad_rows)
+    if census is not None and not isinstance(census, Census):
+        census = read_census(census, cfg.scenario.start_year, on_bad_rows=options.on_bad_rows,
+                             date_format=options.date_format)
     table = census.table if census is not None else None
     check_warehouse(out)
     if not out.exists():
@@ -235,7 +188,8 @@ def run(
                 if census is not None:
                     report.census, source = census, census.source
                     census_entry = _census_entry(census, report.rejects_path, out)
-            _simulate_into(cfg, out, years, state, source, census_entry, options, progress, shard_progress, report)
+            target = _Run(cfg, out, years, options, progress, shard_progress, report)
+            _simulate_into(target, state, source, census_entry)
     report.stale_years = [y for y in existing_years(out) if y > years[-1]]
     report.total_s = time.perf_counter() - t_start
     return report
@@ -268,12 +222,24 @@ def _what_was_kept(out: Path, years: list[int]) -> Iterator[RunReport]:
         raise WarehouseError(f"{e}; {kept_text([y.year for y in report.years])}") from None
 
 
-def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState, source: str,
-                   census_entry: dict[str, Any] | None, options: EngineOptions,
-                   progress: Callable[[YearReport], None] | None,
-                   shard_progress: Callable[[int, int, int], None] | None, report: RunReport) -> None:
+@dataclass
+class _Run:
+    """What a run writes, where, how, and whom it tells."""
+
+    cfg: Config
+    out: Path
+    years: list[int]
+    options: RunOptions
+    progress: Callable[[YearReport], None] | None
+    shard_progress: Callable[[int, int, int], None] | None
+    report: RunReport
+
+
+def _simulate_into(run: _Run, state: CohortState, source: str, census_entry: dict[str, Any] | None) -> None:
     """Each year's shards stream into the writer as they are computed; the next year's cohort is
     read back from the committed snapshot (as ``run --year`` would), so it is never held twice."""
+    cfg, out, years, options, progress, shard_progress, report = (
+        run.cfg, run.out, run.years, run.options, run.progress, run.shard_progress, run.report)
     versions = _versions()
     for year in years:
         t0 = time.perf_counter()
@@ -282,7 +248,7 @@ def _simulate_into(cfg: Config, out: Path, years: list[int], state: CohortState,
         counts: dict[str, int] = {}
         shards = 0
         with staged_year(out, year, contract_tables(options)) as stage:
-            for shard in run_shards(cfg, year, state, options):
+            for shard in year_shards(cfg, year, state, options):
                 shards += 1
                 for name, table in shard.tables().items():
                     stage.write(name, table)

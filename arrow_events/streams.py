@@ -16,7 +16,6 @@ and the other stream's part of each shard waits in memory until it is read or th
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -28,54 +27,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arrow_events.census.intake import Census, read_census
-from arrow_events.config import Config, census_start, config_from_toml, load_config, parse_size
+from arrow_events.config import Config, config_from_toml, for_run, load_config
 from arrow_events.engine.state import CohortState, from_census, from_snapshot
-from arrow_events.engine.year import EngineOptions, YearTables, run_shards
+from arrow_events.engine.year import YearTables
 from arrow_events.errors import UserError
-from arrow_events.execute.ray_tasks import executor_session
+from arrow_events.execute.shards import executor_session, year_shards
+from arrow_events.options import OptionError, RunOptions, with_values
 from arrow_events.schema import SNAPSHOT_SCHEMA, TABLES
-from arrow_events.simulation import builtin_census, contract_tables, parse_years
+from arrow_events.simulation import builtin_census, contract_tables
 
 BATCH_ROWS = 65536  # rows per batch handed to a consumer (slices of a shard: no copy)
 
 
-def resolve_config(config: Config | str | Path | None, seed: int | None = None) -> Config:
+def resolve_config(config: Config | str | Path | None) -> Config:
     """A Config from a Config, a TOML file path, or TOML text (text when it has a newline, '=' or '[')."""
     if isinstance(config, Config):
-        cfg = config
-    elif config is None or isinstance(config, Path):
-        cfg = load_config(config)
-    elif isinstance(config, str):
+        return config
+    if config is None or isinstance(config, Path):
+        return load_config(config)
+    if isinstance(config, str):
         is_text = any(c in config for c in "\n=[") or not config.strip()
-        cfg = config_from_toml(config) if is_text else load_config(config)
-    else:
-        raise UserError(f"config: expected a Config, a TOML file path or TOML text, got {type(config).__name__}")
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise UserError(f"seed: expected a whole number, got {seed!r}")
-        cfg = _with_seed(cfg, seed)
-    return cfg
-
-
-def _with_seed(cfg: Config, seed: int) -> Config:
-    return dataclasses.replace(cfg, scenario=dataclasses.replace(cfg.scenario, seed=seed))
-
-
-def resolve_years(years: str | int | Iterable[int] | None, cfg: Config) -> list[int]:
-    """'2025-2027', 2025, [2025, 2026] or None (the scenario's years) -> consecutive years."""
-    if years is None:
-        return cfg.years
-    if isinstance(years, str):
-        return parse_years(years)
-    if isinstance(years, int) and not isinstance(years, bool):
-        return [years]
-    try:
-        out = [int(y) for y in years]  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise UserError(f"--years: expected YEAR, FIRST-LAST or a list of years, got {years!r}") from None
-    if not out or out != list(range(out[0], out[0] + len(out))):
-        raise UserError(f"--years: expected consecutive years in order, got {out}")
-    return out
+        return config_from_toml(config) if is_text else load_config(config)
+    raise UserError(f"config: expected a Config, a TOML file path or TOML text, got {type(config).__name__}")
 
 
 def simulate(
@@ -84,15 +57,8 @@ def simulate(
     years: str | int | Iterable[int] | None = None,
     seed: int | None = None,
     *,
-    threads: int = 2,
-    engine: str = "fused",
-    memory_limit: str | int | None = None,
-    shard_rows: int | None = None,
-    contributions: bool = True,
-    executor: str = "local",
-    ray_address: str | None = None,
-    on_bad_rows: str = "fail",
-    date_format: str | None = None,
+    options: RunOptions | None = None,
+    **option_values: Any,
 ) -> Simulation:
     """Simulate ``years`` in memory; iterate the result for one ``YearStreams`` per year.
 
@@ -100,34 +66,24 @@ def simulate(
     ``__arrow_c_stream__`` (Polars, pandas, DuckDB), a ``Census``, or None for the built-in
     synthetic census. ``config``: a Config, a TOML file path, TOML text, or None for the defaults.
     ``years``: '2025-2027', a year, a list, or None for the scenario's. ``seed`` overrides the
-    scenario's. Defaults are those of ``arrow-events run``, and so are the rows. The census and
-    config are checked here, at the call (UserError, the command line's message); the years are
-    computed as they are iterated. ``executor="ray"`` runs each year's shards as Ray tasks (on the
-    cluster at ``ray_address``, else a Ray started here, shut down when the last year is read or the
-    simulation is closed).
+    scenario's. ``options`` (a RunOptions) and ``option_values`` (its fields by name: ``threads=1``,
+    ``memory_limit="1GB"``, ``executor="ray"``...) say how it runs; defaults are those of
+    ``arrow-events run``, and so are the rows. The census, config and options are checked here, at
+    the call (UserError); the years are computed as they are iterated. ``executor="ray"`` runs each
+    year's shards as Ray tasks (on the cluster at ``ray_address``, else a Ray started here, shut down
+    when the last year is read or the simulation is closed).
     """
-    cfg = resolve_config(config, seed)
-    year_list = resolve_years(years, cfg)
+    options = with_values(options, years=years, seed=seed, **option_values)
+    cfg, year_list, options = for_run(resolve_config(config), options, census=census is not None)
     start = cfg.scenario.start_year
     if census is None:
         if year_list[0] != start:
             where = "before" if year_list[0] < start else "after"
-            raise UserError(f"--years: {year_list[0]} is {where} the scenario's start_year {start}; the built-in "
-                            f"census starts there (pass years from {start}, or a census)")
+            raise OptionError("years", f"{year_list[0]} is {where} the scenario's start_year {start}; the built-in "
+                              f"census starts there (pass years from {start}, or a census)")
         census = builtin_census(cfg)
-    else:
-        cfg = census_start(cfg, year_list[0])
-        if not isinstance(census, Census):
-            census = read_census(census, cfg.scenario.start_year, on_bad_rows=on_bad_rows, date_format=date_format)
-    if isinstance(memory_limit, str):
-        limit: int | None = parse_size(memory_limit)
-    else:
-        limit = memory_limit if memory_limit is not None else cfg.memory_limit_bytes
-    try:
-        options = EngineOptions(threads, engine, limit, shard_rows, contributions=contributions, executor=executor,
-                                ray_address=ray_address)
-    except ValueError as e:
-        raise UserError(f"engine: {e}") from None
+    elif not isinstance(census, Census):
+        census = read_census(census, start, on_bad_rows=options.on_bad_rows, date_format=options.date_format)
     session = ExitStack()  # up from the call (a missing Ray is refused here) until the years are done
     session.enter_context(executor_session(options))
     return Simulation(cfg, year_list, census, from_census(census.table, cfg), options, session)
@@ -137,7 +93,7 @@ class Simulation(Iterator["YearStreams"]):
     """The years of a simulation, one ``YearStreams`` at a time; ``census`` holds its notes, warnings, rejects."""
 
     def __init__(self, cfg: Config, years: list[int], census: Census, state: CohortState,
-                 options: EngineOptions, session: ExitStack | None = None) -> None:
+                 options: RunOptions, session: ExitStack | None = None) -> None:
         self.config, self.years, self.census, self.options = cfg, years, census, options
         self._state: CohortState | None = state
         self._pending = deque(years)
@@ -169,9 +125,9 @@ class Simulation(Iterator["YearStreams"]):
 class _YearPump:
     """One year's shards, computed on demand; each shard's tables queued for their streams."""
 
-    def __init__(self, cfg: Config, year: int, state: CohortState, options: EngineOptions) -> None:
+    def __init__(self, cfg: Config, year: int, state: CohortState, options: RunOptions) -> None:
         self.year = year
-        self._shards: Iterator[YearTables] | None = run_shards(cfg, year, state, options)
+        self._shards: Iterator[YearTables] | None = year_shards(cfg, year, state, options)
         self._queues: dict[str, deque[pa.Table]] = {name: deque() for name in contract_tables(options)}
         self._wanted = set(self._queues)  # streams still to be read; a finished one needs no queue
         self._actives: list[pa.Table] = []

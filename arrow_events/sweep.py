@@ -29,19 +29,13 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import multiprocessing
 import os
 import re
 import shutil
-import signal
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +46,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from arrow_events.census.intake import Census, read_census
-from arrow_events.config import Config, Scenario, census_start, config_from_dict, load_config, read_toml, unknown_key
-from arrow_events.engine.year import EXECUTORS, EngineOptions
-from arrow_events.errors import UserError, os_reason
+from arrow_events.config import Config, Scenario, config_from_dict, for_run, load_config, read_toml, unknown_key
+from arrow_events.errors import UserError, error_line, os_reason
+from arrow_events.execute.pool import map_jobs
 from arrow_events.execute.ray_tasks import import_ray, ray_session
+from arrow_events.options import EXECUTORS, OptionError, RunOptions, with_values
 from arrow_events.simulation import run
 from arrow_events.warehouse.report import yearly_metrics
-from arrow_events.warehouse.writer import exclusive, replace_atomically
+from arrow_events.warehouse.writer import exclusive, replace_atomically, write_json
 
 PERCENTILES = (5, 25, 50, 75, 95)
 # the metrics whose spread is computed; employer_cost is match + core (a percentile of a sum is not a sum)
@@ -73,24 +68,43 @@ LOCK_FILE = ".sweep.lock"
 SWEEP_ENTRIES = {"runs", "census", "rejects", DISTRIBUTION_FILE, CHART_FILE, LOCK_FILE}
 DEFAULT_SEEDS = "1-10"
 # what a [sweep] grid may vary: the scenario's numbers and dates (the seed comes from the seeds)
-GRID_KEYS = [f.name for f in dataclasses.fields(Scenario) if f.name not in ("scenario_id", "seed")]
+GRID_KEYS = [name for name in Scenario.model_fields if name not in ("scenario_id", "seed")]
 MAX_RUNS = 100_000  # a typo like 1-1000000 is refused rather than planned
 _SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=,+-]*")  # safe as one directory name
 _SEEDS = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SweepRun:
-    """One simulation of a sweep: a scenario's config with the run's seed, the years, the checked census."""
+    """One simulation of a sweep: a scenario's config with the run's seed, and how it runs. Planned with its
+    checked census (shared by the runs of a start year); sent to a worker with that census staged as files
+    in the sweep directory ``out`` (``staged``), which keeps it small."""
 
     scenario: str
     seed: int
-    cfg: Config
-    years: list[int]
-    census: Census | None = field(default=None, repr=False, compare=False)  # shared by the runs of a start year
+    cfg: Config  # the scenario's, with the run's seed
+    options: RunOptions  # the run's years and seed, and how it runs
+    census: Census | StagedCensus | None = field(default=None, repr=False, compare=False)  # None: built-in
+    out: Path | None = None  # the sweep directory, once staged
 
-    def directory(self, out: str | Path) -> Path:
+    @property
+    def years(self) -> tuple[int, ...]:
+        assert self.options.years is not None
+        return self.options.years
+
+    def directory_in(self, out: str | Path) -> Path:
         return Path(out) / "runs" / self.scenario / f"seed={self.seed}"
+
+    @property
+    def directory(self) -> Path:
+        assert self.out is not None, "a run has a directory once staged"
+        return self.directory_in(self.out)
+
+    def identity(self) -> dict[str, Any]:
+        """What run.json records; a finished run with another identity is done again."""
+        census = self.census.sha256 if isinstance(self.census, StagedCensus) else "built-in"
+        return {"scenario": self.scenario, "seed": self.seed, "config_sha256": self.cfg.digest(),
+                "years": list(self.years), "census_sha256": census}
 
 
 @dataclass(frozen=True)
@@ -110,24 +124,6 @@ class StagedCensus:
         if self.rejects_file is not None:  # each run's warehouse lists them, as a plain run's does
             census.rejects = pa.ipc.open_file(pa.memory_map(str(self.rejects_file))).read_all()
         return census
-
-
-@dataclass(frozen=True)
-class RunJob:
-    """What a worker needs for one run; small, since the census travels as files."""
-
-    scenario: str
-    seed: int
-    cfg: Config
-    years: tuple[int, ...]
-    directory: Path
-    census: StagedCensus | None  # None: the built-in census
-    threads: int
-
-    def identity(self) -> dict[str, Any]:
-        """What run.json records; a finished run with another identity is done again."""
-        return {"scenario": self.scenario, "seed": self.seed, "config_sha256": self.cfg.digest(),
-                "years": list(self.years), "census_sha256": self.census.sha256 if self.census else "built-in"}
 
 
 @dataclass
@@ -178,10 +174,10 @@ def parse_seeds(text: str) -> list[int]:
         m = _SEEDS.fullmatch(part)
         first, last = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else (1, 0)
         if first > last or last >= 2**63:
-            raise UserError(f"--seeds: expected seeds like 1-100, 1,5,9 or 1-10,20 (whole numbers, FIRST <= LAST), "
-                            f"got {text!r}")
+            raise OptionError("seeds", "expected seeds like 1-100, 1,5,9 or 1-10,20 (whole numbers, FIRST <= LAST), "
+                            f"got {text[:60]!r}")
         if len(seeds) + last - first + 1 > MAX_RUNS:
-            raise UserError(f"--seeds: {text!r} gives more than {MAX_RUNS:,} seeds; sweep them in parts")
+            raise OptionError("seeds", f"{text[:60]!r} gives more than {MAX_RUNS:,} seeds; sweep them in parts")
         seeds.update(range(first, last + 1))
     return sorted(seeds)
 
@@ -212,12 +208,18 @@ def read_sweep_config(path: str | Path | None) -> SweepConfig:
     grid = dict(table)
     seeds_text = grid.pop("seeds", None)
     if seeds_text is not None and not isinstance(seeds_text, str):
-        raise UserError(f'{where}.seeds: expected text like "1-100", got {seeds_text!r}')
+        shown = repr(seeds_text)
+        raise UserError(f'{where}.seeds: expected text like "1-100", got {shown[:60]}{"..." * (len(shown) > 60)}')
     for key, values in grid.items():
         if key not in GRID_KEYS:
             raise unknown_key(key, GRID_KEYS, f"{where} ([scenario] keys)")
-        if not isinstance(values, list) or not values:
+        if not isinstance(values, list) or not values or any(isinstance(v, (list, dict)) for v in values):
             raise UserError(f"{where}.{key}: expected a list of values, e.g. {key} = [0.02, 0.03]")
+    combinations = 1
+    for values in grid.values():
+        combinations *= len(values)
+    if combinations > MAX_RUNS:
+        raise UserError(f"{where}: more than {MAX_RUNS:,} combinations of values; sweep them in parts")
     scenarios = []
     for combination in itertools.product(*grid.values()):
         label = ",".join(f"{key}={value}" for key, value in zip(grid, combination))
@@ -227,8 +229,8 @@ def read_sweep_config(path: str | Path | None) -> SweepConfig:
 
 
 def plan_sweep(configs: Sequence[str | Path | None], seeds: Sequence[int] | None = None, census: Any = None,
-               years: Sequence[int] | None = None, *, on_bad_rows: str = "fail",
-               date_format: str | None = None) -> list[SweepRun]:
+               years: Sequence[int] | None = None, *, options: RunOptions | None = None,
+               **option_values: Any) -> list[SweepRun]:
     """One run per scenario and seed, everything checked before anything runs.
 
     ``configs``: TOML paths (None or none at all: the built-in defaults), each one scenario named
@@ -237,21 +239,23 @@ def plan_sweep(configs: Sequence[str | Path | None], seeds: Sequence[int] | None
     by the config's name when the sweep has several configs). ``seeds``: default each config's
     [sweep].seeds, else 1-10. ``census``: anything ``read_census`` reads, or None for the built-in
     census; it is checked once per start year. ``years``: default each config's own; the first is
-    the start year unless the config sets it.
+    the start year unless the config sets it. ``options`` and ``option_values`` (RunOptions) say how
+    each run runs (``years`` is the option of that name; ``seed`` is the sweep's).
     """
+    options = with_values(options, years=years, **option_values)
     sources = [read_sweep_config(path) for path in (configs or [None])]
     censuses: dict[int, Census] = {}
     runs = []
     for name, source in zip(_scenario_names(sources), sources):
-        for scenario, cfg in _scenarios(name, source, len(sources)):
-            run_years = list(years or cfg.years)
-            cfg = census_start(cfg, run_years[0])
+        for scenario, plain in _scenarios(name, source, len(sources)):
+            cfg, run_years, run_options = for_run(plain, options, census=census is not None)
             start = cfg.scenario.start_year
             if census is not None and start not in censuses:
-                censuses[start] = read_census(census, start, on_bad_rows=on_bad_rows, date_format=date_format)
+                censuses[start] = read_census(census, start, on_bad_rows=options.on_bad_rows,
+                                              date_format=options.date_format)
             for seed in seeds or source.seeds or parse_seeds(DEFAULT_SEEDS):
-                seeded = dataclasses.replace(cfg, scenario=dataclasses.replace(cfg.scenario, seed=seed))
-                runs.append(SweepRun(scenario, seed, seeded, run_years, censuses.get(start)))
+                seeded = run_options.replace(years=run_years, seed=seed)
+                runs.append(SweepRun(scenario, seed, cfg.with_scenario(seed=seed), seeded, censuses.get(start)))
     return runs
 
 
@@ -285,13 +289,13 @@ def _scenario_names(sources: list[SweepConfig]) -> list[str]:
 
 
 def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None = None, executor: str = "local",
-              ray_address: str | None = None, threads: int = 1,
+              ray_address: str | None = None,
               on_start: Callable[[SweepReport], None] | None = None,
               on_done: Callable[[RunResult], None] | None = None) -> SweepReport:
     """Run what is not finished yet, then write distribution.parquet and the fan chart from every finished run.
 
     ``workers``: runs at once (default: the machine's cores; with Ray, the CPUs of the local Ray
-    instance, unused with ``ray_address``). ``threads``: DataFusion partitions of each run.
+    instance, unused with ``ray_address``); each run runs as its ``options`` say.
     ``on_start`` is called once the finished runs are known (``report.skipped``, ``report.to_run``),
     ``on_done`` with each run's result as it ends. A failed run is in ``report.failed``.
     """
@@ -300,7 +304,7 @@ def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None 
     workers = workers or len(os.sched_getaffinity(0))
     # Ray missing or unreachable is a bad argument: said before anything is written
     with _executor(executor, workers, ray_address) as execute, _sweep_lock(out):
-        jobs = _jobs(runs, out, threads)
+        jobs = _jobs(runs, out)
         todo = [job for job in jobs if not _finished(job)]
         report = SweepReport(out, total=len(jobs), skipped=len(jobs) - len(todo))
         report.rejects = _write_rejects(runs, out)
@@ -327,7 +331,7 @@ def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None 
 def _check_out(out: Path) -> Path:
     """``out``, unless it is a file, or a directory holding other things than a sweep."""
     if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: --out exists and is not a directory")
+        raise OptionError("out", f"{out} exists and is not a directory")
     if out.is_dir():
         others = sorted(set(os.listdir(out)) - SWEEP_ENTRIES)
         if others and not (out / "runs").is_dir():
@@ -346,15 +350,13 @@ def _sweep_lock(out: Path) -> Iterator[None]:
         yield
 
 
-def _jobs(runs: Sequence[SweepRun], out: Path, threads: int) -> list[RunJob]:
+def _jobs(runs: Sequence[SweepRun], out: Path) -> list[SweepRun]:
+    """The runs staged in ``out``: each checked census written once, as files its runs memory-map."""
     staged: dict[int, StagedCensus] = {}  # by id(census): the runs of a start year share one
-    jobs = []
     for r in runs:
-        if r.census is not None and id(r.census) not in staged:
+        if isinstance(r.census, Census) and id(r.census) not in staged:
             staged[id(r.census)] = _stage_census(r.census, out)
-        census = staged[id(r.census)] if r.census is not None else None
-        jobs.append(RunJob(r.scenario, r.seed, r.cfg, tuple(r.years), r.directory(out), census, threads))
-    return jobs
+    return [dataclasses.replace(r, census=staged.get(id(r.census)), out=out) for r in runs]
 
 
 def _write_rejects(runs: Sequence[SweepRun], out: Path) -> list[tuple[str, Path]]:
@@ -395,7 +397,7 @@ def _write_once(path: Path, data: pa.Buffer) -> None:
         replace_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
-def _finished(job: RunJob) -> bool:
+def _finished(job: SweepRun) -> bool:
     try:
         identity = json.loads((job.directory / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -403,17 +405,17 @@ def _finished(job: RunJob) -> bool:
     return identity == job.identity() and (job.directory / METRICS_FILE).is_file()
 
 
-def run_one(job: RunJob) -> RunResult:
+def run_one(job: SweepRun) -> RunResult:
     """Simulate one run into its directory and write its metrics; any failure comes back as one line."""
     t0 = time.perf_counter()
     try:
         _simulate_and_measure(job)
     except Exception as e:  # the sweep goes on without this run, which the next sweep redoes
-        return RunResult(job.scenario, job.seed, time.perf_counter() - t0, error=_one_line(e))
+        return RunResult(job.scenario, job.seed, time.perf_counter() - t0, error=error_line(e))
     return RunResult(job.scenario, job.seed, time.perf_counter() - t0, years=len(job.years))
 
 
-def _simulate_and_measure(job: RunJob) -> None:
+def _simulate_and_measure(job: SweepRun) -> None:
     """The run's warehouse (by the single writer, as ``arrow-events run`` writes it), then its metrics."""
     d = job.directory
     if d.is_dir():  # half-written, or made under another config: from scratch
@@ -422,29 +424,19 @@ def _simulate_and_measure(job: RunJob) -> None:
         d.mkdir(parents=True)
     except OSError as e:
         raise UserError(f"{d}: cannot create the run's directory ({os_reason(e)})") from None
-    (d / RUN_FILE).write_text(json.dumps(job.identity(), indent=2) + "\n", encoding="utf-8")
+    write_json(d / RUN_FILE, job.identity())
     census = job.census.load() if job.census else None
-    run(job.cfg, d / "warehouse", list(job.years), census, options=EngineOptions(threads=job.threads))
-    metrics = yearly_metrics(d / "warehouse", job.threads)
+    run(job.cfg, d / "warehouse", census=census, options=job.options)
+    metrics = yearly_metrics(d / "warehouse")
     metrics = metrics.add_column(0, "seed", pa.array([job.seed] * metrics.num_rows, pa.int64()))
     metrics = metrics.add_column(0, "scenario", pa.array([job.scenario] * metrics.num_rows, pa.string()))
     replace_atomically(d / METRICS_FILE, lambda tmp: pq.write_table(metrics, tmp))  # last: the run is finished
 
 
-def _one_line(e: Exception) -> str:
-    if isinstance(e, UserError):
-        text = str(e)
-    elif isinstance(e, OSError):
-        text = f"{e.filename}: {os_reason(e)}" if e.filename else os_reason(e)
-    else:
-        text = f"{type(e).__name__}: {e}"
-    return (text.strip().splitlines() or [type(e).__name__])[0]
-
-
 # -- executors ------------------------------------------------------------------------------------
 
 
-Execute = Callable[[list[RunJob]], Iterator[RunResult]]  # the runs to do -> their results as they end
+Execute = Callable[[list[SweepRun]], Iterator[RunResult]]  # the runs to do -> their results as they end
 
 
 @contextmanager
@@ -452,90 +444,24 @@ def _executor(executor: str, workers: int, ray_address: str | None) -> Iterator[
     """A function from the runs to do to their results as they end, on ``executor``; Ray is connected
     (or started, with ``workers`` CPUs) on entering, and a Ray this started is shut down on leaving."""
     if executor == "local":
-        yield lambda todo: _local_results(todo, min(workers, len(todo)))
+        yield lambda todo: map_jobs(run_one, todo, min(workers, len(todo)), _failed)
         return
     if executor != "ray":
-        raise UserError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
+        raise OptionError("executor", f"expected one of {', '.join(EXECUTORS)}, got {executor!r}")
     with ray_session(ray_address, num_cpus=None if ray_address else workers):
         yield lambda todo: _ray_results(import_ray(), todo)
 
 
-def _local_results(jobs: list[RunJob], workers: int) -> Iterator[RunResult]:
-    """Runs in ``workers`` spawned processes, each taking the next run when it finishes one (its imports paid
-    once). A process that dies fails only the run it had; another takes its place."""
-    ctx = multiprocessing.get_context("spawn")
-    pending = deque(jobs)
-    busy: dict[Connection, tuple[BaseProcess, RunJob]] = {}
-    idle: list[tuple[BaseProcess, Connection]] = []
-    try:
-        while pending or busy:
-            while pending and len(busy) < workers:
-                proc, conn = idle.pop() if idle else _start_worker(ctx)
-                job = pending.popleft()
-                conn.send(job)
-                busy[conn] = (proc, job)
-            for conn in wait(list(busy)):
-                proc, job = busy.pop(conn)
-                try:
-                    result = conn.recv()
-                except (EOFError, OSError):  # the worker died during the run
-                    conn.close()
-                    proc.join()
-                    result = RunResult(job.scenario, job.seed, 0.0, error=_death(proc.exitcode))
-                else:
-                    idle.append((proc, conn))
-                yield result
-    finally:
-        for proc, _ in busy.values():  # interrupted: the runs in progress are redone next time
-            proc.terminate()
-        for proc, conn in [(proc, conn) for conn, (proc, _) in busy.items()] + idle:
-            conn.close()  # an idle worker reads EOF and exits
-            proc.join()
+def _failed(job: SweepRun, why: str) -> RunResult:
+    return RunResult(job.scenario, job.seed, 0.0, error=why)
 
 
-def _start_worker(ctx: Any) -> tuple[BaseProcess, Connection]:
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_worker, args=(child,), daemon=True)
-    proc.start()
-    child.close()  # so that the worker's death shows as EOF on ``parent``
-    return proc, parent
-
-
-def _worker(conn: Connection) -> None:
-    """A local worker: run jobs until the pipe closes, then leave without interpreter shutdown (after
-    DataFusion work it can abort, DATAFUSION_NOTES.md)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sweep's: it stops its workers
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            break
-        conn.send(run_one(job))
-    os._exit(0)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Die with the sweep (even killed), so that no orphan writes a run a later sweep redoes."""
-    while os.getppid() == parent:
-        time.sleep(0.2)
-    os._exit(1)
-
-
-def _death(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        name = signal.Signals(-exitcode).name
-        hint = " (out of memory?)" if name == "SIGKILL" else ""
-        return f"its worker process was killed by {name}{hint}"
-    return f"its worker process exited with code {exitcode}"
-
-
-def _ray_results(ray: Any, jobs: list[RunJob]) -> Iterator[RunResult]:
+def _ray_results(ray: Any, jobs: list[SweepRun]) -> Iterator[RunResult]:
     """Each run a Ray task of ``threads`` CPUs; the ones not done are cancelled when interrupted."""
-    refs: dict[Any, RunJob] = {}
+    refs: dict[Any, SweepRun] = {}
     try:
         task = ray.remote(run_one)
-        refs = {task.options(num_cpus=job.threads, max_retries=0).remote(job): job for job in jobs}
+        refs = {task.options(num_cpus=job.options.threads, max_retries=0).remote(job): job for job in jobs}
         while refs:
             [ref], _ = ray.wait(list(refs), num_returns=1)
             job = refs.pop(ref)

@@ -197,50 +197,53 @@ def run_series(series: str, threads: int, quick: bool) -> tuple[list[dict], str,
               "sequential, in local processes and as Ray tasks.")
 @click.option("--census", "census_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="--series ray: the census file to simulate (default: a synthetic one of --employees, 5M).")
-def main(quick: bool, workloads: str, employees: int | None, engines: str, threads_text: str, repeats: int,
-         warmup: int, name: str, out: Path, series: str, census_path: Path | None) -> None:
+def main(quick: bool, workloads: str, employees: int | None, engines: str,  # noqa: PLR0913 (one per flag)
+         threads_text: str, repeats: int, warmup: int, name: str, out: Path, series: str,
+         census_path: Path | None) -> None:
     """Time event generation per year, whole runs and peak RSS, by workload, engine and threads."""
-    if series == "flight":
-        flight_series(quick, workloads, repeats, warmup, name, out)
-        return
-    if series == "contributions":
-        contributions_series(quick, workloads, repeats, warmup, name, out)
-        return
-    if series == "report":
-        report_series(quick, repeats, name, out)
-        return
-    if series == "ray":
-        ray_series(employees or (20_000 if quick else None), census_path, name, out)
-        return
-    if series == "sweep":
-        sweep_series(quick, name, out)
-        return
-    if series != "engines":
-        threads = int(threads_text.split(",")[-1]) if "," not in threads_text else 2
-        results, x, label, title = run_series(series, threads, quick)
-        doc = {"machine": machine(), "repeats": 1, "warmup": 0, "quick": quick, "title": title,
-               "measured_on": dt.date.today().isoformat(), "results": results}
-        stem = series if name == "latest" else name
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
-        md = f"{title}\n\n" + markdown(doc)
-        (out / f"{stem}.md").write_text(md)
-        drew = series_chart(doc, out / f"{stem}.png", x, label)
-        click.echo(md)
-        click.echo(f"wrote {out / stem}.json, .md" + (", .png" if drew else ""))
-        return
+    by_series = {
+        "flight": lambda: flight_series(quick, workloads, repeats, warmup, name, out),
+        "contributions": lambda: contributions_series(quick, workloads, repeats, warmup, name, out),
+        "report": lambda: report_series(quick, repeats, name, out),
+        "ray": lambda: ray_series(employees or (20_000 if quick else None), census_path, name, out),
+        "sweep": lambda: sweep_series(quick, name, out),
+        "engines": lambda: engines_series(quick, {"workloads": workloads, "employees": employees, "engines": engines,
+                                                  "threads": threads_text, "repeats": repeats, "warmup": warmup},
+                                          name, out),
+    }
+    if series in by_series:
+        by_series[series]()
+    else:
+        scaling_series(series, threads_text, quick, name, out)
+
+
+def scaling_series(series: str, threads_text: str, quick: bool, name: str, out: Path) -> None:
+    """One of run_series's sweeps (shards, scaling): one process per point."""
+    threads = int(threads_text.split(",")[-1]) if "," not in threads_text else 2
+    results, x, label, title = run_series(series, threads, quick)
+    doc = {"machine": machine(), "repeats": 1, "warmup": 0, "quick": quick, "title": title,
+           "measured_on": dt.date.today().isoformat(), "results": results}
+    stem = series if name == "latest" else name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    md = f"{title}\n\n" + markdown(doc)
+    (out / f"{stem}.md").write_text(md)
+    drew = series_chart(doc, out / f"{stem}.png", x, label)
+    click.echo(md)
+    click.echo(f"wrote {out / stem}.json, .md" + (", .png" if drew else ""))
+
+
+def engines_series(quick: bool, settings: dict, name: str, out: Path) -> None:
+    """Each workload under each engine and thread count, one process each; ratios against fused."""
     table = QUICK if quick else WORKLOADS
-    if quick:
-        repeats, warmup = 1, 0
-    chosen = {w: table[w] for w in workloads.split(",") if w}
-    if employees:
-        chosen[f"N{employees}"] = {"employees": employees, "years": 1}
-    engine_list = [e for e in engines.split(",") if e]
-    thread_list = [int(t) for t in threads_text.split(",") if t]
+    repeats, warmup = (1, 0) if quick else (settings["repeats"], settings["warmup"])
+    chosen = {w: table[w] for w in settings["workloads"].split(",") if w}
+    if settings["employees"]:
+        chosen[f"N{settings['employees']}"] = {"employees": settings["employees"], "years": 1}
     results = []
     for w, spec in chosen.items():
-        for engine in engine_list:
-            for threads in thread_list:
+        for engine in [e for e in settings["engines"].split(",") if e]:
+            for threads in [int(t) for t in settings["threads"].split(",") if t]:
                 click.echo(f"{w} {engine} threads={threads} ...", err=True)
                 # event generation compared like for like: the DuckDB peer writes no contributions
                 r = run_child({**spec, "engine": engine, "threads": threads, "repeats": repeats, "warmup": warmup,
@@ -249,15 +252,7 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
                 r["summary"] = summarize(r)
                 r["shards"] = r["runs"][0]["years"][0].get("shards", "")  # the DuckDB peer runs one
                 results.append(r)
-    same = {}
-    for w in chosen:
-        rows = [r for r in results if r["workload"] == w]
-        fused = {r["threads"]: r for r in rows if r["engine"] == "fused"}
-        for r in rows:
-            base = fused.get(r["threads"]) or next(iter(fused.values()), None)
-            if base and r is not base:
-                r["ratio_vs_fused"] = f"{r['summary']['year_median_s'] / base['summary']['year_median_s']:.1f}x"
-        same[w] = len({r["events_sha256"] for r in rows}) == 1
+    same = {w: _ratios_vs_fused([r for r in results if r["workload"] == w]) for w in chosen}
     doc = {"machine": machine(), "repeats": repeats, "warmup": warmup, "quick": quick,
            "measured_on": dt.date.today().isoformat(), "results": results, "same_events": same}
     out.mkdir(parents=True, exist_ok=True)
@@ -267,6 +262,16 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str, threa
     drew = chart(doc, out / f"{name}.png")
     click.echo(md)
     click.echo(f"wrote {out / name}.json, .md" + (", .png" if drew else " (no matplotlib: no chart)"))
+
+
+def _ratios_vs_fused(rows: list[dict]) -> bool:
+    """Each row's year median against the fused engine's at its thread count; whether all wrote the same events."""
+    fused = {r["threads"]: r for r in rows if r["engine"] == "fused"}
+    for r in rows:
+        base = fused.get(r["threads"]) or next(iter(fused.values()), None)
+        if base and r is not base:
+            r["ratio_vs_fused"] = f"{r['summary']['year_median_s'] / base['summary']['year_median_s']:.1f}x"
+    return len({r["events_sha256"] for r in rows}) == 1
 
 
 def contributions_series(quick: bool, workloads: str, repeats: int, warmup: int, name: str, out: Path) -> None:

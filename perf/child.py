@@ -15,8 +15,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from arrow_events import load_config, read_census, run, synthetic_census
-from arrow_events.engine.year import EngineOptions
-from arrow_events.warehouse.parquet import write_whole
+from arrow_events.options import RunOptions
+from arrow_events.warehouse.parquet import ParquetFile
 
 
 def peak_rss_mb() -> float:
@@ -49,8 +49,8 @@ def measure(spec: dict) -> dict:
 
                 years = run_duckdb(cfg, census.table, out, spec["threads"])
             else:
-                options = EngineOptions(spec["threads"], spec["engine"], shard_rows=spec.get("shard_rows"),
-                                        contributions=spec.get("contributions", True))
+                options = RunOptions(threads=spec["threads"], engine=spec["engine"], tune_memory=True,
+                                     shard_rows=spec.get("shard_rows"), contributions=spec.get("contributions", True))
                 report = run(cfg, out, census=census, options=options)
                 years = [{"year": y.year, "generate_s": y.generate_s, "write_s": y.write_s, "shards": y.shards}
                          for y in report.years]
@@ -69,7 +69,9 @@ def write_floor(out: Path) -> float:
     with tempfile.TemporaryDirectory(prefix="arrow-events-floor-") as tmp:
         t0 = time.perf_counter()
         for i, table in enumerate(tables):
-            write_whole(table, Path(tmp) / f"{i}.parquet")
+            stream = ParquetFile(Path(tmp) / f"{i}.parquet", table.schema)  # as the writer streams a shard
+            stream.write(table)
+            stream.close()
         return time.perf_counter() - t0
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from arrow_events.queries import sql
 from duckdb import sqltypes
 
 from arrow_events import udfs
@@ -26,9 +25,9 @@ from arrow_events.engine import emit, params
 from arrow_events.engine.shards import cut, numbered
 from arrow_events.engine.state import CohortState, from_census, from_snapshot
 from arrow_events.engine.year import BOUND, COUNTS, GLOBAL_STAGES, STAGES, YearTables
-from arrow_events.simulation import to_year_result
+from arrow_events.queries import sql
 from arrow_events.warehouse.manifest import YearManifest
-from arrow_events.warehouse.writer import prepare_warehouse, write_year
+from arrow_events.warehouse.writer import commit_year, prepare_warehouse, staged_year
 
 
 def connect(threads: int) -> duckdb.DuckDBPyConnection:
@@ -40,6 +39,9 @@ def connect(threads: int) -> duckdb.DuckDBPyConnection:
     con.create_function("employee_key", udfs.employee_key, [txt], big, type="arrow", null_handling="special")
     con.create_function("draw_key", udfs.draw_key, [big, big, big], big, type="arrow", null_handling="special")
     con.create_function("draw", udfs.draw, [big, txt], dbl, type="arrow", null_handling="special")
+    day = sqltypes.DATE
+    con.create_function("whole_years", udfs.whole_years, [day, big], big, type="arrow", null_handling="special")
+    con.create_function("anniversary", udfs.anniversary, [day, big], day, type="arrow", null_handling="special")
     return con
 
 
@@ -86,10 +88,13 @@ def run_duckdb(cfg: Config, census: pa.Table, out: Path, threads: int = 2) -> li
     years = []
     for year in cfg.years:
         t0 = time.perf_counter()
-        result = to_year_result(duckdb_year(con, cfg, year, state), 0.0)
+        result = duckdb_year(con, cfg, year, state)
         t1 = time.perf_counter()
-        write_year(out, year, {"events": result.events, "snapshot": result.snapshot},
-                   YearManifest(simulation_year=year, engine="duckdb"))
+        tables = {"events": result.events, "snapshot": result.snapshot}
+        with staged_year(out, year, {name: t.schema for name, t in tables.items()}) as stage:  # the single writer
+            for name, table in tables.items():
+                stage.write(name, table)
+        commit_year(out, year, stage, YearManifest(simulation_year=year, engine="duckdb"))
         years.append({"year": year, "generate_s": t1 - t0, "write_s": time.perf_counter() - t1})
         state = from_snapshot(result.snapshot)
     return years

@@ -81,13 +81,13 @@ def ray_processes() -> tuple[list[dict], dict]:
 
 def measure(spec: dict) -> dict:
     """One year of ``spec["census"]`` by ``spec["executor"]``, in this process."""
-    from arrow_events import EngineOptions, load_config, read_census, run
+    from arrow_events import RunOptions, load_config, read_census, run
     from arrow_events.execute.ray_tasks import ray_session
     from perf.child import events_digest
 
     cfg = load_config(None)
     census = read_census(spec["census"], cfg.scenario.start_year)
-    options = EngineOptions(spec["threads"], executor=spec["executor"])
+    options = RunOptions(threads=spec["threads"], executor=spec["executor"], tune_memory=True)
     t0 = time.perf_counter()
     on_ray = spec["executor"] == "ray"
     with ray_session(num_cpus=spec["workers"]) if on_ray else nullcontext():

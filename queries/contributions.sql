@@ -1,5 +1,5 @@
 -- contributions: what each member earned, deferred and cost the employer in the year
--- (DOMAIN.md section 7), one row per plan design and member active at any time in the year
+-- (docs/model.md §7), one row per plan design and member active at any time in the year
 -- (a snapshot row), read off the member's row. Amounts are integer cents, each rounded half
 -- up once, in integer arithmetic (a half cent is common: a 50% match of an odd number of
 -- cents); the $*_limit_cents are the year's IRS limits.

@@ -66,18 +66,16 @@ dated AS (
     JOIN hire_ages AS ha ON d.u_hire_age >= ha.u_lo AND d.u_hire_age < ha.u_hi
 ),
 born AS (
-    -- born hire_age years before the hire date (Feb 29 maps to Mar 1 in other years)
+    -- born hire_age years before the hire date (a Feb 29 hire date: Mar 1)
     SELECT
         d.*,
-        make_date(date_part('year', d.hire_date) - d.hire_age, date_part('month', d.hire_date), 1)
-            + CAST(date_part('day', d.hire_date) - 1 AS INT) AS birth_date
+        anniversary(d.hire_date, -d.hire_age) AS birth_date
     FROM dated AS d
 ),
 aged AS (
     SELECT
         b.*,
-        CAST($sim_year - date_part('year', b.birth_date)
-             - CASE WHEN date_part('doy', b.birth_date) = 1 THEN 0 ELSE 1 END AS BIGINT) AS age,
+        whole_years(b.birth_date, $sim_year) AS age,
         CAST(0 AS BIGINT) AS tenure
     FROM born AS b
 )

@@ -1,4 +1,4 @@
--- year_counts: the exact workforce arithmetic of DOMAIN.md section 4, one row, over the whole
+-- year_counts: the exact workforce arithmetic of docs/model.md §4, one row, over the whole
 -- Jan-1 cohort (a global step: every shard of the year binds its numbers).
 -- Scheduled terminations (this year's known leavers, from the census) count toward the
 -- experienced terminations: the netting starts from the larger of the rate's count and

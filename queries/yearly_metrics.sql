@@ -1,4 +1,4 @@
--- yearly_metrics: what plan designs are compared on, per year and plan design (DOMAIN.md section 7),
+-- yearly_metrics: what plan designs are compared on, per year and plan design (docs/model.md §7),
 -- over a warehouse's snapshot and contributions tables (each with its simulation_year).
 -- Counts are of actives at Dec 31; amounts are the year's totals over everyone employed in it.
 WITH workforce AS (

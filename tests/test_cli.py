@@ -102,10 +102,10 @@ def test_rerun_from_a_snapshot_made_under_another_config_warns(tmp_path):
 
 
 def test_progress_reports_each_shard_as_it_is_written(tmp_path):
-    from arrow_events import EngineOptions, run
+    from arrow_events import RunOptions, run
 
     shards, years = [], []
-    run(load_config(None), tmp_path / "wh", [2025, 2026], options=EngineOptions(shard_rows=2000),
+    run(load_config(None), tmp_path / "wh", [2025, 2026], options=RunOptions(shard_rows=2000),
         progress=lambda y: years.append((y.year, y.shards)), shard_progress=lambda *a: shards.append(a))
     # 5,000 employees and 1,098 hires in 2025, 5,150 and 1,172 in 2026: 4 shards of at most 2,000 each
     assert shards == [(y, i, 4) for y in (2025, 2026) for i in range(1, 5)]

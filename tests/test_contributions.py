@@ -1,4 +1,4 @@
-"""Contributions (DOMAIN.md section 7) against amounts computed here, independently, day by day.
+"""Contributions (docs/model.md §7) against amounts computed here, independently, day by day.
 
 The engine's member rows for a hand-made cast are fed to queries/contributions.sql; the test
 walks every day of the year with exact fractions: each day's pay rate and deferral rate is the
@@ -14,13 +14,13 @@ from fractions import Fraction
 
 import pyarrow as pa
 import pytest
-from arrow_events.queries import sql
 
 from arrow_events.config import PlanDesign, load_config
 from arrow_events.engine import emit, params
 from arrow_events.engine.context import new_context, register_tables
 from arrow_events.engine.state import from_census
 from arrow_events.engine.year import run_year
+from arrow_events.queries import sql
 from arrow_events.schema import CONTRIBUTIONS_SCHEMA
 from arrow_events.simulation import builtin_census
 
@@ -110,7 +110,7 @@ def engine_contributions(cfg, cast: list[Member]) -> list[dict]:
     return emit.contract_rows(rows, len(cfg.plan_designs), CONTRIBUTIONS_SCHEMA, beside=keys).to_pylist()
 
 
-# --- the rules of DOMAIN.md section 7, written out afresh -------------------------------------------
+# --- the rules of docs/model.md §7, written out afresh -------------------------------------------
 
 def half_up(x: Fraction) -> int:
     return int((x + Fraction(1, 2)) // 1)
@@ -143,8 +143,8 @@ def expected(m: Member, design: PlanDesign) -> dict:
     limit = (DEFERRAL + (CATCH_UP_60_63 if 60 <= age <= 63 else CATCH_UP if age >= 50 else 0)) * 100
     plan_cents, deferrals = half_up(plan), min(half_up(elected), limit)
     rate = Fraction(deferrals, plan_cents)
-    share = sum(Fraction(str(t["match_rate"])) * max(0, min(rate, Fraction(str(t["employee_max"])))
-                                                     - Fraction(str(t["employee_min"]))) for t in design.match_tiers)
+    share = sum(Fraction(str(t.match_rate)) * max(0, min(rate, Fraction(str(t.employee_max)))
+                                                     - Fraction(str(t.employee_min))) for t in design.match_tiers)
     match = half_up(min(plan_cents * share, Fraction(str(design.max_match_percentage)) * plan_cents))
     active = m.termination is None
     if design.match_requires_active_at_year_end and not active:

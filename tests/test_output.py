@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pytest
 from datafusion import SessionContext
 
-from arrow_events import EngineOptions, run
+from arrow_events import RunOptions, run
 from arrow_events.schema import EVENTS_SCHEMA, SNAPSHOT_SCHEMA
 from arrow_events.warehouse.manifest import read_manifest
 from tests.conftest import two_design_config
@@ -36,7 +36,7 @@ def small_runs(tmp_path_factory):
     outs = {}
     for name, (threads, engine, shard_rows) in RUNS.items():
         outs[name] = tmp_path_factory.mktemp(name)
-        run(cfg, outs[name], options=EngineOptions(threads, engine, shard_rows=shard_rows))
+        run(cfg, outs[name], options=RunOptions(threads=threads, engine=engine, shard_rows=shard_rows))
     return cfg, outs
 
 

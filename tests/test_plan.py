@@ -6,8 +6,6 @@ import re
 
 import pyarrow as pa
 import pytest
-from arrow_events.queries import reads, sql
-from arrow_events.udfs import DRAWS
 
 from arrow_events import from_census, load_config
 from arrow_events.engine.explain import whole_year
@@ -18,14 +16,16 @@ from arrow_events.engine.year import (
     SHARD_KEEP,
     SHARD_MATERIALIZED,
     STAGES,
-    EngineOptions,
     compose,
     needs,
     prepare,
     run_year,
     shared,
 )
+from arrow_events.options import RunOptions
+from arrow_events.queries import reads, sql
 from arrow_events.simulation import default_census
+from arrow_events.udfs import DrawCounter
 
 COHORT_STREAMS = 7  # promo, promo_raise, merit, enroll, enroll_date, opt_out, defer
 HIRE_STREAMS = 8  # hire_age, hire_pay, hire_date, nh_term, nh_term_date, enroll, enroll_date, opt_out
@@ -37,11 +37,11 @@ HIRE_STREAMS = 8  # hire_age, hire_pay, hire_date, nh_term, nh_term_date, enroll
 def test_each_draw_computed_once_per_employee_and_stream(shard_rows):
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
-    DRAWS.reset()
-    result = run_year(cfg, 2025, state, EngineOptions(shard_rows=shard_rows))
+    draws = DrawCounter()
+    result = run_year(cfg, 2025, state, RunOptions(shard_rows=shard_rows), draws=draws)
     n, hires, drawn = result.counts["n_active"], result.counts["hires"], result.counts["drawn_terms"]
     assert n == state.headcount == 5000 and hires > 0 and drawn > 0
-    assert DRAWS.rows == n * COHORT_STREAMS + hires * HIRE_STREAMS + 2 * n + drawn
+    assert draws.rows == n * COHORT_STREAMS + hires * HIRE_STREAMS + 2 * n + drawn
 
 
 def test_stream_names_in_sql_match_the_counted_streams():
@@ -84,8 +84,8 @@ def test_legacy_engine_stores_every_branch_and_cleans_up(tmp_path, monkeypatch):
     monkeypatch.setattr(plans, "to_parquet", recording)
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
-    fused = run_year(cfg, 2025, state, EngineOptions(engine="fused"))
-    legacy = run_year(cfg, 2025, state, EngineOptions(engine="legacy"))
+    fused = run_year(cfg, 2025, state, RunOptions(engine="fused"))
+    legacy = run_year(cfg, 2025, state, RunOptions(engine="legacy"))
     assert legacy.events.equals(fused.events) and legacy.snapshot.equals(fused.snapshot)
     # the global step's hires; then, in the (one) shard, the stored cohort and each branch
     assert written == ["hire", "cohort", *[s for s in STAGES if s in BRANCHES]]

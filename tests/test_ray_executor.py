@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import arrow_events
-from arrow_events import EngineOptions, load_config, read_census, run, synthetic_census
+from arrow_events import OptionError, RunOptions, load_config, read_census, run, synthetic_census
 from arrow_events.census.synthetic import write_census
 from arrow_events.cli import main
 from tests.conftest import read_year
@@ -44,7 +44,7 @@ def census_path(tmp_path_factory) -> Path:
 def local_run(census_path, tmp_path_factory) -> Path:
     """The reference: the local executor, one shard a year."""
     out = tmp_path_factory.mktemp("local")
-    run(load_config(None), out, YEARS, read_census(census_path, 2025), options=EngineOptions())
+    run(load_config(None), out, YEARS, read_census(census_path, 2025), options=RunOptions())
     return out
 
 
@@ -54,7 +54,7 @@ def shards_of_first_year(out: Path) -> int:
 
 @pytest.mark.parametrize("shards", [1, 7])
 def test_ray_tasks_write_the_local_bytes(ray_cluster, census_path, local_run, tmp_path, shards):
-    options = EngineOptions(shard_rows=SHARD_COUNTS[shards], executor="ray")
+    options = RunOptions(shard_rows=SHARD_COUNTS[shards], executor="ray")
     run(load_config(None), tmp_path, YEARS, read_census(census_path, 2025), options=options)
     assert shards_of_first_year(tmp_path) == shards
     want = digests(local_run)
@@ -91,6 +91,6 @@ def test_without_ray_the_command_line_says_how_to_get_it(tmp_path, monkeypatch):
 
 def test_a_ray_address_without_the_ray_executor_is_refused(tmp_path):
     r = CliRunner().invoke(main, ["run", "--ray-address", "auto", "--out", str(tmp_path / "wh")])
-    assert r.exit_code == 2 and "--ray-address goes with --executor ray" in r.stderr
-    with pytest.raises(ValueError, match="unknown executor"):
-        EngineOptions(executor="dask")
+    assert r.exit_code == 2 and "--ray-address: goes with --executor ray" in r.stderr
+    with pytest.raises(OptionError, match="executor: expected one of local, ray, got 'dask'"):
+        RunOptions(executor="dask")

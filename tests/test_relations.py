@@ -2,35 +2,82 @@
 
 Each test registers the relation's inputs as small Arrow tables in a year's context and
 runs one file of queries/ with the scenario's bound parameters; the expected rows are
-worked out in the test from DOMAIN.md, not taken from the engine.
+worked out in the test from docs/model.md, not taken from the engine.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from importlib.resources import files
+from pathlib import Path
 
 import pyarrow as pa
 
-from arrow_events import load_config, params
-from arrow_events.context import register_tables
-from arrow_events.plans import YearPlan, prepare
-from arrow_events.state import COHORT_SCHEMA, PLAN_COHORT_SCHEMA, CohortState
+from arrow_events import load_config
+from arrow_events.config import Config
+from arrow_events.engine import params
+from arrow_events.engine.context import register_tables
+from arrow_events.engine.state import COHORT_SCHEMA, PLAN_COHORT_SCHEMA, CohortState
+from arrow_events.engine.year import YearPlan, prepare
 
 YEAR = 2025
 
 
-def year_plan(**bound: pa.Scalar) -> YearPlan:
-    """A 2025 context with the default config's tables and parameters, plus ``bound``."""
-    cfg = load_config(None)
-    plan = prepare(cfg, YEAR, CohortState(COHORT_SCHEMA.empty_table(), PLAN_COHORT_SCHEMA.empty_table()))
+def year_plan(cfg: Config | None = None, year: int = YEAR, **bound: pa.Scalar) -> YearPlan:
+    """A context for ``year`` (default 2025) with the config's (default: the defaults') parameter
+    tables and scalars, plus ``bound``."""
+    cfg = cfg or load_config(None)
+    plan = prepare(cfg, year, CohortState(COHORT_SCHEMA.empty_table(), PLAN_COHORT_SCHEMA.empty_table()))
     plan.bound.update(bound)
     return plan
 
 
 def rows(plan: YearPlan, name: str, **tables: pa.Table) -> list[dict]:
+    """Run queries/<name>.sql on ``tables`` (registered under the names it reads), rows by employee_id."""
     register_tables(plan.ctx, tables)
     return sorted(plan.sql(name).to_arrow_table().to_pylist(), key=lambda r: r.get("employee_id", ""))
+
+
+def by_id(plan: YearPlan, name: str, **tables: pa.Table) -> dict[str, dict]:
+    """``rows`` keyed by employee_id (one row per employee)."""
+    got = rows(plan, name, **tables)
+    keyed = {r["employee_id"]: r for r in got}
+    assert len(keyed) == len(got), "one row per employee expected"
+    return keyed
+
+
+def column_type(name: str) -> pa.DataType | None:
+    """The Arrow type the engine gives a column of this name (None: inferred from the values)."""
+    if name in TYPES:
+        return TYPES[name]
+    if name.startswith("u_") or name.endswith(("_rate", "_p", "_probability", "_mult", "_weight")):
+        return pa.float64()  # draws (u_enroll_date too) and rates
+    if name.endswith(("_on", "_date")):
+        return pa.date32()
+    if name.endswith("_cents"):
+        return pa.int64()
+    return None
+
+
+TYPES = {
+    "level_id": pa.int32(), "promotion_level_id": pa.int32(), "member_ix": pa.int64(), "design_rank": pa.int64(),
+    "age": pa.int64(), "tenure": pa.int64(), "employee_key": pa.int64(), "draw_key": pa.int64(),
+    "nh_term_pick": pa.int64(), "hire_seq": pa.int64(), "sample_key": pa.float64(), "escalation_step": pa.float64(),
+    "escalation_cap": pa.float64(), "match_ceiling": pa.float64(), "opt_out_window_days": pa.int32(),
+    "auto_enroll_window_days": pa.int32(), "waiting_days": pa.int32(), "min_age": pa.int32(),
+    "plan_deferral_rates": pa.list_(pa.float64()), "plan_enrollment_dates": pa.list_(pa.date32()),
+    "plan_opted_out": pa.list_(pa.bool_()), "enrollment_category": pa.string(), "termination_category": pa.string(),
+    "plan_design_id": pa.string(), "employee_id": pa.string(), "age_band": pa.string(), "tenure_band": pa.string(),
+    "eligibility_override": pa.bool_(), "auto_escalation_opt_out": pa.bool_(),
+}
+
+
+def given(records: list[dict], **types: pa.DataType) -> pa.Table:
+    """Hand-written rows as an Arrow table: the columns of the first row, each of the type the
+    engine gives it (``column_type``, or as ``types`` says), so a column of NULLs is typed too."""
+    return pa.table({k: pa.array([r.get(k) for r in records], types.get(k) or column_type(k)) for k in records[0]})
 
 
 def test_termination_cutoff_and_branch_break_ties_by_employee_id():
@@ -151,3 +198,16 @@ def test_merit_cells_find_the_tier_of_any_draw_even_with_close_boundaries():
         boundary = cells["boundary"][c]
         found = cells["multiplier_below"][c] if boundary is not None and u < boundary else cells["multiplier"][c]
         assert found == cfg.merit_performance.multiplier[tier], u
+
+
+def test_every_relation_in_queries_has_a_given_rows_test():
+    """Each queries/<name>.sql is run on given rows somewhere in tests/test_relation*.py (contributions:
+    also tests/test_contributions.py), through rows()/by_id() or sql("<name>")."""
+    here = Path(__file__).parent
+    text = "\n".join(p.read_text(encoding="utf-8") for p in [*here.glob("test_relation*.py"),
+                                                             here / "test_contributions.py"])
+    tested = set(re.findall(r'\b(?:rows|by_id)\([^"\n]*?"(\w+)"', text)) | set(re.findall(r'\bsql\("(\w+)"\)', text))
+    relations = {f.name.removesuffix(".sql") for f in files("arrow_events.queries").iterdir()
+                 if f.name.endswith(".sql")}
+    assert len(relations) >= 20
+    assert relations - tested == set()

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from arrow_events import EngineOptions, from_census, read_census, run, synthetic_census
+from arrow_events import RunOptions, from_census, read_census, run, synthetic_census
 from arrow_events.census.intake import normalize_census
 from arrow_events.cli import main
 from arrow_events.config import dump_toml
@@ -64,7 +64,7 @@ def runs(tmp_path_factory):
     outs = {}
     for name, threads, engine in (("fused", 2, "fused"), ("one_thread", 1, "fused"), ("legacy", 2, "legacy")):
         outs[name] = tmp_path_factory.mktemp(name) / "wh"
-        run(cfg, outs[name], census=census, options=EngineOptions(threads, engine))
+        run(cfg, outs[name], census=census, options=RunOptions(threads=threads, engine=engine))
     return cfg, outs
 
 
@@ -151,7 +151,7 @@ def test_every_scheduled_date_is_honoured_or_preempted(runs):
 
 
 def expected_counts(n: int, p: int, scheduled: int, growth="0.03", term="0.12", nh="0.25") -> dict[str, int]:
-    """DOMAIN.md section 4 with the scheduled rule, in exact rational arithmetic."""
+    """docs/model.md §4 with the scheduled rule, in exact rational arithmetic."""
     growth_, term_, nh_ = Fraction(growth), Fraction(term), Fraction(nh)
     target = math.floor(n * (1 + growth_) + Fraction(1, 2))
     exp_terms = math.floor((n - p) * term_ + p * nh_)

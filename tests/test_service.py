@@ -276,12 +276,12 @@ def test_flight_info_of_a_run_without_contributions(tmp_path):
     """A run written before contributions existed (or without them) lists that table with no years."""
     from types import SimpleNamespace
 
-    from arrow_events import EngineOptions, load_config, run
+    from arrow_events import RunOptions, load_config, run
     from arrow_events.service.runs import Run
     from arrow_events.service.server import EventsServer
 
     out = tmp_path / "r1"
-    run(load_config(None), out, [2025], options=EngineOptions(contributions=False))
+    run(load_config(None), out, [2025], options=RunOptions(contributions=False))
     server = SimpleNamespace(store=SimpleNamespace(out=lambda r: out))
     done = Run(id="r1", years=[2025], seed=42, status="done", years_done=[2025])
     contributions = EventsServer._table_info(server, done, "contributions")

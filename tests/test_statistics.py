@@ -1,6 +1,6 @@
 """Hazards on a 50,000-employee census: observed rates within 3 sigma of the configured ones.
 
-Expected probabilities are computed here, in Python, straight from DOMAIN.md's
+Expected probabilities are computed here, in Python, straight from docs/model.md's
 tables and the census, independently of the SQL.
 """
 
@@ -13,8 +13,9 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from arrow_events import from_census, load_config, normalize_census, simulate_years, synthetic_census
+from arrow_events import from_census, load_config, normalize_census, synthetic_census
 from arrow_events.config import PlanDesign
+from arrow_events.engine.year import run_year
 
 N = 50_000
 
@@ -31,7 +32,7 @@ def year_one():
         PlanDesign(plan_design_id="ae_all", auto_enroll=True, auto_enroll_scope="all"),
     ]
     census = normalize_census(synthetic_census(N, seed=11), 2025)
-    result = next(simulate_years(cfg, from_census(census, cfg), [2025]))
+    result = run_year(cfg, 2025, from_census(census, cfg))
     return census, result.events
 
 

@@ -115,7 +115,7 @@ def test_bad_inputs_raise_the_command_lines_message_at_the_call(tmp_path):
     (tmp_path / "plan.toml").write_text("[scenario]\ngrowht = 0.1\n")
     with pytest.raises(UserError, match=r"plan.toml: \[scenario\]: unknown key 'growht'"):
         arrow_events.simulate(raw, str(tmp_path / "plan.toml"))
-    with pytest.raises(UserError, match="--years: expected YEAR or FIRST-LAST"):
+    with pytest.raises(UserError, match="^years: expected YEAR or FIRST-LAST"):
         arrow_events.simulate(raw, years="2027-2025")
 
 

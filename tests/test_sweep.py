@@ -225,7 +225,7 @@ def test_a_failed_run_is_reported_and_the_others_finish(swept, inputs, tmp_path)
     (["--seeds", "seven"], "--seeds: expected seeds like"),
     (["--config", "a.toml", "--config", "a.toml"], "2 configs give the scenario 'baseline-a'"),
     (["--ray-address", "auto"], "--ray-address needs --executor ray"),
-    (["--out", "afile"], "afile: --out exists and is not a directory"),
+    (["--out", "afile"], "--out: afile exists and is not a directory"),
     (["--out", "other"], "other: not a sweep directory"),
     (["--years", "2027-2025"], "--years: expected YEAR or FIRST-LAST"),
 ])

@@ -28,7 +28,7 @@ from arrow_events import load_config, run
 from arrow_events.census.intake import synthetic_census, write_census
 from arrow_events.errors import Interrupted, UserError, WarehouseError
 from arrow_events.warehouse import writer as writer_mod
-from arrow_events.warehouse.parquet import TableStream
+from arrow_events.warehouse.parquet import ParquetFile
 from arrow_events.warehouse.validate import validate_warehouse
 
 FULL = "No space left on device"
@@ -175,14 +175,14 @@ def test_disk_full_on_a_first_year(tmp_path, monkeypatch):
 def test_disk_full_writing_the_manifest_is_completed_by_the_next_run(tmp_path, monkeypatch):
     cfg = load_config(None)
     out = tmp_path / "wh"
-    real = writer_mod._write_json
+    real = writer_mod.write_json
 
     def write_json(path, data):
         if path == writer_mod.manifest_path(out, 2026):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path.parent / f".{path.name}.tmp-1"))
         return real(path, data)
 
-    monkeypatch.setattr(writer_mod, "_write_json", write_json)
+    monkeypatch.setattr(writer_mod, "write_json", write_json)
     with pytest.raises(WarehouseError) as caught:
         run(cfg, out, [2025, 2026, 2027])
     assert str(caught.value) == (f"{out}/manifests/.simulation_year=2026.json.tmp-1: cannot commit year 2026 ({FULL}); "
@@ -294,14 +294,14 @@ def test_validate_and_compare_do_not_refuse_a_directory(tmp_path):
 
 
 def test_ctrl_c_while_staging_keeps_the_finished_years(tmp_path, monkeypatch):
-    real = TableStream.write
+    real = ParquetFile.write
 
     def write(stream, table):
         if ".staging-2026" in str(stream.path):
             raise KeyboardInterrupt
         return real(stream, table)
 
-    monkeypatch.setattr(TableStream, "write", write)
+    monkeypatch.setattr(ParquetFile, "write", write)
     out = tmp_path / "wh"
     with pytest.raises(Interrupted) as caught:
         run(load_config(None), out, [2025, 2026, 2027])

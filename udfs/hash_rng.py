@@ -152,28 +152,12 @@ def _plain(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
-class DrawCounter:
-    """Rows seen by the UDFs, so tests can prove each draw is computed once."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.rows = 0  # rows drawn (hash_rng_key)
-        self.calls = 0  # batches drawn
-        self.keys = 0  # strings hashed (employee_key)
-
-
-DRAWS = DrawCounter()
-
-
 def employee_key(ids: pa.Array) -> pa.Array:
     """employee_id -> int64 key: mix64(fnv1a64(id)), reinterpreted as signed.
 
     The finalizer gives the key full avalanche, so it also serves as a stable id hash.
     """
     ids = _plain(ids)
-    DRAWS.keys += len(ids)
     keys = mix64(fnv1a64(ids)).view(np.int64)
     return pa.array(keys, type=pa.int64(), mask=_null_mask(ids))
 
@@ -181,8 +165,6 @@ def employee_key(ids: pa.Array) -> pa.Array:
 def hash_rng_key(keys: pa.Array, years: pa.Array, streams: pa.Array, seeds: pa.Array) -> pa.Array:
     """Draws from precomputed employee keys; null in any argument gives null."""
     keys, years, streams, seeds = map(_plain, (keys, years, streams, seeds))
-    DRAWS.rows += len(keys)
-    DRAWS.calls += 1
     u = draw_from_key(_as_u64(keys), _as_u64(years), stream_ids(streams), _as_u64(seeds))
     return pa.array(u, type=pa.float64(), mask=_null_mask(keys, years, streams, seeds))
 
@@ -197,8 +179,6 @@ def draw_key(keys: pa.Array, years: pa.Array, seeds: pa.Array) -> pa.Array:
 def draw(draw_keys: pa.Array, streams: pa.Array) -> pa.Array:
     """A stream's draw from draw keys: draw(draw_key(k, y, s), stream) == hash_rng_key(k, y, stream, s)."""
     draw_keys, streams = map(_plain, (draw_keys, streams))
-    DRAWS.rows += len(draw_keys)
-    DRAWS.calls += 1
     u = stream_draw(_as_u64(draw_keys), stream_ids(streams))
     return pa.array(u, type=pa.float64(), mask=_null_mask(draw_keys, streams))
 
@@ -230,16 +210,3 @@ def event_id_text(prefixes: np.ndarray, seqs: np.ndarray) -> pa.Array:
     n = len(h)
     offsets = pa.py_buffer(np.arange(0, 16 * (n + 1), 16, dtype=np.int32).tobytes())
     return pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(text)])
-
-
-def event_id(scenario_keys: pa.Array, design_keys: pa.Array, employee_keys: pa.Array, years: pa.Array,
-             seqs: pa.Array) -> pa.Array:
-    """A stable event id: mix64 folded over five integer keys, as 16 lowercase hex digits.
-
-    Formatted here rather than in SQL so every engine spells it the same way.
-    """
-    parts = [_plain(a) for a in (scenario_keys, design_keys, employee_keys, years, seqs)]
-    prefix = event_id_prefix(*(_as_u64(part).view(np.int64) for part in parts[:4]))
-    ids = event_id_text(prefix, _as_u64(parts[4]).view(np.int64))
-    mask = _null_mask(*parts)
-    return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), ids) if mask is not None else ids

@@ -1,4 +1,4 @@
-"""Census intake: the census contract of DOMAIN.md section 1, and nothing changed silently.
+"""Census intake: the census contract of docs/model.md §1, and nothing changed silently.
 
 Every cell is either read exactly as written or refused with its line (CSV) or
 row (Parquet and Arrow objects). With ``on_bad_rows="skip"`` the rows that break
@@ -24,8 +24,9 @@ import pyarrow.compute as pc
 from arrow_events.census.sources import RawCensus, drop_empty_rows, open_census
 from arrow_events.census.synthetic import synthetic_census, write_census
 from arrow_events.census.values import Parsed, first_cell, is_text, mask, parse_bools, parse_dates, parse_numbers
-from arrow_events.engine.memory import return_freed_memory
-from arrow_events.errors import UserError
+from arrow_events.errors import UserError, first_line
+from arrow_events.options import ON_BAD_ROWS, parse_choice
+from arrow_events.udfs.dates import whole_years_np
 
 __all__ = ["CENSUS_SCHEMA", "Census", "normalize_census", "read_census", "synthetic_census", "write_census"]
 
@@ -38,7 +39,6 @@ OPTIONAL = [
     "eligibility_override",
     "level_id",
 ]
-ON_BAD_ROWS = ("fail", "skip")
 
 # What the rest of the engine sees, whatever the census came in. An active row may carry a
 # termination date on or after the start: a departure already scheduled inside the simulation.
@@ -195,9 +195,7 @@ def read_census(source: Any, start_year: int, *, on_bad_rows: str = "fail", date
     broken rows aside in ``Census.rejects``. ``date_format``: a strptime format for dates that are
     not YYYY-MM-DD, such as ``%m/%d/%Y``. Raises UserError naming the source, column and rows.
     """
-    return_freed_memory()
-    if on_bad_rows not in ON_BAD_ROWS:
-        raise UserError(f"--on-bad-rows: expected one of {', '.join(ON_BAD_ROWS)}, got {on_bad_rows!r}")
+    on_bad_rows = parse_choice(on_bad_rows, "on_bad_rows", ON_BAD_ROWS)
     raw = drop_empty_rows(open_census(source))
     try:
         return _check(raw, start_year, on_bad_rows == "skip", date_format)
@@ -206,7 +204,7 @@ def read_census(source: Any, start_year: int, *, on_bad_rows: str = "fail", date
         types = ", ".join(f"{f.name}: {f.type}" for f in raw.table.schema
                           if f.name.strip().lower() in REQUIRED + OPTIONAL)
         raise UserError(f"{raw.name}: census columns have unusable types ({types}): "
-                        f"{str(e).splitlines()[0]}") from None
+                        f"{first_line(e)}") from None
 
 
 def normalize_census(raw: pa.Table, start_year: int) -> pa.Table:
@@ -395,9 +393,7 @@ def _plausibility(intake: _Intake, keep: np.ndarray, birth: np.ndarray, pay: np.
     """Allowed but unlikely values, one warning line each."""
     name = intake.raw.name
     born = np.where(np.isfinite(birth), birth, 0).astype("datetime64[D]")
-    year_of_birth = born.astype("datetime64[Y]")
-    # whole years completed on Jan 1, as the engine counts them (DOMAIN.md section 1)
-    age = start_year - (year_of_birth.astype(int) + 1970) - (born != year_of_birth.astype("datetime64[D]"))
+    age = whole_years_np(born, start_year)  # on Jan 1, as the engine counts it
     with np.errstate(invalid="ignore"):
         checks = [
             (keep & np.isfinite(birth) & (age < PLAUSIBLE_AGE[0]), "employee_birth_date",

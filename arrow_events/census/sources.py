@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from arrow_events.errors import UserError
+from arrow_events.errors import UserError, first_line
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -76,7 +76,7 @@ def _read_file(path: Path) -> RawCensus:
     except UnicodeDecodeError:
         raise UserError(f"{path}: census is not UTF-8 text ({_first_bad_utf8(path)})") from None
     except (pa.ArrowInvalid, OSError) as e:
-        msg = str(e).splitlines()[0]
+        msg = first_line(e)
         if "utf8" in msg.lower():
             raise UserError(f"{path}: census is not UTF-8 text ({_first_bad_utf8(path)})") from None
         raise UserError(f"{path}: cannot read census: {msg}") from None

@@ -19,7 +19,8 @@ def batch_size_for(rows: int) -> int:
     return SMALL_BATCH_SIZE if rows < SMALL_COHORT else BATCH_SIZE
 
 
-def new_context(threads: int = 2, memory_limit: int | None = None, batch_size: int = BATCH_SIZE) -> SessionContext:
+def new_context(threads: int = 2, memory_limit: int | None = None, batch_size: int = BATCH_SIZE,
+                draws: udfs.DrawCounter | None = None) -> SessionContext:
     """A context with ``threads`` partitions, an optional memory pool limit, and the UDFs registered.
 
     With a limit, sorts and aggregations spill to the OS temp directory; what cannot
@@ -38,7 +39,7 @@ def new_context(threads: int = 2, memory_limit: int | None = None, batch_size: i
     if memory_limit is not None:
         runtime = RuntimeEnvBuilder().with_disk_manager_os().with_fair_spill_pool(memory_limit)
     ctx = SessionContext(config, runtime)
-    udfs.register(ctx)
+    udfs.register(ctx, draws)
     return ctx
 
 

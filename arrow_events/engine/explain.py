@@ -21,7 +21,6 @@ from arrow_events.engine.year import (
     KEPT,
     SHARD_KEEP,
     STAGES,
-    EngineOptions,
     YearPlan,
     compose,
     finish,
@@ -29,7 +28,8 @@ from arrow_events.engine.year import (
     prepare,
 )
 from arrow_events.errors import UserError
-from arrow_events.udfs import DRAWS
+from arrow_events.options import RunOptions
+from arrow_events.udfs import DrawCounter
 
 DUMPABLE = ["cohort", "hire", *STAGES, "events", "snapshot"]
 _DRAW = r"\b(?:draw|hash_rng_key)\("
@@ -47,16 +47,16 @@ def _as_one_shard(plan: YearPlan, cfg: Config, state: CohortState, hires: pa.Tab
 
 def whole_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> YearPlan:
     """The year after its global step, with the whole cohort as its one shard: what explain looks at."""
-    plan = prepare(cfg, year, state, EngineOptions(threads))
+    plan = prepare(cfg, year, state, RunOptions(threads=threads))
     _as_one_shard(plan, cfg, state, global_step(plan))
     return plan
 
 
 def explain_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> str:
     """Each relation's logical and physical plan, cohort scans and draws, after running the year."""
-    plan = prepare(cfg, year, state, EngineOptions(threads))
+    draws = DrawCounter()
+    plan = prepare(cfg, year, state, RunOptions(threads=threads), draws=draws)
     sections, scans, draw_exprs = [], 0, 0
-    DRAWS.reset()
     for step, stages, keep in (("global step", GLOBAL_STAGES, GLOBAL_KEEP), ("shard", STAGES, SHARD_KEEP)):
         if step == "shard":
             hires = plan.ctx.table("hire").to_arrow_table()
@@ -85,7 +85,7 @@ def explain_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -
         f"cohort scans in the executed plans: {scans} (each reader's narrow one in the global step, "
         "one in the shard)",
         f"draw expressions in the executed plans: {draw_exprs}",
-        f"rows drawn: {DRAWS.rows:,} in {DRAWS.calls} UDF batches "
+        f"rows drawn: {draws.rows:,} in {draws.calls} UDF batches "
         f"({c['n_active']:,} employees and {c['hires']:,} hires, each stream once; the termination "
         "key once more in the global step)",
         f"events: {result.events.num_rows:,}; snapshot rows: {result.snapshot.num_rows:,}",

@@ -1,7 +1,7 @@
 """Config -> the small Arrow tables the SQL joins against.
 
 Numbers reach the queries only through these tables and bound $parameters
-(the scenario's scalars), so every DOMAIN.md default is a config value and no
+(the scenario's scalars), so every default of docs/model.md is a config value and no
 SQL text is built from values.
 """
 
@@ -124,9 +124,9 @@ def plan_contributions_table(cfg: Config) -> pa.Table:
     tiers = pa.list_(pa.float64())
     return pa.table({
         "design_rank": pa.array(range(len(designs)), pa.int64()),
-        "match_tier_min": pa.array([[t["employee_min"] for t in d.match_tiers] for d in designs], tiers),
-        "match_tier_max": pa.array([[t["employee_max"] for t in d.match_tiers] for d in designs], tiers),
-        "match_tier_rate": pa.array([[t["match_rate"] for t in d.match_tiers] for d in designs], tiers),
+        "match_tier_min": pa.array([[t.employee_min for t in d.match_tiers] for d in designs], tiers),
+        "match_tier_max": pa.array([[t.employee_max for t in d.match_tiers] for d in designs], tiers),
+        "match_tier_rate": pa.array([[t.match_rate for t in d.match_tiers] for d in designs], tiers),
         "max_match_percentage": pa.array([d.max_match_percentage for d in designs], pa.float64()),
         "match_requires_active_at_year_end": pa.array([d.match_requires_active_at_year_end for d in designs]),
         # in millionths, so that rate x cents is an exact integer

@@ -43,9 +43,11 @@ from arrow_events.engine.context import SMALL_BATCH_SIZE, batch_size_for, new_co
 from arrow_events.engine.memory import return_freed_memory
 from arrow_events.engine.shards import Shard, cut, numbered
 from arrow_events.engine.state import CohortState
-from arrow_events.errors import ResourceLimitError
+from arrow_events.errors import ResourceLimitError, first_line
+from arrow_events.options import DEFAULT_OPTIONS, RunOptions
 from arrow_events.queries import composed, in_dependency_order, parameters, reads, sql
 from arrow_events.schema import CONTRIBUTIONS_SCHEMA
+from arrow_events.udfs import DrawCounter
 
 # One-row relations bound as $parameters of everything after them. termination_cutoff has no
 # row when nobody is drawn: its parameters are then NULL, and no key compares below NULL.
@@ -93,50 +95,6 @@ KEPT_STAGES = [name for name in GLOBAL_STAGES if name in KEPT]
 if any(needs(name) & ({"cohort", *GLOBAL_STAGES} - KEPT) for name in KEPT):
     raise RuntimeError(f"the global step keeps relations that read the cohort: {sorted(KEPT)}")
 SHARD_MATERIALIZED = shared(STAGES)
-ENGINES = ("fused", "legacy")
-# Where a year's shards run: one after another in this process, or as Ray tasks (arrow_events.execute.ray_tasks).
-EXECUTORS = ("local", "ray")
-# Members (cohort and hires) per shard when nothing else says: large enough that per-query
-# overhead is noise, small enough that a shard's relations stay a few hundred MB.
-SHARD_ROWS = 250_000
-# Under a memory limit, a shard gets one member per this many bytes of the limit (so 1GB gives the
-# default 250,000): an estimate on the safe side; the 5M-employee year under 1GB completes with it.
-BYTES_PER_MEMBER = 4_000
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How a year executes; none of it changes a single output byte."""
-
-    threads: int = 2  # DataFusion target partitions
-    engine: str = "fused"  # or "legacy", the per-event baseline
-    memory_limit: int | None = None  # bytes for DataFusion's memory pool; relations then spill to scratch
-    shard_rows: int | None = None  # members per shard; default from the memory limit, else SHARD_ROWS
-    # the one option that changes output: whether the year has a contributions table
-    # (events and snapshot are the same bytes either way)
-    contributions: bool = True
-    executor: str = "local"  # or "ray": each shard a Ray task with a context of its own
-    ray_address: str | None = None  # None: a Ray started in this process; "auto", "ray://host:10001": a cluster
-
-    def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise ValueError(f"unknown engine {self.engine!r}; expected one of {ENGINES}")
-        if self.executor not in EXECUTORS:
-            raise ValueError(f"unknown executor {self.executor!r}; expected one of {EXECUTORS}")
-        if self.ray_address is not None and self.executor != "ray":
-            raise ValueError("a Ray address is only used by the ray executor")
-
-    @property
-    def rows_per_shard(self) -> int:
-        """Members per shard: as asked, else as the memory limit allows, else the default."""
-        if self.shard_rows is not None:
-            return self.shard_rows
-        if self.memory_limit is not None:
-            return max(10_000, min(SHARD_ROWS, self.memory_limit // BYTES_PER_MEMBER))
-        return SHARD_ROWS
-
-
-DEFAULT_OPTIONS = EngineOptions()
 
 
 @dataclass
@@ -179,18 +137,20 @@ class YearTables:
 Materializer = Callable[[str, DataFrame], DataFrame]
 
 
-def prepare(cfg: Config, year: int, state: CohortState, options: EngineOptions = DEFAULT_OPTIONS) -> YearPlan:
-    """A context holding the cohort and every parameter table for ``year``."""
-    ctx = _parameter_context(cfg, year, options, min(state.headcount, options.rows_per_shard))
+def prepare(cfg: Config, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
+            draws: DrawCounter | None = None) -> YearPlan:
+    """A context holding the cohort and every parameter table for ``year`` (its draws counted in ``draws``)."""
+    ctx = _parameter_context(cfg, year, options, min(state.headcount, options.rows_per_shard), draws)
     register_tables(ctx, {"cohort": numbered(state.cohort)})
     return YearPlan(ctx, params.scenario_params(cfg, year), year, len(cfg.plan_designs), options.contributions)
 
 
-def _parameter_context(cfg: Config, year: int, options: EngineOptions, rows: int) -> SessionContext:
+def _parameter_context(cfg: Config, year: int, options: RunOptions, rows: int,
+                       draws: DrawCounter | None = None) -> SessionContext:
     """A context holding every parameter table for ``year``, batches sized for ``rows`` members at a time."""
     # under a memory limit, small batches keep each operator's reservations small enough to spill
     batch = SMALL_BATCH_SIZE if options.memory_limit is not None else batch_size_for(rows)
-    ctx = new_context(options.threads, options.memory_limit, batch)
+    ctx = new_context(options.threads, options.memory_limit, batch, draws)
     register_tables(ctx, params.static_tables(cfg))
     register_tables(ctx, params.year_tables(cfg, year))
     return ctx
@@ -296,35 +256,46 @@ def global_step(plan: YearPlan, keep: Callable[[str], Materializer] = GLOBAL_KEE
     return hires
 
 
-def run_shards(cfg: Config, year: int, state: CohortState,
-               options: EngineOptions = DEFAULT_OPTIONS) -> Iterator[YearTables]:
-    """One year from ``state`` (the cohort at t-1): its shards' tables, in employee_id order.
+@dataclass
+class GlobalStep:
+    """A year after its global step: the scalars it bound and the year's shards, still to be run."""
 
-    The global step always runs here; the shards run here too, or as Ray tasks (``options.executor``).
-    """
-    return_freed_memory()
+    plan: YearPlan | None  # None once released
+    bound: dict[str, pa.Scalar]
+    shards: Iterator[Shard]
+    keep: Callable[[str], Materializer]  # how the shards' relations are kept
+    engine: str
+
+    def release(self) -> None:
+        """Drop the global step's context: shards that run in contexts of their own do not need it."""
+        self.plan = None
+
+
+@contextmanager
+def global_step_of(cfg: Config, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
+                   draws: DrawCounter | None = None) -> Iterator[GlobalStep]:
+    """Run ``year``'s global step from ``state`` (the cohort at t-1); its shards are run by the caller
+    (``local_shards`` here, or ``shard_tables`` anywhere else) before the block ends."""
+    if options.tune_memory:
+        return_freed_memory()
     with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
-        plan = prepare(cfg, year, state, options)
+        plan = prepare(cfg, year, state, options, draws=draws)
         hires = global_step(plan, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
         shards = cut(state, hires, options.rows_per_shard, params.design_ids(cfg))
-        if options.executor == "ray":
-            from arrow_events.execute.ray_tasks import remote_shards  # Ray is imported only when asked for
-
-            bound = plan.bound
-            del plan, hires  # the tasks build contexts of their own: this one need not outlive the global step
-            yield from remote_shards(cfg, year, bound, shards, options)
-        else:
-            yield from _local_shards(plan, shards, _keeper(options, plan, scratch, SHARD_MATERIALIZED), options.engine)
+        del hires
+        yield GlobalStep(plan, plan.bound, shards, _keeper(options, plan, scratch, SHARD_MATERIALIZED), options.engine)
 
 
-def _local_shards(plan: YearPlan, shards: Iterator[Shard], keep: Callable[[str], Materializer],
-                  engine: str) -> Iterator[YearTables]:
+def local_shards(step: GlobalStep) -> Iterator[YearTables]:
     """The shards one after another in the global step's context (its parameter tables and kept relations)."""
+    plan, keep = step.plan, step.keep
+    assert plan is not None, "the global step's context was released"
     # a shard's events are emitted (NumPy) on a thread while DataFusion computes the next one's rows
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-events-emit") as emitter:
         pending: Future[YearTables] | None = None
-        for shard in shards:
-            job = emitter.submit(emitted, plan, *shard_member_rows(plan, shard, keep, engine), shard.number, shard.of)
+        for shard in step.shards:
+            job = emitter.submit(emitted, plan, *shard_member_rows(plan, shard, keep, step.engine), shard.number,
+                                 shard.of)
             if pending is not None:
                 yield pending.result()
             pending = job
@@ -350,10 +321,11 @@ def shard_member_rows(plan: YearPlan, shard: Shard, keep: Callable[[str], Materi
 
 
 def shard_tables(cfg: Config, year: int, bound: dict[str, pa.Scalar], shard: Shard,
-                 options: EngineOptions = DEFAULT_OPTIONS) -> YearTables:
+                 options: RunOptions = DEFAULT_OPTIONS) -> YearTables:
     """One shard of ``year`` in a context of its own, from the scalars the global step bound: what a Ray
     task runs. The rows are those of the same shard run in the global step's context."""
-    return_freed_memory()
+    if options.tune_memory:
+        return_freed_memory()
     with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
         ctx = _parameter_context(cfg, year, options, shard.cohort.num_rows + shard.hires.num_rows)
         plan = YearPlan(ctx, dict(bound), year, len(cfg.plan_designs), options.contributions)
@@ -370,7 +342,7 @@ def _scratch(engine: str, year: int) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _keeper(options: EngineOptions, plan: YearPlan, scratch: Path,
+def _keeper(options: RunOptions, plan: YearPlan, scratch: Path,
             materialized: set[str]) -> Callable[[str], Materializer]:
     """Which relations each engine materializes (the fused engine: ``materialized``), and where."""
     files = to_parquet(scratch, plan.ctx)
@@ -383,9 +355,12 @@ def _keeper(options: EngineOptions, plan: YearPlan, scratch: Path,
     return lambda name: files if name in materialized else as_view
 
 
-def run_year(cfg: Config, year: int, state: CohortState, options: EngineOptions = DEFAULT_OPTIONS) -> YearTables:
-    """Generate one year's events and end-of-year snapshot from ``state``, held whole in memory."""
-    shards = list(run_shards(cfg, year, state, options))
+def run_year(cfg: Config, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
+             draws: DrawCounter | None = None) -> YearTables:
+    """Generate one year's events and end-of-year snapshot from ``state``, held whole in memory (draws
+    counted in ``draws``)."""
+    with global_step_of(cfg, year, state, options, draws=draws) as step:
+        shards = list(local_shards(step))
     return YearTables(year, pa.concat_tables([s.events for s in shards]),
                       pa.concat_tables([s.snapshot for s in shards]), shards[0].counts,
                       contributions=pa.concat_tables([s.contributions for s in shards]) if options.contributions
@@ -405,6 +380,6 @@ def _memory_errors(year: int, relation: str) -> Iterator[None]:
     except Exception as e:
         if "Resources exhausted" not in str(e):
             raise
-        detail = str(e).split("Resources exhausted:", 1)[-1].strip().splitlines()[0]
+        detail = first_line(str(e).split("Resources exhausted:", 1)[-1])
         raise ResourceLimitError(f"year {year} needs more memory than the limit allows, computing {relation} "
                                  f"({detail}); raise --memory-limit or use fewer --threads") from None

@@ -1,7 +1,7 @@
 """The ray executor: a year's shards as Ray tasks, each in a DataFusion context of its own.
 
-The global step runs on the driver (``plans.run_shards``); each shard then goes to a task
-running ``plans.shard_tables``, the per-shard work the local executor does too, from the
+The global step runs on the driver (``execute.shards.year_shards``); each shard then goes to a task
+running ``engine.year.shard_tables``, the per-shard work the local executor does too, from the
 config, the year, the scalars the global step bound and the shard's cohort and hires. The
 tasks' ``YearTables`` come back through Ray's object store and are yielded in shard order,
 so the single writer on the driver writes the same bytes as with the local executor.
@@ -25,10 +25,11 @@ import pyarrow as pa
 
 from arrow_events.config import Config
 from arrow_events.engine.shards import Shard
-from arrow_events.engine.year import EngineOptions, YearTables, shard_tables
-from arrow_events.errors import ResourceLimitError, UserError, os_reason
+from arrow_events.engine.year import YearTables, shard_tables
+from arrow_events.errors import ResourceLimitError, UserError, first_line, os_reason
+from arrow_events.options import OptionError, RunOptions
 
-MISSING_RAY = "--executor ray needs Ray: pip install 'arrow-events[ray]'"
+MISSING_RAY = "executor=ray needs Ray: pip install 'arrow-events[ray]'"
 # Shards submitted ahead of the one being written, per CPU of the cluster: enough to keep every
 # worker busy while the driver writes, few enough that the shards waiting bound the memory.
 IN_FLIGHT_PER_CPU = 2
@@ -63,8 +64,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         ray.init(**options, include_dashboard=False,
                  log_to_driver=False, logging_level=logging.ERROR)
     except ConnectionError as e:
-        raise UserError(f"--ray-address {address}: {str(e).strip().splitlines()[0]}; a cluster with token "
-                        "authentication also needs RAY_AUTH_MODE=token here") from None
+        raise OptionError("ray_address", f"{address}: {first_line(e)}; a cluster with token "
+                          "authentication also needs RAY_AUTH_MODE=token here") from None
     try:
         yield
     finally:
@@ -80,23 +81,12 @@ def _answers(address: str) -> None:
     try:
         socket.create_connection((m.group(1).strip("[]"), int(m.group(2))), timeout=5).close()
     except OSError as e:
-        raise UserError(f"--ray-address {address}: no Ray cluster answers there ({os_reason(e)}); start one with "
-                        "ray start --head, or leave --ray-address out for a local Ray") from None
-
-
-@contextmanager
-def executor_session(options: EngineOptions) -> Iterator[None]:
-    """What a run's executor keeps up across its years: for the ray executor, one Ray session (else each
-    year would start its own)."""
-    if options.executor != "ray":
-        yield
-        return
-    with ray_session(options.ray_address):
-        yield
+        raise OptionError("ray_address", f"{address}: no Ray cluster answers there ({os_reason(e)}); start one "
+                          "with ray start --head, or leave ray_address out for a local Ray") from None
 
 
 def remote_shards(cfg: Config, year: int, bound: dict[str, pa.Scalar], shards: Iterable[Shard],
-                  options: EngineOptions) -> Iterator[YearTables]:
+                  options: RunOptions) -> Iterator[YearTables]:
     """Each shard run as a Ray task; their tables in shard order, with a bounded number of tasks in flight."""
     ray = import_ray()
     with ray_session(options.ray_address):

@@ -16,7 +16,6 @@ when the service stopped is ``interrupted``.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import re
 import secrets
@@ -31,16 +30,17 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from arrow_events.config import Config, census_start, config_from_toml, parse_size, unknown_key
-from arrow_events.engine.year import ENGINES, EngineOptions
+from arrow_events.config import Config, config_from_toml, for_run, load_config
 from arrow_events.errors import UserError, years_text
+from arrow_events.execute.pool import death, start_worker
+from arrow_events.options import RunOptions
 from arrow_events.service.worker import worker_main
-from arrow_events.streams import resolve_config, resolve_years
-from arrow_events.warehouse.writer import manifest_path, recover
+from arrow_events.warehouse.writer import manifest_path, recover, write_json
 
 ACTIVE = ("checking", "running")
 RUN_ID = re.compile(r"[0-9a-f]{12}")
-SIMULATE_KEYS = ("years", "config", "seed", "threads", "engine", "memory_limit", "shard_rows", "on_bad_rows",
+# the run options a simulate command may set (arrow_events.options), besides its config text
+SIMULATE_KEYS = ("years", "seed", "threads", "engine", "memory_limit", "shard_rows", "contributions", "on_bad_rows",
                  "date_format")
 
 
@@ -54,50 +54,20 @@ class SimulateRequest:
 
     cfg: Config
     years: list[int]
-    options: EngineOptions
-    on_bad_rows: str = "fail"
-    date_format: str | None = None
+    options: RunOptions
 
 
 def parse_simulate(body: Any) -> SimulateRequest:
     """Check the simulate command's keys and values; ``config`` is TOML text (never a path on the server)."""
     if not isinstance(body, dict):
         raise UserError('simulate: expected an object, e.g. {"simulate": {"years": "2025-2027", "seed": 7}}')
-    for key in body:
-        if key not in SIMULATE_KEYS:
-            raise unknown_key(key, list(SIMULATE_KEYS), "simulate")
-    text = body.get("config")
+    values = dict(body)
+    text = values.pop("config", None)
     if text is not None and not isinstance(text, str):
         raise UserError("simulate.config: expected TOML text")
-    cfg = resolve_config(config_from_toml(text) if text else None, body.get("seed"))
-    years = resolve_years(body.get("years"), cfg)
-    cfg = census_start(cfg, years[0])
-    threads = _whole(body, "threads", 2, 1, 256)
-    engine = body.get("engine", "fused")
-    if engine not in ENGINES:
-        raise UserError(f"simulate.engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
-    limit = body.get("memory_limit")
-    if limit is not None and not isinstance(limit, str):
-        raise UserError(f"simulate.memory_limit: expected a size like \"1GB\", got {limit!r}")
-    memory = parse_size(limit) if limit else cfg.memory_limit_bytes
-    shard_rows = _whole(body, "shard_rows", None, 1, None)
-    on_bad_rows = body.get("on_bad_rows", "fail")
-    if on_bad_rows not in ("fail", "skip"):
-        raise UserError(f"simulate.on_bad_rows: expected fail or skip, got {on_bad_rows!r}")
-    date_format = body.get("date_format")
-    if date_format is not None and not isinstance(date_format, str):
-        raise UserError(f"simulate.date_format: expected a strptime format, got {date_format!r}")
-    return SimulateRequest(cfg, years, EngineOptions(threads, engine, memory, shard_rows), on_bad_rows, date_format)
-
-
-def _whole(body: dict[str, Any], key: str, default: int | None, low: int, high: int | None) -> int | None:
-    value = body.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-        bound = f"{low}-{high}" if high is not None else f"at least {low}"
-        raise UserError(f"simulate.{key}: expected a whole number {bound}, got {value!r}")
-    return value
+    options = RunOptions.from_values(values, SIMULATE_KEYS, where="simulate")
+    cfg, years, options = for_run(config_from_toml(text) if text else load_config(None), options, census=True)
+    return SimulateRequest(cfg, years, options)
 
 
 @dataclass
@@ -137,7 +107,6 @@ class RunStore:
         self._runs: dict[str, Run] = {}
         self._starting = 0  # runs between their slot being taken and their process answering
         self._stopping = False
-        self._mp = multiprocessing.get_context("spawn")
         self._spare: tuple[BaseProcess, Connection] | None = None
         for path in sorted(self.records.glob("*.json")):
             self._load(path)
@@ -167,10 +136,7 @@ class RunStore:
         self._runs[run.id] = run
 
     def _save(self, run: Run) -> None:
-        path = self.records / f"{run.id}.json"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(run.record(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_json(self.records / f"{run.id}.json", run.record())
 
     def runs(self) -> list[Run]:
         with self._cond:
@@ -234,11 +200,7 @@ class RunStore:
         return run
 
     def _spawn_spare(self) -> None:
-        parent, child = self._mp.Pipe()
-        process = self._mp.Process(target=worker_main, args=(child,), daemon=True, name="arrow-events-run")
-        process.start()
-        child.close()
-        self._spare = (process, parent)
+        self._spare = start_worker(worker_main, name="arrow-events-run")
 
     def _take_spare(self) -> tuple[BaseProcess, Connection]:
         """The spare worker if it is alive, else a new one. The next spare is started once a run ends
@@ -269,9 +231,7 @@ class RunStore:
         census.unlink(missing_ok=True)
         with self._cond:
             if run.active:
-                code = run.process.exitcode
-                why = " (killed: out of memory?)" if code == -9 else ""
-                run.status, run.error = "failed", f"the run's process ended before finishing, exit code {code}{why}"
+                run.status, run.error = "failed", f"the run ended before finishing: {death(run.process.exitcode)}"
             if run.status != "refused":
                 _tidy(self.out(run))
                 if run.id in self._runs:

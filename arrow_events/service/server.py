@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pyarrow.parquet as pq
 
-from arrow_events.errors import ResourceLimitError, UserError, os_reason
+from arrow_events.errors import ResourceLimitError, UserError, error_line, first_line, os_reason
 from arrow_events.schema import TABLES
 from arrow_events.service.runs import Run, RunStore, ServerBusy, parse_simulate
 from arrow_events.warehouse.sql import plan_query, run_query
@@ -173,23 +173,18 @@ class EventsServer(flight.FlightServerBase):
             body = action.body.to_pybytes() if action.body is not None else b""
             run = self.store.get(_json(body, f"action {action.type}").get("run"))
             if action.type == "status":
-                result = _status(run)
+                result = run.record()
             elif action.type == "validate":
                 report = validate_warehouse(self.store.wait_ended(run))
                 result = {"run": run.id, "status": run.status, "ok": report.ok, "years": report.years,
                           "violations": len(report.violations), "report": report.render()}
             elif action.type == "cancel":
                 self.store.cancel(run)
-                result = _status(run)
+                result = run.record()
             else:
                 self.store.drop(run)
                 result = {"run": run.id, "dropped": True}
             return [flight.Result(json.dumps(result).encode())]
-
-
-def _status(run: Run) -> dict[str, Any]:
-    return {"run": run.id, "status": run.status, "years": run.years, "years_done": sorted(run.years_done),
-            "seed": run.seed, "error": run.error, "census": run.census, "year_summaries": run.year_summaries}
 
 
 def _json(raw: bytes, what: str) -> dict[str, Any]:
@@ -230,7 +225,7 @@ def _save_stream(reader: flight.MetadataRecordBatchReader, path: Path) -> None:
                 if chunk.data is not None:
                     out.write_batch(chunk.data)
     except pa.ArrowInvalid as e:
-        raise UserError(f"census: cannot read the uploaded stream ({str(e).splitlines()[0]})") from None
+        raise UserError(f"census: cannot read the uploaded stream ({first_line(e)})") from None
 
 
 def _flight_safe(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
@@ -256,8 +251,7 @@ def flight_errors() -> Iterator[None]:
         raise flight.FlightServerError(str(e), str(e).encode()) from None
     except Exception as e:
         traceback.print_exc(file=sys.stderr)
-        first = (str(e).strip().splitlines() or [""])[0]
-        message = f"internal error: {type(e).__name__}: {first}"
+        message = f"internal error: {error_line(e)}"
         raise flight.FlightInternalError(message, message.encode()) from None
 
 
@@ -273,7 +267,7 @@ def serve(options: ServeOptions, ready: Callable[[str], None] | None = None) -> 
                               tls_certificates=tls, middleware=middleware)
     except (pa.ArrowException, OSError) as e:
         store.stop()
-        raise UserError(f"{options.host}:{options.port}: cannot serve there ({str(e).splitlines()[0]})") from None
+        raise UserError(f"{options.host}:{options.port}: cannot serve there ({first_line(e)})") from None
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

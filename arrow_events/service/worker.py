@@ -12,10 +12,6 @@ writer), reporting each committed year. Messages on the pipe are tuples:
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -23,29 +19,19 @@ from typing import Any
 import pyarrow as pa
 
 from arrow_events.census.intake import Census, read_census
-from arrow_events.errors import ResourceLimitError, UserError
+from arrow_events.engine.memory import return_freed_memory
+from arrow_events.errors import ResourceLimitError, UserError, error_line
 from arrow_events.simulation import YearReport, run
 
 
-def worker_main(conn: Connection) -> None:
-    """A spare worker: the imports above are done; wait for one job, run it, exit."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when a run stops
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+def worker_main(conn: Connection) -> int:
+    """A spare worker (``execute.pool.start_worker``): the imports above are done; wait for one job, run it."""
+    return_freed_memory()  # the service's own process: Arrow's and glibc's allocators tuned (engine.memory)
     try:
         job = conn.recv()
     except (EOFError, OSError):
-        os._exit(0)
-    code = run_job(conn, job)
-    conn.close()
-    # like the CLI after a DataFusion failure: leave without interpreter shutdown (DATAFUSION_NOTES.md)
-    os._exit(code)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Die with the service, so no orphan keeps writing a run the service no longer tracks."""
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
+        return 0
+    return run_job(conn, job)
 
 
 def run_job(conn: Connection, job: dict[str, Any]) -> int:
@@ -54,22 +40,21 @@ def run_job(conn: Connection, job: dict[str, Any]) -> int:
     try:
         with pa.memory_map(str(job["census"])) as source:
             table = pa.ipc.open_file(source).read_all()
-        census = read_census(table, req.cfg.scenario.start_year, on_bad_rows=req.on_bad_rows,
-                             date_format=req.date_format)
+        census = read_census(table, req.cfg.scenario.start_year, on_bad_rows=req.options.on_bad_rows,
+                             date_format=req.options.date_format)
     except UserError as e:
         conn.send(("refused", str(e)))
         return 2
     del table
     conn.send(("checked", census_summary(census)))
     try:
-        report = run(req.cfg, Path(job["out"]), req.years, census, options=req.options,
+        report = run(req.cfg, Path(job["out"]), census=census, options=req.options.replace(years=req.years),
                      progress=lambda y: conn.send(("year", year_summary(y))))
     except (UserError, ResourceLimitError) as e:
         conn.send(("failed", str(e)))
         return 3 if isinstance(e, ResourceLimitError) else 2
     except Exception as e:  # reported to the client as one line; the service keeps serving
-        first = (str(e).strip().splitlines() or [""])[0]
-        conn.send(("failed", f"{type(e).__name__}: {first}"))
+        conn.send(("failed", error_line(e)))
         return 1
     conn.send(("done", {"seconds": round(report.total_s, 3)}))
     return 0

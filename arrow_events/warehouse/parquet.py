@@ -42,7 +42,7 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
     }
 
 
-class TableStream:
+class ParquetFile:
     """One table's file: rows buffered to whole row groups, encoded in order on its own thread."""
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
@@ -107,24 +107,15 @@ class TableStream:
         self._writer.close()
 
 
-def write_whole(table: pa.Table, path: Path) -> None:
-    """A table already whole, written exactly as a stream of it would be."""
-    stream = TableStream(path, table.schema)
-    try:
-        stream.write(table)
-    finally:
-        stream.close()
-
-
 class YearStage:
     """A year's tables streaming into its staging directory, ``<staging>/<table>/part-0.parquet``."""
 
     def __init__(self, staging: Path, schemas: dict[str, pa.Schema], data_file: str) -> None:
         self.staging = staging
-        self.streams: dict[str, TableStream] = {}
+        self.streams: dict[str, ParquetFile] = {}
         for name, schema in schemas.items():
             (staging / name).mkdir(parents=True)
-            self.streams[name] = TableStream(staging / name / data_file, schema)
+            self.streams[name] = ParquetFile(staging / name / data_file, schema)
 
     def write(self, name: str, table: pa.Table) -> None:
         self.streams[name].write(table)

@@ -19,9 +19,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from arrow_events.errors import UserError
+from arrow_events.queries import sql
 from arrow_events.warehouse.sql import warehouse_context
 from arrow_events.warehouse.writer import existing_years, replace_atomically
-from arrow_events.queries import sql
 
 METRICS_FILE, CSV_FILE, CHART_FILE = "metrics.parquet", "metrics.csv", "metrics.png"
 # how the terminal table shows each column: (heading, format)
@@ -42,14 +42,17 @@ _SHOWN = {
 }
 
 
-def yearly_metrics(out: str | Path, threads: int = 2) -> pa.Table:
-    """The report's metrics per year and plan design, for every year the warehouse ``out`` holds."""
+def yearly_metrics(out: str | Path) -> pa.Table:
+    """The report's metrics per year and plan design, for every year the warehouse ``out`` holds.
+
+    One partition: float sums and means then add up in one order, so the same warehouse gives the
+    same bits (a sweep's metrics equal the report's) whatever the machine's cores."""
     out = Path(out)
     if not existing_years(out, "snapshot"):
         raise UserError(f"{out}: not an arrow-events warehouse with a simulated year "
                         f"(no snapshot/simulation_year=<year>/ inside); write one with: arrow-events run --out {out}")
     # a warehouse written before contributions existed, or without them: the amounts come out empty
-    ctx = warehouse_context(out, threads, empty_when_missing=True)
+    ctx = warehouse_context(out, 1, empty_when_missing=True)
     return ctx.sql(sql("yearly_metrics")).to_arrow_table()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 from datafusion import DataFrame, RuntimeEnvBuilder, SessionConfig, SessionContext, SQLOptions
 
-from arrow_events.errors import ResourceLimitError, UserError
+from arrow_events.errors import ResourceLimitError, UserError, first_line
 from arrow_events.schema import TABLES
 from arrow_events.warehouse.writer import existing_years
 
@@ -48,7 +48,7 @@ def plan_query(out: Path, sql: str, memory_limit: int, threads: int = 2) -> Data
     try:
         return ctx.sql_with_options(sql, READ_ONLY)
     except Exception as e:  # DataFusion raises plain exceptions with its own message
-        raise UserError(f"query: {_first_line(e)}") from None
+        raise UserError(f"query: {first_line(e)}") from None
 
 
 def run_query(out: Path, sql: str, memory_limit: int, threads: int = 2) -> pa.RecordBatchReader:
@@ -75,10 +75,5 @@ def _batches(stream: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
 def _execution_error(e: Exception) -> Exception:
     if "Resources exhausted" in str(e):
         return ResourceLimitError(f"query: needs more memory than the server allows its queries "
-                                  f"(--query-memory): {_first_line(e)}")
-    return UserError(f"query: {_first_line(e)}")
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+                                  f"(--query-memory): {first_line(e)}")
+    return UserError(f"query: {first_line(e)}")

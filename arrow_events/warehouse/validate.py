@@ -1,4 +1,4 @@
-"""Check a warehouse against the output contract and the DOMAIN.md invariants.
+"""Check a warehouse against the output contract and the invariants of docs/model.md.
 
 Everything here is recomputed from the files themselves (and the config stored in
 each year's manifest), independently of the engine's SQL.
@@ -20,12 +20,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from arrow_events.warehouse import validate_contributions
 from arrow_events.config import Config, config_from_dict
-from arrow_events.errors import UserError
-from arrow_events.warehouse.manifest import YearManifest, read_manifest
+from arrow_events.errors import UserError, first_line
 from arrow_events.schema import EVENT_TYPES, KEYS, MOMENT_STRIDE, REQUIRED_TABLES, TABLES
-from arrow_events.warehouse.writer import DATA_FILE, LOCK_FILE, REJECTS, STAGING_PREFIX, manifest_path, partition_dir, sha256_file
+from arrow_events.warehouse import validate_contributions
+from arrow_events.warehouse.manifest import YearManifest, read_manifest
+from arrow_events.warehouse.writer import (
+    DATA_FILE,
+    LOCK_FILE,
+    REJECTS,
+    STAGING_PREFIX,
+    manifest_path,
+    partition_dir,
+    sha256_file,
+)
 
 CHECKS = ["layout", "manifest", "schema", "keys", "order", "termination", "headcount", "continuity", "contributions"]
 
@@ -79,8 +87,19 @@ def validate_warehouse(out: str | Path) -> ValidationReport:
     if not out.is_dir():
         report.add("layout", str(out), "not a directory")
         return report
-    years = _check_layout(out, report)
-    report.years = years
+    report.years = _check_layout(out, report)
+    tables, manifests = _read_years(out, report.years, report)
+    for (name, year), table in tables.items():
+        _check_keys_and_order(name, year, table, report)
+    for year in report.years:
+        if ("events", year) in tables and ("snapshot", year) in tables:
+            _check_year(year, tables, manifests.get(year), report)
+    return report
+
+
+def _read_years(out: Path, years: list[int], report: ValidationReport
+                ) -> tuple[dict[tuple[str, int], pa.Table], dict[int, YearManifest]]:
+    """Each year's tables (checked against their schema and manifest) and manifests, as far as readable."""
     tables: dict[tuple[str, int], pa.Table] = {}
     manifests: dict[int, YearManifest] = {}
     for year in years:
@@ -92,24 +111,25 @@ def validate_warehouse(out: str | Path) -> ValidationReport:
             if table is not None:
                 tables[(name, year)] = table
                 report.files += 1
-    for (name, year), table in tables.items():
-        _check_keys_and_order(name, year, table, report)
-    for year in years:
-        events, snapshot = tables.get(("events", year)), tables.get(("snapshot", year))
-        if events is not None and snapshot is not None:
-            _check_termination(year, events, snapshot, report)
-            prior = tables.get(("snapshot", year - 1))
-            _check_scheduled(year, events, snapshot, prior, report)
-            cfg = _manifest_config(year, manifests[year], report) if year in manifests else None
-            if cfg is not None:
-                _check_headcount(year, events, snapshot, prior, cfg, manifests[year], report)
-            if prior is not None:
-                _check_continuity(year, prior, snapshot, report)
-            contributions = tables.get(("contributions", year))
-            if cfg is not None and contributions is not None:
-                for where, detail in validate_contributions.check(year, contributions, snapshot, cfg):
-                    report.add("contributions", where, detail)
-    return report
+    return tables, manifests
+
+
+def _check_year(year: int, tables: dict[tuple[str, int], pa.Table], manifest: YearManifest | None,
+                report: ValidationReport) -> None:
+    """The invariants of one year: within it, against the year before, and against its config."""
+    events, snapshot = tables[("events", year)], tables[("snapshot", year)]
+    _check_termination(year, events, snapshot, report)
+    prior = tables.get(("snapshot", year - 1))
+    _check_scheduled(year, events, snapshot, prior, report)
+    cfg = _manifest_config(year, manifest, report) if manifest is not None else None
+    if cfg is not None:
+        _check_headcount(year, events, snapshot, prior, cfg, manifest, report)
+    if prior is not None:
+        _check_continuity(year, prior, snapshot, report)
+    contributions = tables.get(("contributions", year))
+    if cfg is not None and contributions is not None:
+        for where, detail in validate_contributions.check(year, contributions, snapshot, cfg):
+            report.add("contributions", where, detail)
 
 
 def _manifest_config(year: int, manifest: YearManifest, report: ValidationReport) -> Config | None:
@@ -124,7 +144,22 @@ def _manifest_config(year: int, manifest: YearManifest, report: ValidationReport
 
 
 def _check_layout(out: Path, report: ValidationReport) -> list[int]:
-    years_by_table: dict[str, set[int]] = {}
+    """The warehouse's entries, tables and manifests; returns every year any of them holds."""
+    _check_entries(out, report)
+    years_by_table = {name: _table_years(out / name, name in REQUIRED_TABLES, report) for name in TABLES}
+    manifest_years = _manifest_years(out / "manifests", report)
+    present = {name: ys for name, ys in years_by_table.items() if ys is not None}
+    years = sorted(set().union(*present.values(), manifest_years))
+    for year in years:
+        missing = [n for n, ys in present.items() if year not in ys and n in REQUIRED_TABLES]
+        if year not in manifest_years:
+            missing.append("manifest")
+        if missing:
+            report.add("layout", f"year {year}", f"missing: {', '.join(missing)}")
+    return years
+
+
+def _check_entries(out: Path, report: ValidationReport) -> None:
     for entry in sorted(out.iterdir()):
         if entry.name.startswith(STAGING_PREFIX):
             report.add("layout", str(entry), "interrupted write: the next `arrow-events run` completes or removes it")
@@ -134,41 +169,39 @@ def _check_layout(out: Path, report: ValidationReport) -> list[int]:
                 report.add("layout", str(entry), f"expected only {REJECTS.name}, found {sorted(stray)}")
         elif entry.name not in (*TABLES, "manifests", LOCK_FILE):
             report.add("layout", str(entry), "stray entry in the warehouse")
-    for name in TABLES:
-        root = out / name
-        if not root.is_dir():
-            if name in REQUIRED_TABLES:  # the others are there when a year's manifest lists them
-                years_by_table[name] = set()
-                report.add("layout", str(root), "missing table directory")
+
+
+def _table_years(root: Path, required: bool, report: ValidationReport) -> set[int] | None:
+    """The years of one table's partitions; None when an optional table is absent (its manifests say so)."""
+    if not root.is_dir():
+        if required:
+            report.add("layout", str(root), "missing table directory")
+            return set()
+        return None
+    years = set()
+    for d in sorted(root.iterdir()):
+        year = _year_of(d.name, "simulation_year=", "")
+        if year is None or not d.is_dir():
+            report.add("layout", str(d), "stray entry (expected simulation_year=<year>/ directories only)")
             continue
-        years_by_table[name] = set()
-        for d in sorted(root.iterdir()):
-            year = _year_of(d.name, "simulation_year=", "")
-            if year is None or not d.is_dir():
-                report.add("layout", str(d), "stray entry (expected simulation_year=<year>/ directories only)")
-                continue
-            years_by_table[name].add(year)
-            names = sorted(p.name for p in d.iterdir())
-            if names != [DATA_FILE]:
-                report.add("layout", str(d), f"expected exactly {DATA_FILE}, found {names}")
-    manifest_years: set[int] = set()
-    mroot = out / "manifests"
-    if mroot.is_dir():
-        for p in sorted(mroot.iterdir()):
-            year = _year_of(p.name, "simulation_year=", ".json")
-            if year is None:
-                report.add("layout", str(p), "stray entry in manifests/")
-            else:
-                manifest_years.add(year)
-    else:
-        report.add("layout", str(mroot), "missing manifests directory")
-    years = sorted(set().union(*years_by_table.values(), manifest_years))
-    for year in years:
-        missing = [n for n, ys in years_by_table.items() if year not in ys and n in REQUIRED_TABLES]
-        if year not in manifest_years:
-            missing.append("manifest")
-        if missing:
-            report.add("layout", f"year {year}", f"missing: {', '.join(missing)}")
+        years.add(year)
+        names = sorted(p.name for p in d.iterdir())
+        if names != [DATA_FILE]:
+            report.add("layout", str(d), f"expected exactly {DATA_FILE}, found {names}")
+    return years
+
+
+def _manifest_years(root: Path, report: ValidationReport) -> set[int]:
+    if not root.is_dir():
+        report.add("layout", str(root), "missing manifests directory")
+        return set()
+    years = set()
+    for p in sorted(root.iterdir()):
+        year = _year_of(p.name, "simulation_year=", ".json")
+        if year is None:
+            report.add("layout", str(p), "stray entry in manifests/")
+        else:
+            years.add(year)
     return years
 
 
@@ -207,7 +240,7 @@ def _read_checked(out: Path, name: str, year: int, schema: pa.Schema, manifest: 
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as e:
-        report.add("manifest", where, f"unreadable Parquet ({str(e).splitlines()[0]})")
+        report.add("manifest", where, f"unreadable Parquet ({first_line(e)})")
         return None
     if manifest is not None and name in manifest.files:
         rows = manifest.files[name]["rows"]
@@ -301,7 +334,7 @@ def _check_termination(year: int, events: pa.Table, snapshot: pa.Table, report: 
 
 
 def expected_counts(n: int, p: int, scenario: Any, scheduled: int = 0) -> dict[str, int]:
-    """DOMAIN.md section 4 workforce counts, in exact rational arithmetic.
+    """docs/model.md §4 workforce counts, in exact rational arithmetic.
 
     ``scheduled`` cohort members leave on known dates this year. They count toward the
     experienced terminations; when they are more than DOMAIN's count, they are the count

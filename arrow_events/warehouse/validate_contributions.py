@@ -1,4 +1,4 @@
-"""validate's checks of a year's contributions table (DOMAIN.md section 7) against its snapshot.
+"""validate's checks of a year's contributions table (docs/model.md §7) against its snapshot.
 
 Recomputed in NumPy from the files and the config the year's manifest holds, not from the
 engine's SQL: one row per snapshot row; plan compensation within the 401(a)(17) limit;
@@ -34,7 +34,7 @@ def _half_up(x: np.ndarray) -> np.ndarray:
 def _tiered(rate: np.ndarray, design: PlanDesign) -> np.ndarray:
     share = np.zeros(len(rate))
     for t in design.match_tiers:
-        share += t["match_rate"] * np.maximum(0.0, np.minimum(rate, t["employee_max"]) - t["employee_min"])
+        share += t.match_rate * np.maximum(0.0, np.minimum(rate, t.employee_max) - t.employee_min)
     return share
 
 

@@ -50,8 +50,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from arrow_events.errors import UserError, WarehouseError, os_reason
-from arrow_events.warehouse.manifest import YearManifest, read_manifest
 from arrow_events.schema import REQUIRED_TABLES, TABLES
+from arrow_events.warehouse.manifest import YearManifest, read_manifest
 from arrow_events.warehouse.parquet import YearStage
 
 DATA_FILE = "part-0.parquet"
@@ -153,15 +153,6 @@ def failpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def write_year(out: Path, year: int, tables: dict[str, pa.Table], manifest: YearManifest,
-               on_commit: Callable[[], None] | None = None) -> YearManifest:
-    """Write ``tables`` (name -> contract table), each whole, as year ``year``; returns the manifest written."""
-    with staged_year(out, year, {name: t.schema for name, t in tables.items()}) as stage:
-        for name, table in tables.items():
-            stage.write(name, table)
-    return commit_year(out, year, stage, manifest, on_commit)
-
-
 @contextmanager
 def staged_year(out: Path, year: int, schemas: dict[str, pa.Schema]) -> Iterator[YearStage]:
     """Step 1: a year's tables stream into ``.staging-<year>/`` while the block writes them, shard by shard.
@@ -207,7 +198,7 @@ def commit_year(out: Path, year: int, stage: YearStage, manifest: YearManifest,
     with _discarded_on_failure(staging, year):
         files = {name: _file_entry(stream.path, year, name, stream.rows) for name, stream in stage.streams.items()}
         manifest = replace(manifest, files=files)
-        _write_json(staging / JOURNAL, manifest.to_json())
+        write_json(staging / JOURNAL, manifest.to_json())
         failpoint(f"journaled:{year}")
     try:
         with ctrl_c_held():
@@ -229,7 +220,7 @@ def _roll_forward(out: Path, year: int, staging: Path, manifest: YearManifest) -
     for name in OPTIONAL_TABLES:  # a table this year no longer has goes: it would describe another run
         if name not in manifest.files and partition_dir(out, name, year).exists():
             _park(partition_dir(out, name, year), staging / f"old-{name}")
-    _write_json(manifest_path(out, year), manifest.to_json())
+    write_json(manifest_path(out, year), manifest.to_json())
     failpoint(f"committed:{year}")
     shutil.rmtree(staging)
 
@@ -341,7 +332,8 @@ def _park(target: Path, old: Path) -> None:
     os.rename(target, old)
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """A JSON record (a manifest, a run's record): replaced whole and durable, never seen half-written."""
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 

@@ -1,0 +1,39 @@
+"""A year's shards on the executor the options name: the global step here, then the shards here
+(``local``) or as Ray tasks (``ray``), yielded in shard order either way, so the single writer
+writes the same bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from arrow_events.config import Config
+from arrow_events.engine.state import CohortState
+from arrow_events.engine.year import YearTables, global_step_of, local_shards
+from arrow_events.options import DEFAULT_OPTIONS, RunOptions
+
+
+def year_shards(cfg: Config, year: int, state: CohortState,
+                options: RunOptions = DEFAULT_OPTIONS) -> Iterator[YearTables]:
+    """One year from ``state`` (the cohort at t-1): its shards' tables, in employee_id order."""
+    with global_step_of(cfg, year, state, options) as step:
+        if options.executor == "ray":
+            from arrow_events.execute.ray_tasks import remote_shards  # Ray is imported only when asked for
+
+            step.release()  # the tasks build contexts of their own: this one need not outlive the global step
+            yield from remote_shards(cfg, year, step.bound, step.shards, options)
+        else:
+            yield from local_shards(step)
+
+
+@contextmanager
+def executor_session(options: RunOptions) -> Iterator[None]:
+    """What a run's executor keeps up across its years: for the ray executor, one Ray session (else each
+    year would start its own). A missing Ray, or a cluster not found, is refused on entering."""
+    if options.executor != "ray":
+        yield
+        return
+    from arrow_events.execute.ray_tasks import ray_session
+
+    with ray_session(options.ray_address):
+        yield

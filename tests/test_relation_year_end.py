@@ -1,0 +1,283 @@
+"""The year-end relations of queries/ on given rows: member_year (nothing after termination),
+snapshot (the state the year ends in), contributions (the edges test_contributions leaves) and
+yearly_metrics (the report over a warehouse's tables), docs/model.md §4, §6 and §7.
+
+As in test_relations: hand-written input rows registered under the names a file reads, one file
+run, the expected rows worked out here from the rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from datafusion import SessionConfig, SessionContext
+from test_relations import YEAR, given, rows, year_plan
+
+from arrow_events.queries import sql
+from arrow_events.schema import CONTRIBUTIONS_SCHEMA, SNAPSHOT_SCHEMA
+
+d = dt.date
+JAN1, DEC31 = d(YEAR, 1, 1), d(YEAR, 12, 31)
+
+# every branch's date column, as deferral_change leaves it for member_year
+EVENT_DATES = ["eligibility_on", "enrollment_on", "opt_out_on", "escalation_on", "deferral_change_on",
+               "promotion_on", "merit_on"]
+
+
+# --- member_year ---------------------------------------------------------------------------------------------
+
+def branch_row(ix: int, employee_id: str, termination: dt.date | None = None, new_hire: bool = False,
+               **on: dt.date) -> dict:
+    """A deferral_change row with every column member_year reads: each branch's date in ``on``."""
+    row = {
+        "member_ix": ix, "design_rank": 0, "plan_design_id": "standard", "plan_design_key": 7,
+        "employee_id": employee_id, "employee_key": 11 + ix, "age": 40, "tenure": 0 if new_hire else 5,
+        "age_band": "35-44", "tenure_band": "<2" if new_hire else "5-9", "level_id": 2,
+        "compensation_cents": 10_000_000, "deferral_rate": 0.0, "hire_date": d(YEAR, 3, 1) if new_hire else
+        d(2020, 1, 1), "birth_date": d(1984, 6, 1), "scheduled_termination_date": None, "enrollment_date": None,
+        "opted_out": False, "auto_escalation_opt_out": False, "eligibility_override": None,
+        "eligibility_date": None, "is_new_hire": new_hire,
+        "enrollment_category": "auto_enrollment" if "enrollment_on" in on else None,
+        "enrollment_deferral_rate": 0.06 if "enrollment_on" in on else None, "enrollment_probability": None,
+        "opt_out_deferral_rate": 0.0 if "opt_out_on" in on else None, "opt_out_probability": None,
+        "escalation_deferral_rate": 0.04 if "escalation_on" in on else None,
+        "deferral_change_deferral_rate": 0.06 if "deferral_change_on" in on else None,
+        "deferral_change_probability": None,
+        "promotion_level_id": 3 if "promotion_on" in on else None,
+        "promotion_compensation_cents": 12_000_000 if "promotion_on" in on else None,
+        "promotion_probability": None,
+        "merit_compensation_cents": 12_480_000 if "merit_on" in on else None,
+        "termination_on": termination, "termination_category": "experienced_termination" if termination else None,
+        "u_extra": 0.5,  # a working column member_year leaves behind
+    }
+    row.update({k: on.get(k) for k in EVENT_DATES})
+    return row
+
+
+def test_member_year_drops_every_event_dated_after_the_termination():
+    everything = {"escalation_on": JAN1, "promotion_on": d(YEAR, 2, 1), "eligibility_on": d(YEAR, 3, 3),
+                  "deferral_change_on": d(YEAR, 4, 1), "merit_on": d(YEAR, 7, 15)}
+    hire_events = {"eligibility_on": d(YEAR, 3, 1), "enrollment_on": d(YEAR, 4, 15), "opt_out_on": d(YEAR, 5, 15)}
+    given_rows = [
+        branch_row(0, "stays", **everything),
+        branch_row(1, "left_feb1", termination=d(YEAR, 2, 1), **everything),  # the promotion that day stays
+        branch_row(2, "left_jan31", termination=d(YEAR, 1, 31), **everything),
+        branch_row(3, "left_jul15", termination=d(YEAR, 7, 15), **everything),  # merit on its last day stays
+        branch_row(4, "hire_left_apr14", termination=d(YEAR, 4, 14), new_hire=True, **hire_events),
+        branch_row(5, "hire_left_apr15", termination=d(YEAR, 4, 15), new_hire=True, **hire_events),
+        branch_row(6, "hire_stays", new_hire=True, **hire_events),
+    ]
+    got = {r["employee_id"]: r for r in rows(year_plan(), "member_year", deferral_change=given(given_rows))}
+    kept = {k: {c for c in EVENT_DATES if r[c] is not None} for k, r in got.items()}
+    assert kept == {
+        "stays": set(everything),
+        "left_feb1": {"escalation_on", "promotion_on"},
+        "left_jan31": {"escalation_on"},
+        "left_jul15": set(everything),
+        "hire_left_apr14": {"eligibility_on"},
+        "hire_left_apr15": {"eligibility_on", "enrollment_on"},  # the opt-out a month later is gone
+        "hire_stays": set(hire_events),
+    }
+    for given_row in given_rows:  # what is kept keeps its date; the termination itself is untouched
+        r = got[given_row["employee_id"]]
+        assert all(r[c] == given_row[c] for c in kept[r["employee_id"]])
+        assert r["termination_on"] == given_row["termination_on"]
+    # the hire event is the hire date, for this year's hires only
+    assert {k: r["hire_on"] for k, r in got.items() if r["hire_on"]} == {
+        k: d(YEAR, 3, 1) for k in ("hire_left_apr14", "hire_left_apr15", "hire_stays")}
+    assert "u_extra" not in got["stays"] and "is_new_hire" not in got["stays"]
+
+
+# --- snapshot ------------------------------------------------------------------------------------------------
+
+def year_row(ix: int, employee_id: str, rank: int = 0, **values: object) -> dict:
+    """A member_year row: a level-2 member paid 100,000 at Jan 1, at ``values``' rate and events."""
+    row = {"member_ix": ix, "design_rank": rank, "plan_design_id": ["a", "b"][rank], "employee_id": employee_id,
+           "hire_date": d(2020, 1, 1), "birth_date": d(1984, 6, 1), "termination_on": None,
+           "scheduled_termination_date": None, "level_id": 2, "compensation_cents": 10_000_000,
+           "deferral_rate": 0.0, "enrollment_date": None, "opted_out": False, "auto_escalation_opt_out": False,
+           "eligibility_override": None, "eligibility_date": d(2020, 1, 1)}
+    for branch, fields in {"promotion": ["level_id", "compensation_cents"], "merit": ["compensation_cents"],
+                           "enrollment": ["deferral_rate"], "opt_out": ["deferral_rate"],
+                           "escalation": ["deferral_rate"], "deferral_change": ["deferral_rate"]}.items():
+        row[f"{branch}_on"] = None
+        row.update({f"{branch}_{f}": None for f in fields})
+    row.update(values)
+    return row
+
+
+def test_snapshot_is_the_state_after_the_last_event():
+    member_year = given([
+        year_row(0, "quiet", deferral_rate=0.04, enrollment_date=d(2021, 5, 1)),
+        year_row(0, "quiet", 1, deferral_rate=0.0, opted_out=True),  # the same member under design b
+        year_row(1, "promoted", promotion_on=d(YEAR, 2, 1), promotion_level_id=3,
+                 promotion_compensation_cents=12_000_000),
+        year_row(2, "promoted_merit", promotion_on=d(YEAR, 2, 1), promotion_level_id=3,
+                 promotion_compensation_cents=12_000_000, merit_on=d(YEAR, 7, 15), merit_compensation_cents=12_480_000),
+        year_row(3, "merit", merit_on=d(YEAR, 7, 15), merit_compensation_cents=10_600_000),
+        year_row(4, "escalated", deferral_rate=0.04, escalation_on=JAN1, escalation_deferral_rate=0.05),
+        year_row(5, "escalated_changed", deferral_rate=0.04, escalation_on=JAN1, escalation_deferral_rate=0.05,
+                 deferral_change_on=d(YEAR, 4, 1), deferral_change_deferral_rate=0.06),
+        year_row(6, "auto_enrolled", enrollment_on=d(YEAR, 2, 15), enrollment_deferral_rate=0.06),
+        year_row(7, "opted_out", enrollment_on=d(YEAR, 2, 15), enrollment_deferral_rate=0.06,
+                 opt_out_on=d(YEAR, 3, 17), opt_out_deferral_rate=0.0),
+        year_row(8, "left", deferral_rate=0.05, termination_on=d(YEAR, 9, 30),
+                 scheduled_termination_date=d(YEAR + 2, 1, 1)),  # drawn before its scheduled date: gone
+        year_row(9, "scheduled_later", scheduled_termination_date=d(YEAR + 1, 3, 1)),
+        year_row(10, "never_eligible", eligibility_override=False, eligibility_date=None,
+                 auto_escalation_opt_out=True),
+    ])
+    got = rows(year_plan(), "snapshot", member_year=member_year)
+    assert len(got) == 12
+    snap = {(r["employee_id"], r["plan_design_id"]): r for r in got}
+
+    def state(employee_id: str, design: str = "a") -> tuple:
+        r = snap[(employee_id, design)]
+        return (r["status"], r["level_id"], r["compensation_cents"], r["deferral_rate"], r["enrolled"],
+                r["enrollment_date"], r["opted_out"])
+
+    assert state("quiet") == ("active", 2, 10_000_000, 0.04, True, d(2021, 5, 1), False)
+    assert state("quiet", "b") == ("active", 2, 10_000_000, 0.0, False, None, True)
+    assert state("promoted") == ("active", 3, 12_000_000, 0.0, False, None, False)
+    assert state("promoted_merit") == ("active", 3, 12_480_000, 0.0, False, None, False)  # merit after promotion
+    assert state("merit") == ("active", 2, 10_600_000, 0.0, False, None, False)
+    assert state("escalated")[3:5] == (0.05, True)
+    assert state("escalated_changed")[3:5] == (0.06, True)  # Apr 1's change after Jan 1's escalation
+    assert state("auto_enrolled")[3:7] == (0.06, True, d(YEAR, 2, 15), False)
+    assert state("opted_out")[3:7] == (0.0, False, d(YEAR, 2, 15), True)
+    left = snap[("left", "a")]
+    assert (left["status"], left["termination_date"], left["scheduled_termination_date"]) == (
+        "terminated", d(YEAR, 9, 30), None)
+    assert state("left")[3:5] == (0.05, True)  # the rate it left with
+    later = snap[("scheduled_later", "a")]
+    assert (later["status"], later["termination_date"], later["scheduled_termination_date"]) == (
+        "active", None, d(YEAR + 1, 3, 1))  # carried to the year it falls in
+    never = snap[("never_eligible", "a")]
+    assert (never["eligibility_override"], never["eligibility_date"], never["auto_escalation_opt_out"]) == (
+        False, None, True)
+    assert {r["scenario_id"] for r in got} == {"baseline"}
+    assert snap[("quiet", "b")]["design_rank"] == 1 and snap[("merit", "a")]["member_ix"] == 3
+
+
+# --- contributions: the edges test_contributions leaves --------------------------------------------------------
+
+def contribution_row(ix: int, birth: dt.date, pay_cents: int, rate: float, hire: dt.date | None = None,
+                     termination: dt.date | None = None) -> dict:
+    """A member_year row for contributions.sql: hired in 2010 unless ``hire`` says, no events in the year."""
+    row = {"member_ix": ix, "design_rank": 0, "birth_date": birth, "hire_date": hire or d(2010, 1, 1),
+           "termination_on": termination,
+           "eligibility_date": d(2011, 1, 1), "compensation_cents": pay_cents, "deferral_rate": rate}
+    row.update({c: None for c in ("promotion_on", "promotion_compensation_cents", "merit_on",
+                                  "merit_compensation_cents", "enrollment_on", "enrollment_deferral_rate",
+                                  "opt_out_on", "opt_out_deferral_rate", "escalation_on", "escalation_deferral_rate",
+                                  "deferral_change_on", "deferral_change_deferral_rate")})
+    return row
+
+
+def contributions(year: int, *members: dict) -> list[dict]:
+    got = rows(year_plan(year=year), "contributions", member_year=given(list(members),
+                                                                         promotion_compensation_cents=pa.int64(),
+                                                                         merit_compensation_cents=pa.int64()))
+    return sorted(got, key=lambda r: r["member_ix"])
+
+
+@pytest.mark.parametrize(("born", "limit"), [
+    # 2026: 402(g) 24,500; catch-up 8,000 from 50 at Dec 31; 11,250 at 60-63 (docs/model.md §7)
+    (d(1977, 1, 1), 24_500), (d(1976, 12, 31), 24_500 + 8_000), (d(1967, 6, 1), 24_500 + 8_000),
+    (d(1966, 12, 31), 24_500 + 11_250), (d(1963, 1, 1), 24_500 + 11_250), (d(1962, 12, 31), 24_500 + 8_000),
+])
+def test_contributions_catch_up_by_age_at_year_end(born, limit):
+    # 15% of pay capped at 360,000 is 54,000: above every limit, so the deferrals are the limit
+    [r] = contributions(2026, contribution_row(0, born, 40_000_000, 0.15))
+    assert r["plan_compensation_cents"] == 36_000_000
+    assert r["employee_deferrals_cents"] == limit * 100 and r["deferral_limit_reached"]
+
+
+def test_contributions_count_the_days_of_a_leap_year():
+    # 2028 has 366 days: a full year earns the annual rate exactly; a part year earns 1/366 of it a day
+    got = contributions(
+        2028,
+        contribution_row(0, d(1980, 1, 1), 10_000_000, 0.05),
+        contribution_row(1, d(1980, 1, 1), 10_000_000, 0.05, hire=d(2028, 7, 1)),  # Jul 1 - Dec 31: 184 days
+        contribution_row(2, d(1980, 1, 1), 10_000_000, 0.05, termination=d(2028, 2, 29)),  # Jan 1 - Feb 29: 60
+    )
+    amounts = [(r["plan_compensation_cents"], r["employee_deferrals_cents"], r["employer_match_cents"],
+                r["employer_core_cents"]) for r in got]
+    assert amounts == [
+        (10_000_000, 500_000, 250_000, 100_000),  # match: 50% of the 5% deferred; core 1%
+        (5_027_322, 251_366, 125_683, 50_273),  # 100,000 x 184 / 366 = 50,273.2240; 5% of it 2,513.6612
+        (1_639_344, 81_967, 0, 0),  # 100,000 x 60 / 366 = 16,393.4426; gone at Dec 31: no match, no core
+    ]
+
+
+# --- yearly_metrics ----------------------------------------------------------------------------------------------
+
+def warehouse_tables(snapshot: list[dict], contributions: list[dict]) -> SessionContext:
+    """A context like the report's (arrow_events.warehouse.report): each table with its simulation_year."""
+    ctx = SessionContext(SessionConfig().set("datafusion.sql_parser.map_string_types_to_utf8view", "false"))
+    year = pa.field("simulation_year", pa.int32())
+    for name, schema, records in (("snapshot", SNAPSHOT_SCHEMA, snapshot),
+                                  ("contributions", CONTRIBUTIONS_SCHEMA, contributions)):
+        schema = schema.append(year)
+        ctx.register_record_batches(name, [[pa.RecordBatch.from_pylist(records, schema)]])
+    return ctx
+
+
+def member(year: int, design: str, employee_id: str, status: str = "active", eligible: dt.date | None = None,
+           rate: float = 0.0) -> dict:
+    return {"simulation_year": year, "scenario_id": "baseline", "plan_design_id": design, "employee_id": employee_id,
+            "status": status, "hire_date": d(2010, 1, 1), "birth_date": d(1980, 1, 1),
+            "termination_date": d(year, 6, 30) if status == "terminated" else None, "level_id": 1,
+            "compensation": Decimal("50000.00"), "deferral_rate": rate, "enrolled": rate > 0,
+            "opted_out": False, "auto_escalation_opt_out": False, "eligibility_date": eligible}
+
+
+def amounts(year: int, design: str, employee_id: str, pay: str, deferred: str, match: str, core: str,
+            at_limit: bool = False) -> dict:
+    return {"simulation_year": year, "scenario_id": "baseline", "plan_design_id": design, "employee_id": employee_id,
+            "plan_compensation": Decimal(pay), "employee_deferrals": Decimal(deferred),
+            "employer_match": Decimal(match), "employer_core": Decimal(core), "deferral_limit_reached": at_limit}
+
+
+def test_yearly_metrics_count_actives_at_year_end_and_sum_everyone_employed():
+    snapshot = [
+        member(2025, "a", "e1", eligible=d(2020, 1, 1), rate=0.06),  # eligible participant
+        member(2025, "a", "e2", eligible=d(2025, 12, 31)),  # eligible on the last day, not enrolled
+        member(2025, "a", "e3", eligible=None, rate=0.04),  # enrolled from the census, never eligible
+        member(2025, "a", "e4", eligible=d(2026, 1, 1)),  # eligible only next year
+        member(2025, "a", "e5", status="terminated", eligible=d(2020, 1, 1), rate=0.10),
+        member(2025, "b", "e1", eligible=None), member(2025, "b", "e2", eligible=None),  # nobody eligible
+        member(2026, "a", "e2", eligible=d(2025, 12, 31), rate=0.03),
+        member(2026, "a", "e4", eligible=d(2026, 1, 1)),
+    ]
+    contributions = [
+        amounts(2025, "a", "e1", "100000.00", "6000.00", "3000.00", "1000.00"),
+        amounts(2025, "a", "e2", "50000.00", "0.00", "0.00", "500.00"),
+        amounts(2025, "a", "e3", "80000.00", "3200.00", "1600.00", "0.00"),
+        amounts(2025, "a", "e4", "40000.00", "0.00", "0.00", "0.00"),
+        amounts(2025, "a", "e5", "40000.00", "23500.00", "0.00", "0.00", at_limit=True),  # the leaver's count
+        amounts(2026, "a", "e2", "51000.00", "1530.00", "765.00", "510.00"),
+        amounts(2026, "a", "e4", "41000.00", "0.00", "0.00", "410.00"),
+    ]  # design b has no contributions rows: its amounts are empty
+    got = warehouse_tables(snapshot, contributions).sql(sql("yearly_metrics")).to_arrow_table().to_pylist()
+    assert [(r["simulation_year"], r["plan_design_id"]) for r in got] == [(2025, "a"), (2025, "b"), (2026, "a")]
+    a25, b25, a26 = got
+    # actives e1-e4; eligible by Dec 31: e1, e2; participants (enrolled actives): e1, e3; of the eligible: e1
+    assert (a25["actives"], a25["eligible"], a25["participants"]) == (4, 2, 2)
+    assert a25["participation_rate"] == 0.5
+    assert a25["mean_deferral_rate"] == pytest.approx((0.06 + 0.04) / 2)
+    assert (a25["plan_compensation"], a25["employee_deferrals"], a25["employer_match"], a25["employer_core"]) == (
+        Decimal("310000.00"), Decimal("32700.00"), Decimal("4600.00"), Decimal("1500.00"))
+    assert a25["employer_cost_rate"] == pytest.approx(6100 / 310000)
+    assert a25["at_deferral_limit"] == 1
+    # no one eligible: no participation rate; no contributions rows: no amounts
+    assert (b25["actives"], b25["eligible"], b25["participants"], b25["participation_rate"]) == (2, 0, 0, None)
+    assert b25["mean_deferral_rate"] is None
+    assert all(b25[c] is None for c in ("plan_compensation", "employer_match", "employer_cost_rate",
+                                        "at_deferral_limit"))
+    # each year against its own Dec 31
+    assert (a26["actives"], a26["eligible"], a26["participants"], a26["participation_rate"]) == (2, 2, 1, 0.5)
+    assert a26["employer_cost_rate"] == pytest.approx((765 + 510 + 410) / 92000)
