@@ -61,7 +61,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ResourceLimitError as e:
             _exit_now(f"error: {as_flags(str(e))}", 3)
         except Interrupted as e:
-            _exit_now(f"interrupted: {e}", 130)
+            _exit_now(f"interrupted: {as_flags(str(e))}", 130)
         except KeyboardInterrupt:
             _exit_now("interrupted", 130)
 
@@ -373,12 +373,12 @@ def compare_command(a: Path, b: Path, examples: int) -> None:
 
 @main.command("report")
 @click.argument("warehouse", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+@click.option("--out", "out", type=click.Path(path_type=Path),
               help="Also write metrics.parquet, metrics.csv and the chart metrics.png to this directory.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table: aligned text; json: an array of objects, for scripts.")
 @user_errors
-def report_command(warehouse: Path, out_dir: Path | None, fmt: str) -> None:
+def report_command(warehouse: Path, out: Path | None, fmt: str) -> None:
     """Yearly metrics per plan design: headcount, participation, deferral rate, pay, deferrals, employer cost.
 
     \b
@@ -387,15 +387,15 @@ def report_command(warehouse: Path, out_dir: Path | None, fmt: str) -> None:
       arrow-events report warehouse --out report/     # + metrics.parquet, metrics.csv, metrics.png
       arrow-events report warehouse --format json | jq '.[] | {simulation_year, employer_cost_rate}'
     """
-    if out_dir is not None:
-        check_out_dir(out_dir)
+    if out is not None:
+        check_out_dir(out)
     metrics = yearly_metrics(warehouse)
     click.echo(to_json(metrics) if fmt == "json" else render_table(metrics))
     if not has_amounts(metrics):
         click.echo(f"note: {warehouse} has no contributions table (written before it existed, or with "
                    "--no-contributions): the amounts are empty; re-run the years to get them", err=True)
-    if out_dir is not None:
-        written = write_report(metrics, out_dir)
+    if out is not None:
+        written = write_report(metrics, out)
         click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
 
 
@@ -403,7 +403,7 @@ def report_command(warehouse: Path, out_dir: Path | None, fmt: str) -> None:
 @click.option("--seeds", "seeds",
               help="Seeds, one run each per scenario: 1-100, 1,5,9 or 1-10,20. Default: the config's "
               "[sweep] seeds, else 1-10.")
-@click.option("--config", "config_paths", type=click.Path(path_type=Path), multiple=True,
+@click.option("--config", "configs", type=click.Path(path_type=Path), multiple=True,
               help="TOML config, one scenario each (a [sweep] table in it: one per value); repeat for several. "
               "Default: the built-in defaults.")
 @click.option("--census", "census_path", type=click.Path(path_type=Path),
@@ -419,7 +419,7 @@ def report_command(warehouse: Path, out_dir: Path | None, fmt: str) -> None:
               "see --out.")
 @run_options("years", "threads", "on_bad_rows", "date_format", threads=1)  # a run's threads: the runs share the cores
 @user_errors
-def sweep_command(seeds: str | None, config_paths: tuple[Path, ...], census_path: Path | None, out: Path,
+def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Path | None, out: Path,
                   workers: int | None, executor: str, ray_address: str | None, options: RunOptions) -> None:
     """Run many independent simulations (seeds x configs) and the spread of their metrics.
 
@@ -442,7 +442,7 @@ def sweep_command(seeds: str | None, config_paths: tuple[Path, ...], census_path
     if ray_address and executor != "ray":
         raise UserError("--ray-address needs --executor ray")
     seed_list = parse_seeds(seeds) if seeds else None
-    runs = plan_sweep(list(config_paths), seed_list, census_path, options=options)
+    runs = plan_sweep(list(configs), seed_list, census_path, options=options)
     for census in {id(r.census): r.census for r in runs if r.census}.values():
         for line in [*(f"note: {n}" for n in census.notes), *(f"warning: {w}" for w in census.warnings)]:
             click.echo(line, err=True)
@@ -510,12 +510,12 @@ def _sweep_summary(report: SweepReport) -> str:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config.")
 @click.option("--warehouse", type=click.Path(path_type=Path), default=Path("warehouse"), show_default=True,
               help="Where later years read the prior year's snapshot from.")
-@click.option("--dump", "dump_name", help=f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}.")
-@click.option("--out", "dump_dir", type=click.Path(path_type=Path), help="Directory for --dump.")
+@click.option("--dump", "dump", help=f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}.")
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Directory for --dump.")
 @run_options("threads", "on_bad_rows", "date_format")
 @user_errors
 def explain_command(year: int, census_path: Path | None, config_path: Path | None, warehouse: Path,
-                    dump_name: str | None, dump_dir: Path | None, options: RunOptions) -> None:
+                    dump: str | None, out: Path | None, options: RunOptions) -> None:
     """Print the fused plan of a year (logical and physical, scans and draws), or dump a relation.
 
     Nothing is written to the warehouse.
@@ -526,14 +526,14 @@ def explain_command(year: int, census_path: Path | None, config_path: Path | Non
       arrow-events explain --year 2027 --dump rng --out debug/
     """
     cfg = load_config(config_path)
-    if (dump_name is None) != (dump_dir is None):
+    if (dump is None) != (out is None):
         raise UserError("--dump and --out go together")
     census = None
     if census_path:
         cfg, census = load_census(census_path, cfg, year, options)
     state, _ = starting_state(cfg, year, warehouse, census.table if census else None)
-    if dump_name:
-        path = dump_relation(cfg, year, state, dump_name, dump_dir, options.threads)
+    if dump:
+        path = dump_relation(cfg, year, state, dump, out, options.threads)
         click.echo(f"wrote {path}")
     else:
         click.echo(explain_year(cfg, year, state, options.threads))

@@ -375,11 +375,12 @@ def census_start(cfg: Config, first_year: int) -> Config:
     if "scenario.start_year" in cfg.explicit:
         start = cfg.scenario.start_year
         raise UserError(
-            f"--years starts in {first_year}, but {cfg.source} sets [scenario].start_year = {start}, and a census "
-            f"is the workforce at the end of the year before the start: run --years {start}-{max(first_year, start)}"
-            f", or remove start_year from {cfg.source} to start the census in {first_year}")
+            f"years: the run starts in {first_year}, but {cfg.source} sets [scenario].start_year = {start}, and a "
+            f"census is the workforce at the end of the year before the start: run "
+            f"years={start}-{max(first_year, start)}, or remove start_year from {cfg.source} to start the census "
+            f"in {first_year}")
     if not 1900 <= first_year <= 2200:
-        raise UserError(f"--years: must start in a year between 1900 and 2200, got {first_year}")
+        raise UserError(f"years: must start in a year between 1900 and 2200, got {first_year}")
     return cfg.with_scenario(start_year=first_year)
 
 

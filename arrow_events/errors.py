@@ -47,7 +47,7 @@ class Interrupted(KeyboardInterrupt):  # so a caller's `except Exception` never 
         parts = [f"kept {years_text(kept)} in {out}/ (complete and valid)" if kept
                  else f"no year was written to {out}/"]
         if remaining:
-            parts += [f"{years_text(remaining)} not written", f"re-run them with --years {years_text(remaining)}"]
+            parts += [f"{years_text(remaining)} not written", f"re-run them with years={years_text(remaining)}"]
         super().__init__("; ".join(parts))
 
 

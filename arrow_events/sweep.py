@@ -277,7 +277,7 @@ def _scenario_names(sources: list[SweepConfig]) -> list[str]:
              for s, i in zip(sources, ids)]
     for name, source in zip(names, sources):
         if names.count(name) > 1:
-            raise UserError(f"--config: {names.count(name)} configs give the scenario {name!r} (is {source.path} "
+            raise UserError(f"configs: {names.count(name)} configs give the scenario {name!r} (is {source.path} "
                             "given twice?); give each its own [scenario].scenario_id")
         if not _SCENARIO_NAME.fullmatch(name):
             raise UserError(f"{source.path or 'defaults'}: [scenario].scenario_id {name!r} cannot name a directory "

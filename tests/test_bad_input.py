@@ -44,7 +44,7 @@ CENSUS_CASES = [
      "is after the employee_hire_date"),
     ("hire after start", "c.csv", (H + "E1,1980-01-01,2025-03-01,50000,0\n").encode(), [],
      "1 row (line 2) is on or after the simulation start 2025-01-01 (the first simulated year: "
-     "[scenario].start_year, or the first of --years with a census)"),
+     "[scenario].start_year, or with a census the first year simulated)"),
     ("rate above 100%", "c.csv", (H + "E1,1980-01-01,2010-05-01,50000,150\n").encode(), [], "outside 0-1"),
     ("negative rate", "c.csv", (H + "E1,1980-01-01,2010-05-01,50000,-0.02\n").encode(), [], "outside 0-1"),
     ("unknown level", "c.csv", (H.strip() + ",level_id\n" + OK_ROW.strip() + ",6\n").encode(), [],

@@ -426,8 +426,8 @@ def test_start_year_set_in_the_config_conflicts_with_years(tmp_path):
     late_census(tmp_path)
     (tmp_path / "plan.toml").write_text("[scenario]\nstart_year = 2025\n")
     line = refused(tmp_path, "run", "--census", "c.csv", "--config", "plan.toml", "--years", "2030-2032")
-    assert line == ("error: --years starts in 2030, but plan.toml sets [scenario].start_year = 2025, and a census is "
-                    "the workforce at the end of the year before the start: run --years 2025-2030, or remove "
+    assert line == ("error: --years: the run starts in 2030, but plan.toml sets [scenario].start_year = 2025, and a "
+                    "census is the workforce at the end of the year before the start: run --years 2025-2030, or remove "
                     "start_year from plan.toml to start the census in 2030")
 
 
@@ -435,7 +435,7 @@ def test_without_years_the_config_start_year_applies_and_the_message_says_where_
     late_census(tmp_path)
     line = refused(tmp_path, "run", "--census", "c.csv")
     assert ("3 rows (lines 2, 3, 4) are on or after the simulation start 2025-01-01 (the first simulated year: "
-            "[scenario].start_year, or the first of --years with a census); the census is the workforce at the end "
+            "[scenario].start_year, or with a census the first year simulated); the census is the workforce at the end "
             "of 2024") in line
 
 

@@ -307,14 +307,14 @@ def test_ctrl_c_while_staging_keeps_the_finished_years(tmp_path, monkeypatch):
         run(load_config(None), out, [2025, 2026, 2027])
     assert (caught.value.kept, caught.value.remaining) == ([2025], [2026, 2027])
     assert str(caught.value) == (f"kept 2025 in {out}/ (complete and valid); 2026-2027 not written; "
-                                 "re-run them with --years 2026-2027")
+                                 "re-run them with years=2026-2027")
     assert_clean(out, [2025])  # the staging of 2026 was removed
     # stopped in its first year, a re-run leaves the years it did not finish as they were
     before = partition_inodes(out, 2025)
     with pytest.raises(Interrupted) as caught:
         run(load_config(None), out, [2026, 2027])
     assert str(caught.value) == (f"no year was written to {out}/; 2026-2027 not written; "
-                                 "re-run them with --years 2026-2027")
+                                 "re-run them with years=2026-2027")
     assert partition_inodes(out, 2025) == before
     assert_clean(out, [2025])
 
@@ -333,7 +333,7 @@ def test_ctrl_c_during_a_commit_waits_for_it(tmp_path, monkeypatch):
     with pytest.raises(Interrupted) as caught:
         run(load_config(None), out, [2025, 2026, 2027, 2028])
     assert str(caught.value) == (f"kept 2025-2026 in {out}/ (complete and valid); 2027-2028 not written; "
-                                 "re-run them with --years 2027-2028")
+                                 "re-run them with years=2027-2028")
     assert_clean(out, [2025, 2026])
 
 

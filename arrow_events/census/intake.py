@@ -272,7 +272,7 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
     start = (dt.date(start_year, 1, 1) - dt.date(1970, 1, 1)).days
     intake.problem("employee_hire_date", ~intake.rejected & (hire_np >= start),
                    f"are on or after the simulation start {start_year}-01-01 (the first simulated year: "
-                   f"[scenario].start_year, or the first of --years with a census); the census is the workforce "
+                   f"[scenario].start_year, or with a census the first year simulated); the census is the workforce "
                    f"at the end of {start_year - 1}", cols["employee_hire_date"])
 
     cents, rounded = _cents(pay, pay_np)

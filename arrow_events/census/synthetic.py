@@ -23,7 +23,7 @@ def synthetic_census(employees: int, seed: int = 42, start_year: int = 2025) -> 
     in the year before the start, ~40% enrolled at 3-10%, 5% escalation opt-outs.
     """
     if employees < 1:
-        raise UserError(f"--employees must be at least 1, got {employees}")
+        raise UserError(f"employees: must be at least 1, got {employees}")
     rng = np.random.default_rng(seed)
     n = employees
     base_end = np.datetime64(f"{start_year - 1}-12-31")

@@ -104,11 +104,11 @@ def _ambiguity_error(where: str, cells: list[str]) -> UserError:
     month_first = next((c for c, (_, b) in zip(cells, parts) if int(b) > 12), None)
     hint = ""
     if day_first and not month_first:
-        hint = f"; '{day_first}' suggests day first: --date-format %d{sep}%m{sep}%Y"
+        hint = f"; '{day_first}' suggests day first: date_format=%d{sep}%m{sep}%Y"
     elif month_first and not day_first:
-        hint = f"; '{month_first}' suggests month first: --date-format %m{sep}%d{sep}%Y"
+        hint = f"; '{month_first}' suggests month first: date_format=%m{sep}%d{sep}%Y"
     return UserError(f"{where}: dates like '{cells[0]}' could be month/day/year or day/month/year; "
-                     f"pass the file's format, e.g. --date-format {' or --date-format '.join(sorted(fmts))}{hint}")
+                     f"pass the file's format, e.g. date_format={' or date_format='.join(sorted(fmts))}{hint}")
 
 
 def parse_dates(col: pa.Array, where: str, date_format: str | None = None) -> Parsed:
@@ -137,7 +137,7 @@ def parse_dates(col: pa.Array, where: str, date_format: str | None = None) -> Pa
     problems = [
         (_IMPOSSIBLE, "are not real calendar dates"),
         (_TIME_OF_DAY, "have a time of day other than midnight (dates only)"),
-        (_NOT_A_DATE, f"are not dates in {'the --date-format ' + repr(date_format) if date_format else 'YYYY-MM-DD'}"
+        (_NOT_A_DATE, f"are not dates in {'the date_format ' + repr(date_format) if date_format else 'YYYY-MM-DD'}"
                       " form"),
     ]
     bad = present & (per_row < -(10**9))

@@ -96,9 +96,9 @@ def explain_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -
 def dump_relation(cfg: Config, year: int, state: CohortState, name: str, dest: Path, threads: int = 2) -> Path:
     """Write one named relation of ``year`` to dest/<name>.parquet (never into a warehouse)."""
     if name not in DUMPABLE:
-        raise UserError(f"--dump: unknown relation {name!r} (choose from {', '.join(DUMPABLE)})")
+        raise UserError(f"dump: unknown relation {name!r} (choose from {', '.join(DUMPABLE)})")
     if dest.exists() and not dest.is_dir():
-        raise UserError(f"{dest}: --out exists and is not a directory")
+        raise UserError(f"out: {dest} exists and is not a directory")
     plan = whole_year(cfg, year, state, threads)
     if name in ("cohort", "hire"):
         table = plan.ctx.table(name).to_arrow_table()

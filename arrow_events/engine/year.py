@@ -382,4 +382,4 @@ def _memory_errors(year: int, relation: str) -> Iterator[None]:
             raise
         detail = first_line(str(e).split("Resources exhausted:", 1)[-1])
         raise ResourceLimitError(f"year {year} needs more memory than the limit allows, computing {relation} "
-                                 f"({detail}); raise --memory-limit or use fewer --threads") from None
+                                 f"({detail}); raise memory_limit or use fewer threads") from None

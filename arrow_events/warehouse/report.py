@@ -49,8 +49,8 @@ def yearly_metrics(out: str | Path) -> pa.Table:
     same bits (a sweep's metrics equal the report's) whatever the machine's cores."""
     out = Path(out)
     if not existing_years(out, "snapshot"):
-        raise UserError(f"{out}: not an arrow-events warehouse with a simulated year "
-                        f"(no snapshot/simulation_year=<year>/ inside); write one with: arrow-events run --out {out}")
+        raise UserError(f"{out}: not an arrow-events warehouse with a simulated year (no snapshot/"
+                        f"simulation_year=<year>/ inside); simulate into it first (`arrow-events run --out {out}`)")
     # a warehouse written before contributions existed, or without them: the amounts come out empty
     ctx = warehouse_context(out, 1, empty_when_missing=True)
     return ctx.sql(sql("yearly_metrics")).to_arrow_table()
@@ -82,7 +82,7 @@ def check_out_dir(directory: str | Path) -> Path:
     """``directory`` if the report can be written there (it may not exist yet)."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
-        raise UserError(f"{directory}: --out exists and is not a directory")
+        raise UserError(f"out: {directory} exists and is not a directory")
     return directory
 
 
