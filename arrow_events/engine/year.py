@@ -150,7 +150,10 @@ def _parameter_context(cfg: Config, year: int, options: RunOptions, rows: int,
     """A context holding every parameter table for ``year``, batches sized for ``rows`` members at a time."""
     # under a memory limit, small batches keep each operator's reservations small enough to spill
     batch = SMALL_BATCH_SIZE if options.memory_limit is not None else batch_size_for(rows)
-    ctx = new_context(options.threads, options.memory_limit, batch, draws)
+    # no more partitions than the shard has batches: splitting one batch only adds repartitioning
+    # (outputs do not depend on it, as on the thread count)
+    partitions = max(1, min(options.threads, -(-rows // batch)))
+    ctx = new_context(partitions, options.memory_limit, batch, draws)
     register_tables(ctx, params.static_tables(cfg))
     register_tables(ctx, params.year_tables(cfg, year))
     return ctx
