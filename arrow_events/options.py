@@ -180,7 +180,7 @@ class RunOptions:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in COERCE and value is not None and value != f.default:
+            if f.name in COERCE and value is not None:
                 object.__setattr__(self, f.name, COERCE[f.name](value))
         if self.ray_address is not None and self.executor != "ray":
             raise OptionError("ray_address", "goes with executor=ray")
