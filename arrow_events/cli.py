@@ -410,6 +410,9 @@ def report_command(warehouse: Path, out: Path | None, fmt: str) -> None:
               help="Census file for every run. Default: the built-in synthetic 5,000-employee census.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("sweep"), show_default=True,
               help="Sweep directory: runs/<scenario>/seed=<s>/, distribution.parquet, distribution.png.")
+@click.option("--keep-warehouses", "keep_warehouses", metavar="SEEDS|all",
+              help="Also write these seeds' whole warehouses (e.g. 7,9 or all) under runs/<scenario>/seed=<s>/"
+              "warehouse/, as arrow-events run --seed writes them. Default: none; every run's metrics are written.")
 @click.option("--workers", type=click.IntRange(1, 1024),
               help="Runs at once (default: the machine's cores); with --executor ray, the local Ray's CPUs.")
 @click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
@@ -419,15 +422,16 @@ def report_command(warehouse: Path, out: Path | None, fmt: str) -> None:
               "see --out.")
 @run_options("years", "threads", "on_bad_rows", "date_format", threads=1)  # a run's threads: the runs share the cores
 @user_errors
-def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Path | None, out: Path,
-                  workers: int | None, executor: str, ray_address: str | None, options: RunOptions) -> None:
+def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Path | None, out: Path,  # noqa: PLR0913
+                  keep_warehouses: str | None, workers: int | None, executor: str, ray_address: str | None,
+                  options: RunOptions) -> None:
     """Run many independent simulations (seeds x configs) and the spread of their metrics.
 
-    Each run writes its own warehouse and yearly metrics under OUT/runs/<scenario>/seed=<s>/;
-    then OUT/distribution.parquet holds the 5th, 25th, 50th, 75th and 95th percentiles per year,
-    plan design and metric, and OUT/distribution.png the fan chart. Running the same command
-    again skips the finished runs (after a kill, a failure, or with more seeds). A failed run is
-    listed at the end and exits 1; the others finish.
+    Each run writes its yearly metrics (and, with --keep-warehouses, its warehouse) under
+    OUT/runs/<scenario>/seed=<s>/; then OUT/distribution.parquet holds the 5th, 25th, 50th, 75th
+    and 95th percentiles per year, plan design and metric, and OUT/distribution.png the fan
+    chart. Running the same command again skips the finished runs (after a kill, a failure, or
+    with more seeds). A failed run is listed at the end and exits 1; the others finish.
 
     A [sweep] table in a config makes one scenario per value of [scenario] keys, e.g.
     growth = [0.02, 0.03] (several keys: every combination), and may set seeds = "1-20".
@@ -442,7 +446,9 @@ def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Pat
     if ray_address and executor != "ray":
         raise UserError("--ray-address needs --executor ray")
     seed_list = parse_seeds(seeds) if seeds else None
-    runs = plan_sweep(list(configs), seed_list, census_path, options=options)
+    keep = "all" if keep_warehouses == "all" else parse_seeds(keep_warehouses, "keep_warehouses") \
+        if keep_warehouses else ()
+    runs = plan_sweep(list(configs), seed_list, census_path, options=options, keep_warehouses=keep)
     for census in {id(r.census): r.census for r in runs if r.census}.values():
         for line in [*(f"note: {n}" for n in census.notes), *(f"warning: {w}" for w in census.warnings)]:
             click.echo(line, err=True)

@@ -1,10 +1,13 @@
-"""Sweeps: many independent simulations (scenarios x seeds), each its own warehouse, and the spread of their metrics.
+"""Sweeps: many independent simulations (scenarios x seeds), their metrics, and the spread of those.
 
 Layout of a sweep directory ``out``:
 
-    runs/<scenario>/seed=<s>/warehouse/        the run's warehouse, written by simulate.run (the single writer)
-    runs/<scenario>/seed=<s>/run.json          what the run is: scenario, seed, config sha256, years, census sha256
-    runs/<scenario>/seed=<s>/metrics.parquet   the report's yearly metrics of that warehouse, with scenario and
+    runs/<scenario>/seed=<s>/warehouse/        the run's warehouse, written by simulate.run (the single writer),
+                                               for the seeds asked for (keep_warehouses); the others are
+                                               simulated in memory and only measured
+    runs/<scenario>/seed=<s>/run.json          what the run is: scenario, seed, config sha256, years, census sha256,
+                                               whether its warehouse is kept
+    runs/<scenario>/seed=<s>/metrics.parquet   the report's yearly metrics of the run, with scenario and
                                                seed columns; written last and whole (temp file + rename), so its
                                                presence means the run finished
     census/<sha256 prefix>.arrow               the checked census every run memory-maps (when one is given), and
@@ -33,7 +36,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +55,8 @@ from arrow_events.execute.pool import map_jobs
 from arrow_events.execute.ray_tasks import import_ray, ray_session
 from arrow_events.options import EXECUTORS, OptionError, RunOptions, with_values
 from arrow_events.simulation import run
-from arrow_events.warehouse.report import yearly_metrics
+from arrow_events.streams import simulate
+from arrow_events.warehouse.report import metrics_of, yearly_metrics
 from arrow_events.warehouse.writer import exclusive, replace_atomically, write_json
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -86,6 +90,7 @@ class SweepRun:
     options: RunOptions  # the run's years and seed, and how it runs
     census: Census | StagedCensus | None = field(default=None, repr=False, compare=False)  # None: built-in
     out: Path | None = None  # the sweep directory, once staged
+    keep_warehouse: bool = False  # write the run's whole warehouse, not only its metrics
 
     @property
     def years(self) -> tuple[int, ...]:
@@ -104,7 +109,7 @@ class SweepRun:
         """What run.json records; a finished run with another identity is done again."""
         census = self.census.sha256 if isinstance(self.census, StagedCensus) else "built-in"
         return {"scenario": self.scenario, "seed": self.seed, "config_sha256": self.cfg.digest(),
-                "years": list(self.years), "census_sha256": census}
+                "years": list(self.years), "census_sha256": census, "warehouse": self.keep_warehouse}
 
 
 @dataclass(frozen=True)
@@ -167,17 +172,17 @@ class SweepReport:
 # -- planning -------------------------------------------------------------------------------------
 
 
-def parse_seeds(text: str) -> list[int]:
+def parse_seeds(text: str, option: str = "seeds") -> list[int]:
     """'1-100', '1,5,9' or '1-10,20' -> the sorted seeds, each once."""
     seeds: set[int] = set()
     for part in text.split(","):
         m = _SEEDS.fullmatch(part)
         first, last = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else (1, 0)
         if first > last or last >= 2**63:
-            raise OptionError("seeds", "expected seeds like 1-100, 1,5,9 or 1-10,20 (whole numbers, FIRST <= LAST), "
+            raise OptionError(option, "expected seeds like 1-100, 1,5,9 or 1-10,20 (whole numbers, FIRST <= LAST), "
                             f"got {text[:60]!r}")
         if len(seeds) + last - first + 1 > MAX_RUNS:
-            raise OptionError("seeds", f"{text[:60]!r} gives more than {MAX_RUNS:,} seeds; sweep them in parts")
+            raise OptionError(option, f"{text[:60]!r} gives more than {MAX_RUNS:,} seeds; sweep them in parts")
         seeds.update(range(first, last + 1))
     return sorted(seeds)
 
@@ -230,7 +235,7 @@ def read_sweep_config(path: str | Path | None) -> SweepConfig:
 
 def plan_sweep(configs: Sequence[str | Path | None], seeds: Sequence[int] | None = None, census: Any = None,
                years: Sequence[int] | None = None, *, options: RunOptions | None = None,
-               **option_values: Any) -> list[SweepRun]:
+               keep_warehouses: Collection[int] | str = (), **option_values: Any) -> list[SweepRun]:
     """One run per scenario and seed, everything checked before anything runs.
 
     ``configs``: TOML paths (None or none at all: the built-in defaults), each one scenario named
@@ -240,7 +245,9 @@ def plan_sweep(configs: Sequence[str | Path | None], seeds: Sequence[int] | None
     [sweep].seeds, else 1-10. ``census``: anything ``read_census`` reads, or None for the built-in
     census; it is checked once per start year. ``years``: default each config's own; the first is
     the start year unless the config sets it. ``options`` and ``option_values`` (RunOptions) say how
-    each run runs (``years`` is the option of that name; ``seed`` is the sweep's).
+    each run runs (``years`` is the option of that name; ``seed`` is the sweep's). ``keep_warehouses``:
+    the seeds whose runs also keep their whole warehouse (``"all"``: every run); the others are
+    simulated in memory and only their metrics written.
     """
     options = with_values(options, years=years, **option_values)
     sources = [read_sweep_config(path) for path in (configs or [None])]
@@ -255,7 +262,9 @@ def plan_sweep(configs: Sequence[str | Path | None], seeds: Sequence[int] | None
                                               date_format=options.date_format)
             for seed in seeds or source.seeds or parse_seeds(DEFAULT_SEEDS):
                 seeded = run_options.replace(years=run_years, seed=seed)
-                runs.append(SweepRun(scenario, seed, cfg.with_scenario(seed=seed), seeded, censuses.get(start)))
+                keep = keep_warehouses == "all" or seed in keep_warehouses
+                runs.append(SweepRun(scenario, seed, cfg.with_scenario(seed=seed), seeded, censuses.get(start),
+                                     keep_warehouse=keep))
     return runs
 
 
@@ -398,11 +407,16 @@ def _write_once(path: Path, data: pa.Buffer) -> None:
 
 
 def _finished(job: SweepRun) -> bool:
+    """Finished as this sweep wants it: the same run, measured, and with its warehouse if one is asked for (a run
+    kept before serves a sweep that does not ask for it)."""
     try:
         identity = json.loads((job.directory / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return identity == job.identity() and (job.directory / METRICS_FILE).is_file()
+    wanted = job.identity()
+    kept = identity.pop("warehouse", True)  # a run.json from before warehouses were optional: one was written
+    return (identity == {k: v for k, v in wanted.items() if k != "warehouse"} and (kept or not job.keep_warehouse)
+            and (job.directory / METRICS_FILE).is_file())
 
 
 def run_one(job: SweepRun) -> RunResult:
@@ -416,7 +430,8 @@ def run_one(job: SweepRun) -> RunResult:
 
 
 def _simulate_and_measure(job: SweepRun) -> None:
-    """The run's warehouse (by the single writer, as ``arrow-events run`` writes it), then its metrics."""
+    """The run's metrics: of its warehouse (by the single writer, as ``arrow-events run`` writes it) when it is
+    kept, else of its years as they are simulated in memory (the same metrics, written without the warehouse)."""
     d = job.directory
     if d.is_dir():  # half-written, or made under another config: from scratch
         shutil.rmtree(d)
@@ -426,8 +441,12 @@ def _simulate_and_measure(job: SweepRun) -> None:
         raise UserError(f"{d}: cannot create the run's directory ({os_reason(e)})") from None
     write_json(d / RUN_FILE, job.identity())
     census = job.census.load() if job.census else None
-    run(job.cfg, d / "warehouse", census=census, options=job.options)
-    metrics = yearly_metrics(d / "warehouse")
+    if job.keep_warehouse:
+        run(job.cfg, d / "warehouse", census=census, options=job.options)
+        metrics = yearly_metrics(d / "warehouse")
+    else:
+        metrics = metrics_of((y.year, y.snapshot.to_arrow(), y.contributions.to_arrow() if y.contributions else None)
+                             for y in simulate(census, job.cfg, options=job.options))
     metrics = metrics.add_column(0, "seed", pa.array([job.seed] * metrics.num_rows, pa.int64()))
     metrics = metrics.add_column(0, "scenario", pa.array([job.scenario] * metrics.num_rows, pa.string()))
     replace_atomically(d / METRICS_FILE, lambda tmp: pq.write_table(metrics, tmp))  # last: the run is finished

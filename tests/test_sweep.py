@@ -24,6 +24,7 @@ from arrow_events.cli import main
 from arrow_events.sweep import METRICS, PERCENTILES, parse_seeds, percentiles, plan_sweep, run_sweep
 from arrow_events.warehouse.charts import FAN_DPI, FAN_PANEL_SIZE, FAN_PANELS
 from arrow_events.warehouse.compare import compare_warehouses
+from arrow_events.warehouse.report import yearly_metrics
 
 SEEDS, YEARS = [1, 2, 3, 4, 5], [2025, 2026]
 
@@ -43,7 +44,7 @@ def swept(inputs, tmp_path_factory):
     """An uninterrupted sweep: 5 seeds x 2 years x 2 plan designs, two worker processes."""
     census, config = inputs
     out = tmp_path_factory.mktemp("sweep") / "sweep"
-    report = run_sweep(plan_sweep([config], SEEDS, census, YEARS), out, workers=2)
+    report = run_sweep(plan_sweep([config], SEEDS, census, YEARS, keep_warehouses={2}), out, workers=2)
     return out, report
 
 
@@ -100,16 +101,19 @@ def test_a_bad_grid_is_refused_naming_the_key(tmp_path, grid, needle):
 def test_distribution_is_the_percentiles_of_the_runs(swept, inputs, tmp_path):
     out, report = swept
     assert (len(report.finished), report.skipped, report.failed) == (5, 0, [])
-    for seed in SEEDS:
+    for seed in SEEDS:  # only the warehouse asked for is kept; every run has its metrics
         d = out / "runs" / "baseline" / f"seed={seed}"
-        assert (d / "warehouse" / "manifests" / "simulation_year=2026.json").is_file()
+        kept = (d / "warehouse" / "manifests" / "simulation_year=2026.json").is_file()
+        assert kept == (seed == 2) and (d / "metrics.parquet").is_file()
         assert json.loads((d / "run.json").read_text())["seed"] == seed
-    # a sweep's run is a plain run with that seed, byte for byte
+    # a sweep's kept run is a plain run with that seed, byte for byte
     census, config = inputs
-    cfg = load_config(config)
-    cfg.scenario.seed = 2
-    run(cfg, tmp_path / "plain", YEARS, census)
+    run(load_config(config), tmp_path / "plain", YEARS, census, seed=2)
     assert compare_warehouses(tmp_path / "plain", out / "runs" / "baseline" / "seed=2" / "warehouse").identical
+    # and a run measured in memory has the metrics `arrow-events report` gives of that run's warehouse
+    run(load_config(config), tmp_path / "plain3", YEARS, census, seed=3)
+    swept3 = run_metrics(out, [3]).drop_columns(["scenario", "seed"])
+    assert swept3.equals(yearly_metrics(tmp_path / "plain3"))
     rows = [r for s in SEEDS for r in run_metrics(out, [s]).to_pylist()]
     assert {r["seed"] for r in rows} == set(SEEDS) and {r["scenario"] for r in rows} == {"baseline"}
     dist = pq.read_table(out / "distribution.parquet")

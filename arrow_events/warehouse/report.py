@@ -9,7 +9,7 @@ reports its workforce and plan columns; its amounts are empty.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from datafusion import SessionConfig, SessionContext
 
 from arrow_events.errors import UserError
 from arrow_events.queries import sql
-from arrow_events.warehouse.sql import warehouse_context
+from arrow_events.schema import TABLES
+from arrow_events.warehouse.sql import PARTITION, warehouse_context
 from arrow_events.warehouse.writer import existing_years, replace_atomically
 
 METRICS_FILE, CSV_FILE, CHART_FILE = "metrics.parquet", "metrics.csv", "metrics.png"
@@ -52,7 +54,28 @@ def yearly_metrics(out: str | Path) -> pa.Table:
         raise UserError(f"{out}: not an arrow-events warehouse with a simulated year (no snapshot/"
                         f"simulation_year=<year>/ inside); simulate into it first (`arrow-events run --out {out}`)")
     # a warehouse written before contributions existed, or without them: the amounts come out empty
-    ctx = warehouse_context(out, 1, empty_when_missing=True)
+    return _metrics(warehouse_context(out, 1, empty_when_missing=True))
+
+
+def metrics_of(years: Iterable[tuple[int, pa.Table, pa.Table | None]]) -> pa.Table:
+    """The same metrics over years held in memory, each ``(year, snapshot, contributions or None)``: what a
+    sweep measures of a run it does not keep, equal to ``yearly_metrics`` of that run's warehouse."""
+    tables: dict[str, list[pa.Table]] = {"snapshot": [], "contributions": []}
+    year_field = pa.field(*PARTITION, nullable=False)  # as a warehouse's partition key reads
+    for year, snapshot, contributions in years:
+        for name, table in (("snapshot", snapshot), ("contributions", contributions)):
+            if table is not None:
+                tables[name].append(table.append_column(year_field, pa.array([year] * table.num_rows, PARTITION[1])))
+    ctx = SessionContext(SessionConfig().with_target_partitions(1)
+                         .set("datafusion.sql_parser.map_string_types_to_utf8view", "false"))
+    for name, parts in tables.items():
+        schema = TABLES[name].append(year_field)
+        batches = [b for t in parts for b in t.to_batches()] or [pa.RecordBatch.from_pylist([], schema)]
+        ctx.register_record_batches(name, [batches])
+    return _metrics(ctx)
+
+
+def _metrics(ctx: SessionContext) -> pa.Table:
     return ctx.sql(sql("yearly_metrics")).to_arrow_table()
 
 
