@@ -232,7 +232,9 @@ def test_a_token_is_required_when_set(tmp_path):
                 put(client, synthetic_census(20, 1, 2025), wrong, years="2025")
             right = fl.FlightCallOptions(headers=[(b"authorization", b"Bearer s3cret")])
             assert list(client.list_flights(options=right)) == []
-            assert {a.type for a in client.list_actions(options=right)} == {"status", "validate", "cancel", "drop"}
+            assert {a.type for a in client.list_actions(options=right)} == {"status", "validate", "cancel", "drop",
+                                                                           "CreatePreparedStatement",
+                                                                           "ClosePreparedStatement"}
     finally:
         stop_server(proc)
     assert not list((tmp_path / "runs" / ".runs").iterdir())  # the refused put started nothing
