@@ -25,12 +25,12 @@ from tests.test_cli import invoke
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_server(data_dir: Path, *args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "arrow_events", "serve", "--host", "127.0.0.1", "--port", "0",
+def start_server(data_dir: Path, *args: str, host: str = "127.0.0.1") -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "arrow_events", "serve", "--host", host, "--port", "0",
                              "--data-dir", str(data_dir), *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
-    found = re.search(r"grpc://127\.0\.0\.1:\d+", line)
+    found = re.search(r"grpc(?:\+tls)?://(?:127\.0\.0\.1|\[::1\]|localhost):\d+", line)
     if not found:
         proc.kill()
         pytest.fail(f"server did not start: {line!r} {proc.stderr.read()[-2000:]}")

@@ -162,7 +162,7 @@ class RunStore:
         with self._cond:
             run = self._runs.get(run_id) if isinstance(run_id, str) else None
         if run is None:
-            raise UserError(f"run {run_id!r}: no such run on this server (list_flights shows the runs)")
+            raise UserError(f"run {shown(run_id)}: no such run on this server (list_flights shows the runs)")
         return run
 
     # -- starting a run -----------------------------------------------------------------------
