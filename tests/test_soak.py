@@ -35,14 +35,17 @@ EXPECTED = ("--query-timeout", "--query-memory", "--query-max-result", "--max-ru
 
 
 def children(pid: int) -> list[int]:
+    """The live worker processes (runs', queries') of ``pid``: not multiprocessing's resource tracker."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in command:
                 found.append(int(entry.name))
     return found
 
