@@ -30,8 +30,12 @@ from tests.test_service import action, put, start_server
 CLIENTS = 8
 SECONDS = float(os.environ.get("ARROW_EVENTS_SOAK_S", "20"))
 RSS_BOUND_MB = 1024  # the server process's own resident memory, whatever its clients do
-EXPECTED = ("--query-timeout", "--query-memory", "--query-max-result", "--max-runs", "query workers are busy",
-            "no run was started", "was cancelled", "cancelled: the client went away", "run ended before")
+# the limits a client may meet, by words of their one-line message -> the name the figures give them
+EXPECTED = {"--query-timeout": "query-timeout", "--query-memory": "query-memory",
+            "--query-max-result": "query-max-result", "--max-runs": "max-runs",
+            "query workers are busy": "workers-busy", "no run was started": "upload-refused",
+            "was cancelled": "run-cancelled",
+            "cancelled: the client went away": "client-gone", "run ended before": "run-ended"}
 
 
 def children(pid: int) -> list[int]:
@@ -58,20 +62,25 @@ def running(pid: int) -> bool:
         return False
 
 
+class Skip(Exception):
+    """Nothing to ask yet (no finished run): not a request."""
+
+
 class Soak:
     def __init__(self, location: str, data: Path) -> None:
         self.location, self.data = location, data
         self.lock = threading.Lock()
         self.requests: Counter[str] = Counter()
-        self.outcomes: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()  # "kind: outcome"
         self.unexpected: list[str] = []
         self.runs: list[str] = []
+        self.done: list[str] = []  # runs a status call saw finished: queries go to these
         self.censuses = [synthetic_census(n, 11 + n, 2025) for n in (200, 800, 3000)]
 
     def note(self, kind: str, outcome: str) -> None:
         with self.lock:
             self.requests[kind] += 1
-            self.outcomes[outcome] += 1
+            self.outcomes[f"{kind}: {outcome}"] += 1
 
     def client(self, index: int, deadline: float) -> None:
         rng = random.Random(index)
@@ -82,18 +91,29 @@ class Soak:
                 try:
                     getattr(self, f"do_{kind}")(client, rng)
                     self.note(kind, "ok")
+                except Skip:
+                    time.sleep(0.05)
                 except (fl.FlightError, pa.ArrowException) as e:
                     text = str(e)
-                    expected = any(words in text for words in EXPECTED) or (
-                        kind == "cut" and isinstance(e, fl.FlightTimedOutError))
-                    self.note(kind, "limit" if expected else "unexpected")
-                    if not expected:
+                    limit = next((name for words, name in EXPECTED.items() if words in text), None)
+                    if kind == "cut" and isinstance(e, fl.FlightTimedOutError):
+                        limit = "client-deadline"
+                    self.note(kind, limit or "unexpected")
+                    if limit is None:
                         with self.lock:
                             self.unexpected.append(f"{kind}: {text[:300]}")
 
-    def done_run(self, rng: random.Random) -> str | None:
+    def any_run(self, rng: random.Random) -> str:
         with self.lock:
-            return rng.choice(self.runs) if self.runs else None
+            if not self.runs:
+                raise Skip()
+            return rng.choice(self.runs)
+
+    def done_run(self, rng: random.Random) -> str:
+        with self.lock:
+            if not self.done:
+                raise Skip()
+            return rng.choice(self.done)
 
     def do_upload(self, client: fl.FlightClient, rng: random.Random) -> None:
         census = rng.choice(self.censuses)
@@ -115,22 +135,20 @@ class Soak:
         raise AssertionError("a cut-off upload was answered")
 
     def do_status(self, client: fl.FlightClient, rng: random.Random) -> None:
-        run = self.done_run(rng)
-        if run is not None:
-            action(client, "status", run)
+        run = self.any_run(rng)
+        if action(client, "status", run)["status"] == "done":
+            with self.lock:
+                if run not in self.done:
+                    self.done.append(run)
 
     def do_list(self, client: fl.FlightClient, rng: random.Random) -> None:
         list(client.list_flights())
 
     def do_cancel(self, client: fl.FlightClient, rng: random.Random) -> None:
-        run = self.done_run(rng)
-        if run is not None:
-            action(client, "cancel", run)
+        action(client, "cancel", self.any_run(rng))  # a finished run stays as it is
 
     def _sql(self, client: fl.FlightClient, rng: random.Random, sql: str) -> pa.Table:
         run = self.done_run(rng)
-        if run is None:
-            return pa.table({})
         return client.do_get(fl.Ticket(json.dumps({"run": run, "sql": sql}))).read_all()
 
     def do_sql(self, client: fl.FlightClient, rng: random.Random) -> None:
@@ -143,9 +161,7 @@ class Soak:
         self._sql(client, rng, HUNGRY)
 
     def do_flightsql(self, client: fl.FlightClient, rng: random.Random) -> None:
-        run = self.done_run(rng)
-        if run is None or action(client, "status", run)["status"] != "done":  # Flight SQL shows finished runs
-            return
+        run = self.done_run(rng)  # Flight SQL shows finished runs
         sql = f'SELECT simulation_year, count(*) AS n FROM "{run}".snapshot GROUP BY 1'
         info = client.get_flight_info(fl.FlightDescriptor.for_command(pack_any("CommandStatementQuery", [(1, sql)])))
         for endpoint in info.endpoints:
@@ -202,7 +218,7 @@ def test_soak(tmp_path):
     wait_for(lambda: not [pid for pid in kids if running(pid)], 5, "the server's children gone")
     assert not list((data / ".uploads").iterdir()) and not list((data / ".scratch").iterdir())
     figures = {"seconds": SECONDS, "clients": CLIENTS, "requests": dict(soak.requests),
-               "outcomes": dict(soak.outcomes), "runs": len(soak.runs), "run_statuses": dict(statuses),
+               "outcomes": dict(sorted(soak.outcomes.items())), "runs": len(soak.runs), "run_statuses": dict(statuses),
                "validated": validated, "server_rss_mb": {"before": round(rss_before), "after": round(rss_after),
                                                          "peak": round(peak)},
                "children_after": len(kids), "stop_s": round(stop_s, 2)}
