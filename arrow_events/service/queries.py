@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -56,6 +56,7 @@ class _Worker:
     process: BaseProcess
     conn: Connection
     scratch: Path
+    retired: bool = False
 
 
 @dataclass(eq=False)
@@ -68,7 +69,6 @@ class Lease:
     expired: bool = False
     cancelled: bool = False
     finished: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class QueryPool:
@@ -82,7 +82,6 @@ class QueryPool:
         self._count = 0  # workers alive or starting
         self._ids = itertools.count(1)
         self._stopping = False
-        self.started = self.killed = 0  # for the soak's figures
         threading.Thread(target=self._monitor, daemon=True, name="query-deadlines").start()
         with self._cond:
             self._count += 1
@@ -94,7 +93,6 @@ class QueryPool:
         scratch = self.scratch_root / f"query-{next(self._ids)}"
         process, conn = start_worker(query_worker_main, name="arrow-events-query")
         conn.send(("init", {"scratch": str(scratch), "memory": self.limits.memory}))
-        self.started += 1
         return _Worker(process, conn, scratch)
 
     def _acquire(self) -> _Worker:
@@ -122,12 +120,16 @@ class QueryPool:
             raise
 
     def _retire(self, worker: _Worker) -> None:
-        """Kill a worker that cannot be trusted with another job, and remove its scratch directory."""
+        """Kill a worker that cannot be trusted with another job, and remove its scratch directory. Its place
+        in the pool is free at once, even while a client still holds the call that used it. (Its pipe is
+        closed by whoever reads it, in ``finish``: never under a reader's feet.)"""
+        with self._cond:
+            if worker.retired:
+                return
+            worker.retired = True
         worker.process.kill()
         worker.process.join(5)
-        worker.conn.close()
         shutil.rmtree(worker.scratch, ignore_errors=True)
-        self.killed += 1
         with self._cond:
             self._count -= 1
             self._cond.notify_all()
@@ -144,7 +146,7 @@ class QueryPool:
                 for lease in late:
                     lease.expired = True
             for lease in late:
-                lease.worker.process.kill()
+                self._retire(lease.worker)
 
     # -- jobs -----------------------------------------------------------------------------------
 
@@ -207,6 +209,7 @@ class QueryPool:
         if keep:
             return
         self._retire(lease.worker)
+        lease.worker.conn.close()
         with self._cond:
             spare = not self._stopping and not self._idle and self._count < self.limits.workers
             if spare:
@@ -258,14 +261,6 @@ class QueryPool:
                 yield pa.ipc.read_record_batch(pa.py_buffer(message[1]), schema)
         finally:
             self.finish(lease, ended)
-
-    def busy(self) -> int:
-        with self._cond:
-            return len(self._busy)
-
-    def processes(self) -> list[BaseProcess]:
-        with self._cond:
-            return [w.process for w in self._idle] + [lease.worker.process for lease in self._busy]
 
     def stop(self) -> None:
         """Kill running queries (their clients get 'shutting down'), let idle workers exit, remove scratch."""

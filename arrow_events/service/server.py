@@ -132,19 +132,13 @@ class EventsServer(flight.FlightServerBase):
         self._lock = threading.Lock()
         self._uploads: set[Upload] = set()
         self._stopping = False
-        self.counts: dict[str, int] = {}  # requests by kind, for the soak's figures
         threading.Thread(target=self._watch_uploads, daemon=True, name="upload-idle").start()
-
-    def _count(self, kind: str) -> None:
-        with self._lock:
-            self.counts[kind] = self.counts.get(kind, 0) + 1
 
     # -- runs in ---------------------------------------------------------------------------------
 
     def do_put(self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor,
                reader: flight.MetadataRecordBatchReader, writer: flight.FlightMetadataWriter) -> None:
         with flight_errors("do_put"):
-            self._count("do_put")
             message = _flight_sql(_descriptor_bytes(descriptor))
             if message is not None:
                 return self.sql.do_put(message, reader, writer)
@@ -240,18 +234,15 @@ class EventsServer(flight.FlightServerBase):
 
     def do_get(self, context: flight.ServerCallContext, ticket: flight.Ticket) -> flight.FlightDataStream:
         with flight_errors("do_get"):
-            self._count("do_get")
             raw = ticket.ticket
             check_size(raw, "ticket")
             message = _flight_sql(raw)
             if message is not None:
-                self._count("flightsql")
                 schema, batches = self.sql.do_get(context, message)
                 return flight.GeneratorStream(schema, _streamed(batches))
             request = parse_json(raw, "ticket", TICKET_EXAMPLE)
             run = self.store.get(request.get("run"))
             if "sql" in request:
-                self._count("sql")
                 sql = sql_text(request["sql"])
                 out = self.store.wait_finished(run, context.is_cancelled)
                 job = {"kind": "query", "sql": sql, "warehouses": str(out)}
@@ -265,7 +256,6 @@ class EventsServer(flight.FlightServerBase):
 
     def list_flights(self, context: flight.ServerCallContext, criteria: bytes) -> Iterator[flight.FlightInfo]:
         with flight_errors("list_flights"):
-            self._count("list_flights")
             wanted = parse_json(criteria, "criteria", '{"run": "<id>"}').get("run") if criteria else None
             runs = [self.store.get(wanted)] if wanted is not None else self.store.runs()
             infos = [self._table_info(run, table) for run in runs for table in TABLES]
@@ -274,7 +264,6 @@ class EventsServer(flight.FlightServerBase):
     def get_flight_info(self, context: flight.ServerCallContext,
                         descriptor: flight.FlightDescriptor) -> flight.FlightInfo:
         with flight_errors("get_flight_info"):
-            self._count("get_flight_info")
             return self._flight_info(context, descriptor)
 
     def get_schema(self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor) -> flight.SchemaResult:
@@ -284,7 +273,6 @@ class EventsServer(flight.FlightServerBase):
         # frame alone and no server path.
         try:
             with flight_errors("get_schema"):
-                self._count("get_schema")
                 return flight.SchemaResult(self._flight_info(context, descriptor).schema)
         except flight.FlightError as e:
             raise type(e)(str(e), e.extra_info) from None
@@ -294,7 +282,6 @@ class EventsServer(flight.FlightServerBase):
     def _flight_info(self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor) -> flight.FlightInfo:
         message = _flight_sql(_descriptor_bytes(descriptor))
         if message is not None:
-            self._count("flightsql")
             return self.sql.flight_info(context, descriptor, message)
         request = _command(descriptor)
         run = self.store.get(request.get("run"))
@@ -330,7 +317,6 @@ class EventsServer(flight.FlightServerBase):
     def do_exchange(self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor,
                     reader: flight.MetadataRecordBatchReader, writer: flight.MetadataRecordBatchWriter) -> None:
         with flight_errors("do_exchange"):
-            self._count("do_exchange")
             raise UserError("do_exchange: not offered by this server; do_put starts a run, do_get reads it")
 
     # -- actions ---------------------------------------------------------------------------------
@@ -341,7 +327,6 @@ class EventsServer(flight.FlightServerBase):
     def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[flight.Result]:
         with flight_errors("do_action"):
             kind = action.type
-            self._count(f"action {kind}" if kind in ACTIONS or kind in SQL_ACTIONS else "action ?")
             body = action.body.to_pybytes() if action.body is not None else b""
             check_size(body, f"action {kind[:60]}")
             message = _flight_sql(body)
