@@ -125,22 +125,44 @@ def test_an_upload_past_its_deadline_or_short_of_its_rows_starts_no_run(limited)
     assert action(client, "validate", ok)["ok"]
 
 
+STALLER = """
+import json, sys
+import pyarrow.flight as fl
+from arrow_events import synthetic_census
+census = synthetic_census(500, 4, 2025)
+client = fl.connect(sys.argv[1])
+writer, reader = client.do_put(fl.FlightDescriptor.for_command(json.dumps({"simulate": {"years": "2025"}})),
+                               census.schema)
+writer.write_batch(census.to_batches()[0])  # the schema and a batch, then nothing
+print("sent", flush=True)
+sys.stdin.readline()  # until the test says so
+try:
+    writer.write_batch(census.to_batches()[0])
+    writer.done_writing()
+    reader.read()
+    print("answered", flush=True)
+except Exception as e:
+    print("dropped", type(e).__name__, flush=True)
+"""
+
+
 def test_a_stalled_upload_holds_no_slot_and_is_dropped(limited):
+    """In a process of its own: gRPC shares one connection among a process's clients, and dropping the stalled
+    upload's connection ends every call on it."""
     client, data, location, _, _ = limited
-    census = synthetic_census(500, 4, 2025)
-    stalled = fl.connect(location)
-    descriptor = fl.FlightDescriptor.for_command(json.dumps({"simulate": {"years": "2025"}}))
-    writer, reader = stalled.do_put(descriptor, census.schema)
-    writer.write_batch(census.to_batches()[0])  # the schema and a batch, then nothing
-    wait_for(lambda: list((data / ".uploads").iterdir()), 10, "the stalled upload arriving")
-    run = put(client, census, years="2025")  # --max-runs 1, yet the stalled upload takes no slot
-    assert action(client, "validate", run)["ok"]
-    wait_for(lambda: not list((data / ".uploads").iterdir()), 10, "the stalled upload dropped")
-    with pytest.raises((fl.FlightError, pa.ArrowException)):
-        writer.write_batch(census.to_batches()[0])
-        writer.done_writing()
-        reader.read()
-    stalled.close()
+    staller = subprocess.Popen([sys.executable, "-c", STALLER, location], cwd=ROOT, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert staller.stdout.readline().strip() == "sent"
+        wait_for(lambda: list((data / ".uploads").iterdir()), 10, "the stalled upload arriving")
+        run = put(client, synthetic_census(500, 4, 2025), years="2025")  # --max-runs 1: no slot is held
+        assert action(client, "validate", run)["ok"]
+        wait_for(lambda: not list((data / ".uploads").iterdir()), 10, "the stalled upload dropped")
+        out, _ = staller.communicate("go\n", timeout=30)
+        assert out.startswith("dropped"), out
+    finally:
+        staller.kill()
+        staller.wait(10)
 
 
 def test_an_upload_over_max_upload_is_refused(limited):
@@ -173,7 +195,7 @@ def test_a_runaway_query_is_stopped_and_others_carry_on(limited, sql):
     elapsed = time.monotonic() - start
     assert len(errors) == 1 and isinstance(errors[0], fl.FlightServerError), errors
     assert one_line(errors[0]) == "query: stopped after 4 s, the time limit of a query (--query-timeout)"
-    assert 3.5 < elapsed < 12, elapsed
+    assert 3.5 < elapsed < 20, elapsed
     assert proc.poll() is None
 
 
@@ -258,11 +280,12 @@ def test_errors_are_one_line_on_every_call(limited):
 def tls_pair(folder: Path, name: str) -> tuple[Path, Path]:
     cert, key = folder / f"{name}-cert.pem", folder / f"{name}-key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+                    str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
     return cert, key
 
 
-def test_ipv6_loopback_and_a_mismatched_tls_pair(tmp_path):
+def test_ipv6_loopback_tls_and_a_mismatched_tls_pair(tmp_path):
     proc, location = start_server(tmp_path / "v6", host="::1")
     try:
         assert location.startswith("grpc://[::1]:")
@@ -272,7 +295,20 @@ def test_ipv6_loopback_and_a_mismatched_tls_pair(tmp_path):
             assert action(client, "validate", run)["ok"]
     finally:
         stop_server(proc)
-    cert, _ = tls_pair(tmp_path, "one")
+    cert, key = tls_pair(tmp_path, "one")
+    proc, location = start_server(tmp_path / "tls-ok", "--tls-cert", str(cert), "--tls-key", str(key))
+    try:  # TLS with a matching pair: pyarrow's client and ADBC's Flight SQL driver both connect
+        assert location.startswith("grpc+tls://127.0.0.1:")
+        with fl.connect(location, tls_root_certs=cert.read_bytes()) as client:
+            assert list(client.list_flights()) == []
+        import adbc_driver_flightsql.dbapi as flightsql
+
+        options = {"adbc.flight.sql.client_option.tls_root_certs": cert.read_text()}
+        with flightsql.connect(location, db_kwargs=options, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1 AS one")
+            assert cur.fetch_arrow_table()["one"].to_pylist() == [1]
+    finally:
+        stop_server(proc)
     _, other_key = tls_pair(tmp_path, "two")
     r = subprocess.run([sys.executable, "-m", "arrow_events", "serve", "--port", "0", "--data-dir",
                         str(tmp_path / "tls"), "--tls-cert", str(cert), "--tls-key", str(other_key)],
@@ -335,7 +371,7 @@ def test_cancel_sigterm_and_tidy_disk(tmp_path):
              "the query and the upload under way")
     start = time.monotonic()
     err = stop_server(proc)
-    assert time.monotonic() - start < 4 + 3, err
+    assert time.monotonic() - start < 4 + 5, err
     assert f"internal error in list_flights, request {request}:" in err
     thread.join(10)
     assert errors and isinstance(errors[0], fl.FlightError)
