@@ -66,6 +66,7 @@ class Lease:
     worker: _Worker
     deadline: float
     context: Cancellable | None = None
+    what: str = "query"  # how messages name the job: "query", or "validate"
     expired: bool = False
     cancelled: bool = False
     finished: bool = False
@@ -152,7 +153,8 @@ class QueryPool:
 
     def open(self, job: dict[str, Any], context: Cancellable | None) -> Lease:
         worker = self._acquire()
-        lease = Lease(worker, time.monotonic() + self.limits.timeout, context)
+        what = "validate" if job.get("kind") == "validate" else "query"
+        lease = Lease(worker, time.monotonic() + self.limits.timeout, context, what)
         with self._cond:
             self._busy.add(lease)
         job = {**job, "memory": self.limits.memory, "max_result": self.limits.max_result,
@@ -180,18 +182,18 @@ class QueryPool:
                 raise self._why_ended(lease) from None
             if message[0] != "ready":
                 if message[0] == "error":
-                    raise _job_error(message[1], message[2], self.limits)
+                    raise _job_error(lease.what, message[1], message[2], self.limits)
                 return message
 
     def _why_ended(self, lease: Lease) -> Exception:
         if lease.cancelled:
             return ClientGone()
         if lease.expired:
-            return ResourceLimitError(f"query: stopped after {self.limits.timeout:g} s, the time limit of a "
+            return ResourceLimitError(f"{lease.what}: stopped after {self.limits.timeout:g} s, the time limit of a "
                                       "query (--query-timeout)")
         if self._stopping:
             return UserError("the server is shutting down")
-        return ResourceLimitError(f"query: {death(lease.worker.process.exitcode)}: the query needs more memory "
+        return ResourceLimitError(f"{lease.what}: {death(lease.worker.process.exitcode)}: it needs more memory "
                                   f"than a query may have ({size_text(self.limits.memory)}, --query-memory), or "
                                   "crashed")
 
@@ -281,10 +283,10 @@ class QueryPool:
             shutil.rmtree(worker.scratch, ignore_errors=True)
 
 
-def _job_error(kind: str, message: str, limits: QueryLimits) -> Exception:
+def _job_error(what: str, kind: str, message: str, limits: QueryLimits) -> Exception:
     if kind == "user":
         return UserError(message)
     if kind == "memory":
-        return ResourceLimitError(f"query: needs more than the {size_text(limits.memory)} a query may use "
-                                  f"(--query-memory): {message}")
+        return ResourceLimitError(f"{what}: needs more memory than a query may have ({size_text(limits.memory)}, "
+                                  f"--query-memory): {message}")
     return ResourceLimitError(message)
