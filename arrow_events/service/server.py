@@ -159,8 +159,12 @@ class EventsServer(flight.FlightServerBase):
                 path.unlink(missing_ok=True)
                 raise
             run = self.store.start(request, path)  # the store owns the file from here on
-            writer.write(json.dumps({"run": run.id}).encode())
-            if context.is_cancelled():  # the client went away before hearing of its run: nobody will read it
+            try:
+                writer.write(json.dumps({"run": run.id}).encode())
+                told = not context.is_cancelled()
+            except (pa.ArrowException, OSError):
+                told = False
+            if not told:  # the client went away before hearing of its run: nobody would ever read it
                 self.store.drop(run)
                 raise ClientGone()
 
