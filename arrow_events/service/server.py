@@ -162,7 +162,7 @@ class EventsServer(flight.FlightServerBase):
             try:
                 writer.write(json.dumps({"run": run.id}).encode())
                 told = not context.is_cancelled()
-            except (pa.ArrowException, OSError):
+            except (flight.FlightError, pa.ArrowException, OSError):
                 told = False
             if not told:  # the client went away before hearing of its run: nobody would ever read it
                 self.store.drop(run)
