@@ -548,7 +548,7 @@ def explain_command(year: int, census_path: Path | None, config_path: Path | Non
 @main.command("serve")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path("flight-data"), show_default=True,
               help="Where runs are kept, one warehouse per run; finished runs survive a restart.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (::1 for IPv6 loopback).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8815, show_default=True,
               help="Port to listen on; 0 picks a free one (printed).")
 @click.option("--max-runs", type=click.IntRange(min=1), default=2, show_default=True,
@@ -558,14 +558,32 @@ def explain_command(year: int, census_path: Path | None, config_path: Path | Non
 @click.option("--tls-cert", type=click.Path(path_type=Path), help="PEM certificate: serve grpc+tls.")
 @click.option("--tls-key", type=click.Path(path_type=Path), help="PEM private key of --tls-cert.")
 @click.option("--query-memory", default="2GB", show_default=True,
-              help="Memory a SQL ticket may use on the server before spilling or failing.")
+              help="Memory a SQL query may use on the server (DataFusion's pool; the query's process is capped "
+                   "at this plus 512 MiB of address space beyond its start-up size).")
+@click.option("--query-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds a SQL query may take, streaming its result included; then its process is killed.")
+@click.option("--query-workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="SQL queries running at once, each in a process of its own.")
+@click.option("--query-max-result", default="1GB", show_default=True,
+              help="Arrow data one SQL query may return.")
+@click.option("--max-upload", default="1GB", show_default=True,
+              help="Arrow data one census upload may hold (a 5M-row census is about 0.24 GB).")
+@click.option("--upload-idle-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds an upload may send nothing before the server drops it.")
+@click.option("--max-years", type=click.IntRange(1, 100), default=100, show_default=True,
+              help="Years one run may simulate.")
+@click.option("--shutdown-timeout", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
+              help="Seconds from SIGTERM to exit: runs are interrupted, queries and uploads cut off.")
 @user_errors
-def serve_command(data_dir: Path, host: str, port: int, max_runs: int, token: str | None, tls_cert: Path | None,
-                  tls_key: Path | None, query_memory: str) -> None:
-    """Serve simulations over Arrow Flight: census in by do_put, events out by do_get or SQL.
+def serve_command(data_dir: Path, host: str, port: int, token: str | None, tls_cert: Path | None,
+                  tls_key: Path | None, **limits: Any) -> None:
+    """Serve simulations over Arrow Flight: census in by do_put, events out by do_get, SQL by JSON
+    tickets or Arrow Flight SQL (ADBC, JDBC, DBeaver: see docs/flight.md).
 
-    Each run executes in its own process and is kept as a warehouse under --data-dir.
-    SIGTERM or Ctrl-C stops the server; runs in progress are interrupted, their finished years kept.
+    Each run executes in its own process and is kept as a warehouse under --data-dir; each SQL query
+    runs in a query worker process under --query-memory, --query-timeout and --query-max-result.
+    SIGTERM or Ctrl-C stops the server within --shutdown-timeout; runs in progress are interrupted,
+    their finished years kept.
 
     \b
     Examples:
@@ -577,7 +595,8 @@ def serve_command(data_dir: Path, host: str, port: int, max_runs: int, token: st
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         click.echo(f"warning: serving on {host} without --token: anyone who can reach it can run simulations",
                    err=True)
-    memory = parse_size(query_memory, "query_memory")
-    options = ServeOptions(data_dir, host, port, max_runs, token, tls_cert, tls_key, memory)
+    for name in ("query_memory", "query_max_result", "max_upload"):
+        limits[name] = parse_size(limits[name], name)
+    options = ServeOptions(data_dir, host, port, token=token, tls_cert=tls_cert, tls_key=tls_key, **limits)
     serve(options, ready=lambda location: click.echo(f"serving on {location}; runs in {data_dir}/", err=False))
     click.echo("stopped", err=True)

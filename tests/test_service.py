@@ -25,12 +25,12 @@ from tests.test_cli import invoke
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_server(data_dir: Path, *args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "arrow_events", "serve", "--host", "127.0.0.1", "--port", "0",
+def start_server(data_dir: Path, *args: str, host: str = "127.0.0.1") -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "arrow_events", "serve", "--host", host, "--port", "0",
                              "--data-dir", str(data_dir), *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
-    found = re.search(r"grpc://127\.0\.0\.1:\d+", line)
+    found = re.search(r"grpc(?:\+tls)?://(?:127\.0\.0\.1|\[::1\]|localhost):\d+", line)
     if not found:
         proc.kill()
         pytest.fail(f"server did not start: {line!r} {proc.stderr.read()[-2000:]}")
@@ -232,7 +232,9 @@ def test_a_token_is_required_when_set(tmp_path):
                 put(client, synthetic_census(20, 1, 2025), wrong, years="2025")
             right = fl.FlightCallOptions(headers=[(b"authorization", b"Bearer s3cret")])
             assert list(client.list_flights(options=right)) == []
-            assert {a.type for a in client.list_actions(options=right)} == {"status", "validate", "cancel", "drop"}
+            assert {a.type for a in client.list_actions(options=right)} == {"status", "validate", "cancel", "drop",
+                                                                           "CreatePreparedStatement",
+                                                                           "ClosePreparedStatement"}
     finally:
         stop_server(proc)
     assert not list((tmp_path / "runs" / ".runs").iterdir())  # the refused put started nothing

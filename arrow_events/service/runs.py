@@ -4,7 +4,12 @@ Layout of ``--data-dir``:
 
     <run-id>/                 the run's warehouse (events/, snapshot/, manifests/), by the single writer
     .runs/<run-id>.json       the run's record: status, years, census summary, error
-    .uploads/<run-id>.arrow   the census as uploaded, while the run reads it
+    .uploads/<id>.arrow       a census being uploaded, then read by its run's process
+    .scratch/run-<run-id>/    the run's temporary files (DataFusion's spills, scratch relations)
+    .scratch/query-<n>/       a query worker's temporary files
+
+Uploads and scratch are removed when their run or worker ends (cancelled, dropped or killed as well),
+and wholesale at start-up: nothing under them outlives the process that used it.
 
 A run is ``checking`` (its process reads the census), then ``running``, then ``done``,
 ``failed`` (its one-line message in ``error``), ``cancelled`` or ``interrupted`` (the service
@@ -22,6 +27,7 @@ import secrets
 import shutil
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +39,8 @@ from typing import Any
 from arrow_events.config import Config, config_from_toml, for_run, load_config
 from arrow_events.errors import UserError, years_text
 from arrow_events.execute.pool import death, start_worker
-from arrow_events.options import RunOptions
+from arrow_events.options import MAX_YEARS, RunOptions, parse_whole
+from arrow_events.service.requests import ClientGone, ServerBusy, shown
 from arrow_events.service.worker import worker_main
 from arrow_events.warehouse.writer import manifest_path, recover, write_json
 
@@ -44,10 +51,6 @@ SIMULATE_KEYS = ("years", "seed", "threads", "engine", "memory_limit", "shard_ro
                  "date_format")
 
 
-class ServerBusy(Exception):
-    """--max-runs simulations are running: try again later."""
-
-
 @dataclass
 class SimulateRequest:
     """A ``{"simulate": {...}}`` command, checked: what the worker runs."""
@@ -55,19 +58,30 @@ class SimulateRequest:
     cfg: Config
     years: list[int]
     options: RunOptions
+    rows: int | None = None  # the census rows the client says it sends: a different count is refused
 
 
-def parse_simulate(body: Any) -> SimulateRequest:
-    """Check the simulate command's keys and values; ``config`` is TOML text (never a path on the server)."""
+def parse_simulate(body: Any, max_years: int = MAX_YEARS) -> SimulateRequest:
+    """Check the simulate command's keys and values; ``config`` is TOML text (never a path on the server),
+    ``rows`` the census's row count if the client states it; at most ``max_years`` years."""
     if not isinstance(body, dict):
         raise UserError('simulate: expected an object, e.g. {"simulate": {"years": "2025-2027", "seed": 7}}')
     values = dict(body)
     text = values.pop("config", None)
+    rows = values.pop("rows", None)
     if text is not None and not isinstance(text, str):
-        raise UserError("simulate.config: expected TOML text")
-    options = RunOptions.from_values(values, SIMULATE_KEYS, where="simulate")
-    cfg, years, options = for_run(config_from_toml(text) if text else load_config(None), options, census=True)
-    return SimulateRequest(cfg, years, options)
+        raise UserError(f"simulate.config: expected TOML text, got {shown(text)}")
+    if rows is not None:
+        rows = parse_whole(rows, "simulate.rows", 1, 2**62)
+    options = RunOptions.from_values(values, [*SIMULATE_KEYS, "rows"], where="simulate")
+    try:
+        cfg = config_from_toml(text) if text else load_config(None)
+    except RecursionError:  # tomllib recurses per nesting level
+        raise UserError("simulate.config: TOML nested too deeply") from None
+    cfg, years, options = for_run(cfg, options, census=True)
+    if len(years) > max_years:
+        raise UserError(f"simulate.years: at most {max_years} years in one run (--max-years), got {len(years)}")
+    return SimulateRequest(cfg, years, options, rows)
 
 
 @dataclass
@@ -100,9 +114,11 @@ class RunStore:
         self.data_dir, self.max_runs = Path(data_dir), max_runs
         _prepare_data_dir(self.data_dir)
         self.records, self.uploads = self.data_dir / ".runs", self.data_dir / ".uploads"
+        self.scratch = self.data_dir / ".scratch"
         self.records.mkdir(exist_ok=True)
-        shutil.rmtree(self.uploads, ignore_errors=True)
-        self.uploads.mkdir()
+        for leftover in (self.uploads, self.scratch):  # a previous server's, killed before it could tidy
+            shutil.rmtree(leftover, ignore_errors=True)
+            leftover.mkdir()
         self._cond = threading.Condition()
         self._runs: dict[str, Run] = {}
         self._starting = 0  # runs between their slot being taken and their process answering
@@ -146,16 +162,33 @@ class RunStore:
         with self._cond:
             run = self._runs.get(run_id) if isinstance(run_id, str) else None
         if run is None:
-            raise UserError(f"run {run_id!r}: no such run on this server (list_flights shows the runs)")
+            raise UserError(f"run {shown(run_id)}: no such run on this server (list_flights shows the runs)")
         return run
 
     # -- starting a run -----------------------------------------------------------------------
 
-    def start(self, request: SimulateRequest, write_census: Callable[[Path], None]) -> Run:
-        """Save the census (``write_census(path)``), start the run's process, wait for its census check.
+    def upload_path(self) -> Path:
+        """Where an upload is saved, under the data directory, until its run's process has read it."""
+        return self.uploads / f"upload-{secrets.token_hex(8)}.arrow"
+
+    def check_accepting(self) -> None:
+        with self._cond:
+            if self._stopping:
+                raise ServerBusy("the server is shutting down")
+
+    def start(self, request: SimulateRequest, census: Path) -> Run:
+        """Start a run from a complete, saved census (the store owns the file from here on): take a slot,
+        start the run's process, wait for its census check.
 
         Raises ServerBusy at --max-runs, UserError with the worker's message for a refused census.
         """
+        try:
+            return self._start(request, census)
+        except BaseException:
+            census.unlink(missing_ok=True)
+            raise
+
+    def _start(self, request: SimulateRequest, census: Path) -> Run:
         with self._cond:
             if self._stopping:
                 raise ServerBusy("the server is shutting down")
@@ -165,7 +198,7 @@ class RunStore:
                                  f"{self.max_runs}); try again when one has finished")
             self._starting += 1
         try:
-            run = self._launch(request, write_census)
+            run = self._launch(request, census)
         except BaseException:
             with self._cond:
                 self._starting -= 1
@@ -178,21 +211,16 @@ class RunStore:
                 raise UserError(run.error or "census refused")
         return run
 
-    def _launch(self, request: SimulateRequest, write_census: Callable[[Path], None]) -> Run:
+    def _launch(self, request: SimulateRequest, census: Path) -> Run:
         run_id = secrets.token_hex(6)
-        census = self.uploads / f"{run_id}.arrow"
-        try:
-            write_census(census)
-        except BaseException:
-            census.unlink(missing_ok=True)
-            raise
         process, conn = self._take_spare()
         run = Run(run_id, request.years, request.cfg.scenario.seed, process=process)
         with self._cond:
             self._runs[run_id] = run  # counted as active from here on, no longer as starting
             self._starting -= 1
         try:
-            conn.send({"request": request, "census": str(census), "out": str(self.out(run))})
+            conn.send({"request": request, "census": str(census), "out": str(self.out(run)),
+                       "scratch": str(self.scratch / f"run-{run_id}")})
         except OSError:  # the worker died meanwhile: the follower records the run as failed
             conn.close()
         threading.Thread(target=self._follow, args=(run, conn, census), daemon=True,
@@ -229,6 +257,7 @@ class RunStore:
         assert run.process is not None
         run.process.join()
         census.unlink(missing_ok=True)
+        shutil.rmtree(self.scratch / f"run-{run.id}", ignore_errors=True)
         with self._cond:
             if run.active:
                 run.status, run.error = "failed", f"the run ended before finishing: {death(run.process.exitcode)}"
@@ -261,36 +290,40 @@ class RunStore:
     def _forget(self, run: Run) -> None:
         self._runs.pop(run.id, None)
         (self.records / f"{run.id}.json").unlink(missing_ok=True)
-        (self.uploads / f"{run.id}.arrow").unlink(missing_ok=True)
+        shutil.rmtree(self.scratch / f"run-{run.id}", ignore_errors=True)
         shutil.rmtree(self.out(run), ignore_errors=True)
 
     # -- waiting, cancelling, dropping ----------------------------------------------------------
 
-    def wait_year(self, run: Run, year: int) -> Path:
+    def _wait(self, done: Callable[[], bool], cancelled: Callable[[], bool] | None) -> None:
+        """Wait (holding the condition) until ``done()``, the service stops, or the client cancels."""
+        while not done() and not self._stopping:
+            if cancelled is not None and cancelled():
+                raise ClientGone()
+            self._cond.wait(0.25)
+
+    def wait_year(self, run: Run, year: int, cancelled: Callable[[], bool] | None = None) -> Path:
         """The run's warehouse once ``year`` is committed (waiting for it); UserError if it never will be."""
         if year not in run.years:
             raise UserError(f"run {run.id}: no year {year} (its years are {years_text(run.years)})")
         with self._cond:
-            while year not in run.years_done and run.active and not self._stopping:
-                self._cond.wait(0.25)
+            self._wait(lambda: year in run.years_done or not run.active, cancelled)
             if year in run.years_done:
                 return self.out(run)
         raise UserError(self._ended_text(run, f"before {year} was written"))
 
-    def wait_finished(self, run: Run) -> Path:
+    def wait_finished(self, run: Run, cancelled: Callable[[], bool] | None = None) -> Path:
         """The run's warehouse once the run is done; UserError if it ended otherwise."""
         with self._cond:
-            while run.active and not self._stopping:
-                self._cond.wait(0.25)
+            self._wait(lambda: not run.active, cancelled)
             if run.status == "done":
                 return self.out(run)
         raise UserError(self._ended_text(run, "before finishing"))
 
-    def wait_ended(self, run: Run) -> Path:
+    def wait_ended(self, run: Run, cancelled: Callable[[], bool] | None = None) -> Path:
         """The run's warehouse once the run has ended, however it ended."""
         with self._cond:
-            while run.active and not self._stopping:
-                self._cond.wait(0.25)
+            self._wait(lambda: not run.active, cancelled)
             if run.active:
                 raise UserError("the server is shutting down")
         return self.out(run)
@@ -328,20 +361,32 @@ class RunStore:
         with self._cond:
             self._forget(run)
 
-    def stop(self) -> None:
-        """Shutting down: waiters return, runs in progress are interrupted, the spare exits."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shutting down within ``timeout`` seconds: waiters return, runs in progress are interrupted (their
+        processes terminated together, killed at the deadline), the spare exits."""
+        deadline = time.monotonic() + timeout
         with self._cond:
             self._stopping = True
             active = [r for r in self._runs.values() if r.active]
+            for run in active:
+                run.status, run.error = "interrupted", _interrupted_text(run)
+                self._save(run)
+            processes = [r.process for r in active if r.process is not None]
             spare, self._spare = self._spare, None
             self._cond.notify_all()
-        for run in active:
-            self.cancel(run, "interrupted")
+        for process in processes:
+            process.terminate()
         if spare is not None:
-            spare[1].close()
-            spare[0].join(5)
-            if spare[0].is_alive():
-                spare[0].kill()
+            spare[1].close()  # it reads EOF and exits
+            processes.append(spare[0])
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(1)
+        with self._cond:  # the followers tidy the warehouses and record the years kept
+            while any(r.process is not None for r in active) and time.monotonic() < deadline:
+                self._cond.wait(0.1)
 
 
 def _interrupted_text(run: Run) -> str:
@@ -362,7 +407,7 @@ def _prepare_data_dir(data_dir: Path) -> None:
     if data_dir.exists() and not data_dir.is_dir():
         raise UserError(f"{data_dir}: data directory exists and is not a directory")
     if data_dir.is_dir():
-        names = [n for n in os.listdir(data_dir) if n not in (".runs", ".uploads")]
+        names = [n for n in os.listdir(data_dir) if n not in (".runs", ".uploads", ".scratch")]
         if names and not (data_dir / ".runs").is_dir():
             raise UserError(f"{data_dir}: not an arrow-events service directory (it holds {len(names)} other "
                             f"entr{'y' if len(names) == 1 else 'ies'}, e.g. {sorted(names)[0]!r}); choose an empty "

@@ -12,6 +12,8 @@ writer), reporting each committed year. Messages on the pipe are tuples:
 
 from __future__ import annotations
 
+import os
+import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,9 @@ def worker_main(conn: Connection) -> int:
 def run_job(conn: Connection, job: dict[str, Any]) -> int:
     """Check the census, then simulate into the run's warehouse; report on ``conn``. Returns an exit code."""
     req = job["request"]
+    if job.get("scratch"):  # temporary files under the data directory, removed by the service with the run
+        Path(job["scratch"]).mkdir(parents=True, exist_ok=True)
+        os.environ["TMPDIR"] = tempfile.tempdir = job["scratch"]
     try:
         with pa.memory_map(str(job["census"])) as source:
             table = pa.ipc.open_file(source).read_all()
