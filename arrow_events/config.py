@@ -69,6 +69,10 @@ _ONE_PER_LEVEL = Say("needs exactly 5 values, one per level 1..5")
 PerLevel = Annotated[list[float], Field(min_length=5, max_length=5), _ONE_PER_LEVEL]
 RatePerLevel = Annotated[list[Rate], Field(min_length=5, max_length=5), _ONE_PER_LEVEL]
 Dollars = Annotated[float, Field(ge=0, le=100_000_000)]
+# hours in a year: at most 366 days x 24
+Hours = Annotated[float, Field(ge=0, le=8_784)]
+# a census row without scheduled_hours_per_week, and every hire, works this many hours a week
+STANDARD_WEEKLY_HOURS = 40.0
 
 
 class _Model(BaseModel):
@@ -216,6 +220,10 @@ class PlanDesign(_Model):
     max_match_percentage: Rate = 0.03  # of plan compensation
     match_requires_active_at_year_end: bool = True
     core_rate: Rate = 0.01  # non-elective, of plan compensation; 0 turns it off
+    # hours of service credited in the year (census scheduled_hours_per_week x weeks employed) that the
+    # match and the core require; 0: no requirement
+    match_min_hours: Hours = 0.0
+    core_min_hours: Hours = 0.0
 
     @model_validator(mode="after")
     def _dates_and_bands(self) -> PlanDesign:
@@ -323,6 +331,12 @@ class Config(_Model):
     @property
     def explicit(self) -> frozenset[str]:
         return self._explicit
+
+    @property
+    def hours_of_service(self) -> bool:
+        """Whether a plan design requires hours of service for its match or core: then the snapshot carries
+        each employee's scheduled hours from year to year (docs/model.md §7)."""
+        return any(d.match_min_hours > 0 or d.core_min_hours > 0 for d in self.plan_designs)
 
     @property
     def memory_limit_bytes(self) -> int | None:

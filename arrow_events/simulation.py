@@ -23,7 +23,7 @@ from arrow_events.engine.state import CohortState, from_census, from_snapshot
 from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
 from arrow_events.execute.shards import executor_session, year_shards
 from arrow_events.options import OptionError, RunOptions, with_values
-from arrow_events.schema import TABLES as CONTRACT
+from arrow_events.schema import contract_schemas
 from arrow_events.warehouse.manifest import YearManifest, read_manifest
 from arrow_events.warehouse.writer import (
     check_warehouse,
@@ -81,9 +81,11 @@ def default_census(cfg: Config) -> pa.Table:
     return builtin_census(cfg).table
 
 
-def contract_tables(options: RunOptions) -> dict[str, pa.Schema]:
-    """The tables a run writes: every contract table, less contributions when turned off."""
-    return {name: schema for name, schema in CONTRACT.items() if options.contributions or name != "contributions"}
+def contract_tables(options: RunOptions, cfg: Config | None = None) -> dict[str, pa.Schema]:
+    """The tables a run writes: every contract table, less contributions when turned off (the snapshot with
+    scheduled hours when the config requires hours of service)."""
+    schemas = contract_schemas(cfg is not None and cfg.hours_of_service)
+    return {name: schema for name, schema in schemas.items() if options.contributions or name != "contributions"}
 
 
 def active_headcount(snapshot: pa.Table) -> int:
@@ -247,7 +249,7 @@ def _simulate_into(run: _Run, state: CohortState, source: str, census_entry: dic
         headcount_end = 0
         counts: dict[str, int] = {}
         shards = 0
-        with staged_year(out, year, contract_tables(options)) as stage:
+        with staged_year(out, year, contract_tables(options, cfg)) as stage:
             for shard in year_shards(cfg, year, state, options):
                 shards += 1
                 for name, table in shard.tables().items():

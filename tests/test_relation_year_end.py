@@ -16,6 +16,8 @@ import pytest
 from datafusion import SessionConfig, SessionContext
 from test_relations import YEAR, given, rows, year_plan
 
+from arrow_events import load_config
+from arrow_events.config import Config, config_from_toml
 from arrow_events.queries import sql
 from arrow_events.schema import CONTRIBUTIONS_SCHEMA, SNAPSHOT_SCHEMA
 
@@ -39,7 +41,7 @@ def branch_row(ix: int, employee_id: str, termination: dt.date | None = None, ne
         "compensation_cents": 10_000_000, "deferral_rate": 0.0, "hire_date": d(YEAR, 3, 1) if new_hire else
         d(2020, 1, 1), "birth_date": d(1984, 6, 1), "scheduled_termination_date": None, "enrollment_date": None,
         "opted_out": False, "auto_escalation_opt_out": False, "eligibility_override": None,
-        "eligibility_date": None, "is_new_hire": new_hire,
+        "eligibility_date": None, "is_new_hire": new_hire, "scheduled_hours_per_week": None,
         "enrollment_category": "auto_enrollment" if "enrollment_on" in on else None,
         "enrollment_deferral_rate": 0.06 if "enrollment_on" in on else None, "enrollment_probability": None,
         "opt_out_deferral_rate": 0.0 if "opt_out_on" in on else None, "opt_out_probability": None,
@@ -91,6 +93,26 @@ def test_member_year_drops_every_event_dated_after_the_termination():
     assert "u_extra" not in got["stays"] and "is_new_hire" not in got["stays"]
 
 
+def test_member_year_credits_the_scheduled_week_over_the_days_employed():
+    # hours of service (docs/model.md §7): hours a week x days employed / 7, to 6 decimals; the standard
+    # 40 hours for hires and a census without the column (NULL)
+    given_rows = [branch_row(0, "full_year"), branch_row(1, "half_time"), branch_row(2, "hire_mar1", new_hire=True),
+                  branch_row(3, "left_jun23", termination=d(YEAR, 6, 23)),
+                  branch_row(4, "left_jun24", termination=d(YEAR, 6, 24)), branch_row(5, "odd_week")]
+    given_rows[1]["scheduled_hours_per_week"] = 20.0
+    given_rows[5]["scheduled_hours_per_week"] = 37.5
+    got = {r["employee_id"]: r for r in rows(year_plan(), "member_year", deferral_change=given(given_rows))}
+    assert {k: r["hours_worked"] for k, r in got.items()} == {
+        "full_year": 2085.714286,  # 40 x 365 / 7
+        "half_time": 1042.857143,
+        "hire_mar1": 1748.571429,  # Mar 1 - Dec 31: 306 days
+        "left_jun23": 994.285714,  # Jan 1 - Jun 23: 174 days, one day short of 1,000 hours
+        "left_jun24": 1000.0,  # 175 days
+        "odd_week": 1955.357143,  # 37.5 x 365 / 7
+    }
+    assert got["half_time"]["scheduled_hours_per_week"] == 20.0 and got["hire_mar1"]["scheduled_hours_per_week"] == 40
+
+
 # --- snapshot ------------------------------------------------------------------------------------------------
 
 def year_row(ix: int, employee_id: str, rank: int = 0, **values: object) -> dict:
@@ -99,7 +121,7 @@ def year_row(ix: int, employee_id: str, rank: int = 0, **values: object) -> dict
            "hire_date": d(2020, 1, 1), "birth_date": d(1984, 6, 1), "termination_on": None,
            "scheduled_termination_date": None, "level_id": 2, "compensation_cents": 10_000_000,
            "deferral_rate": 0.0, "enrollment_date": None, "opted_out": False, "auto_escalation_opt_out": False,
-           "eligibility_override": None, "eligibility_date": d(2020, 1, 1)}
+           "eligibility_override": None, "eligibility_date": d(2020, 1, 1), "scheduled_hours_per_week": 40.0}
     for branch, fields in {"promotion": ["level_id", "compensation_cents"], "merit": ["compensation_cents"],
                            "enrollment": ["deferral_rate"], "opt_out": ["deferral_rate"],
                            "escalation": ["deferral_rate"], "deferral_change": ["deferral_rate"]}.items():
@@ -165,10 +187,11 @@ def test_snapshot_is_the_state_after_the_last_event():
 # --- contributions: the edges test_contributions leaves --------------------------------------------------------
 
 def contribution_row(ix: int, birth: dt.date, pay_cents: int, rate: float, hire: dt.date | None = None,
-                     termination: dt.date | None = None) -> dict:
-    """A member_year row for contributions.sql: hired in 2010 unless ``hire`` says, no events in the year."""
+                     termination: dt.date | None = None, hours: float = 2086.0) -> dict:
+    """A member_year row for contributions.sql: hired in 2010 unless ``hire`` says, no events in the year,
+    ``hours`` of service."""
     row = {"member_ix": ix, "design_rank": 0, "birth_date": birth, "hire_date": hire or d(2010, 1, 1),
-           "termination_on": termination,
+           "termination_on": termination, "hours_worked": hours,
            "eligibility_date": d(2011, 1, 1), "compensation_cents": pay_cents, "deferral_rate": rate}
     row.update({c: None for c in ("promotion_on", "promotion_compensation_cents", "merit_on",
                                   "merit_compensation_cents", "enrollment_on", "enrollment_deferral_rate",
@@ -177,8 +200,8 @@ def contribution_row(ix: int, birth: dt.date, pay_cents: int, rate: float, hire:
     return row
 
 
-def contributions(year: int, *members: dict) -> list[dict]:
-    got = rows(year_plan(year=year), "contributions", member_year=given(list(members),
+def contributions(year: int, *members: dict, cfg: Config | None = None) -> list[dict]:
+    got = rows(year_plan(cfg, year=year), "contributions", member_year=given(list(members),
                                                                          promotion_compensation_cents=pa.int64(),
                                                                          merit_compensation_cents=pa.int64()))
     return sorted(got, key=lambda r: r["member_ix"])
@@ -211,6 +234,33 @@ def test_contributions_count_the_days_of_a_leap_year():
         (5_027_322, 251_366, 125_683, 50_273),  # 100,000 x 184 / 366 = 50,273.2240; 5% of it 2,513.6612
         (1_639_344, 81_967, 0, 0),  # 100,000 x 60 / 366 = 16,393.4426; gone at Dec 31: no match, no core
     ]
+
+
+def test_contributions_require_the_designs_hours_of_service():
+    # match_min_hours and core_min_hours (docs/model.md §7): below either, that contribution is 0; at it, paid;
+    # 0 (the default) requires nothing
+    cfg = config_from_toml("""
+[[plan_designs]]
+plan_design_id = "hours"
+match_min_hours = 1000
+core_min_hours = 1000
+[[plan_designs]]
+plan_design_id = "match_only"
+match_min_hours = 1000
+""")
+    assert cfg.hours_of_service and not load_config(None).hours_of_service
+    members = []
+    for rank in (0, 1):
+        for ix, hours in enumerate((999.999999, 1000.0, 500.0)):
+            row = contribution_row(ix, d(1980, 1, 1), 10_000_000, 0.05, hours=hours)
+            members.append({**row, "design_rank": rank})
+    got = contributions(2025, *members, cfg=cfg)
+    paid = {(r["design_rank"], r["member_ix"]): (r["employer_match_cents"], r["employer_core_cents"]) for r in got}
+    assert paid == {
+        (0, 0): (0, 0), (0, 1): (250_000, 100_000), (0, 2): (0, 0),  # both require 1,000 hours
+        (1, 0): (0, 100_000), (1, 1): (250_000, 100_000), (1, 2): (0, 100_000),  # only the match does
+    }
+    assert {r["employee_deferrals_cents"] for r in got} == {500_000}  # deferrals never depend on hours
 
 
 # --- yearly_metrics ----------------------------------------------------------------------------------------------

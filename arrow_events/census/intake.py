@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from arrow_events.census.sources import RawCensus, drop_empty_rows, open_census
 from arrow_events.census.synthetic import synthetic_census, write_census
 from arrow_events.census.values import Parsed, first_cell, is_text, mask, parse_bools, parse_dates, parse_numbers
+from arrow_events.config import STANDARD_WEEKLY_HOURS
 from arrow_events.errors import UserError, first_line
 from arrow_events.options import ON_BAD_ROWS, parse_choice
 from arrow_events.udfs.dates import whole_years_np
@@ -38,6 +39,7 @@ OPTIONAL = [
     "auto_escalation_opt_out",
     "eligibility_override",
     "level_id",
+    "scheduled_hours_per_week",
 ]
 
 # What the rest of the engine sees, whatever the census came in. An active row may carry a
@@ -54,6 +56,8 @@ CENSUS_SCHEMA = pa.schema(
         pa.field("auto_escalation_opt_out", pa.bool_(), nullable=False),
         pa.field("eligibility_override", pa.bool_()),
         pa.field("level_id", pa.int32()),
+        # hours of service (docs/model.md §7): the census's, else STANDARD_WEEKLY_HOURS
+        pa.field("scheduled_hours_per_week", pa.float64(), nullable=False),
     ]
 )
 REJECTS_SCHEMA = pa.schema(
@@ -71,6 +75,7 @@ REJECTS_SCHEMA = pa.schema(
 # Pay above this cannot be projected safely: decimal(18, 2) money holds 10^16, which leaves
 # a factor of 10^7 for raises (50 years at +38% a year).
 MAX_PAY = 1_000_000_000
+HOURS_IN_A_WEEK = 168
 PLAUSIBLE_PAY = (1_000, 10_000_000)
 PLAUSIBLE_AGE = (14, 100)
 _SHOW = 5
@@ -263,6 +268,7 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
     aeo = _bools(intake, cols, "auto_escalation_opt_out")
     override = _bools(intake, cols, "eligibility_override")
     level = _levels(intake, cols, raw)
+    hours = _weekly_hours(intake, cols, raw)
 
     birth_np = _days(birth)
     hire_np = _days(hire)
@@ -283,7 +289,7 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
     marked = active.fill_null(True).to_numpy(zero_copy_only=False).astype(bool)
     table = pa.table(
         [ids, birth, hire, term, pa.array(cents), pa.array(marked & ~past_term), rate, aeo.fill_null(False),
-         override, level],
+         override, level, hours],
         schema=CENSUS_SCHEMA,
     ).filter(pa.array(keep))
     if rounded.any():
@@ -370,6 +376,21 @@ def _levels(intake: _Intake, cols: dict[str, pa.Array], raw: RawCensus) -> pa.Ar
     bad = mask(pc.is_valid(parsed.values)) & ~np.isin(lvl, [1, 2, 3, 4, 5])
     intake.problem(name, bad, "are not a level 1-5", cols[name], first_cell(cols[name], bad))
     return pc.if_else(pa.array(bad), pa.scalar(None, pa.float64()), parsed.values).cast(pa.int32())
+
+
+def _weekly_hours(intake: _Intake, cols: dict[str, pa.Array], raw: RawCensus) -> pa.Array:
+    """Scheduled hours a week, more than 0 and at most 168; missing: STANDARD_WEEKLY_HOURS."""
+    name = "scheduled_hours_per_week"
+    if name not in cols:
+        return pa.array(np.full(intake.n, STANDARD_WEEKLY_HOURS))
+    col = cols[name]
+    parsed = intake.parsed(name, parse_numbers(col, decimal_comma=_decimal_comma(raw, col)), col)
+    values = parsed.values.fill_null(STANDARD_WEEKLY_HOURS).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        bad = ~intake.rejected & ~((values > 0) & (values <= HOURS_IN_A_WEEK))
+    intake.problem(name, bad, f"must be more than 0 and at most {HOURS_IN_A_WEEK} hours a week", col,
+                   first_cell(col, bad))
+    return pa.array(np.where(bad, STANDARD_WEEKLY_HOURS, values))
 
 
 def _cents(pay: Any, pay_np: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

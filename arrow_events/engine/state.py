@@ -28,6 +28,8 @@ COHORT_SCHEMA = pa.schema(
         ("auto_escalation_opt_out", pa.bool_()),
         ("eligibility_override", pa.bool_()),
         ("scheduled_termination_date", pa.date32()),
+        # hours of service (docs/model.md §7); NULL: the standard week
+        ("scheduled_hours_per_week", pa.float64()),
     ]
 )
 PLAN_COHORT_SCHEMA = pa.schema(
@@ -74,7 +76,7 @@ def from_census(census: pa.Table, cfg: Config) -> CohortState:
         [
             active["employee_id"], active["birth_date"], active["hire_date"], level,
             active["compensation_cents"], active["auto_escalation_opt_out"], active["eligibility_override"],
-            active["termination_date"],
+            active["termination_date"], _weekly_hours(active),
         ],
         schema=COHORT_SCHEMA,
     )
@@ -107,7 +109,7 @@ def from_snapshot(snapshot: pa.Table) -> CohortState:
         [
             workforce["employee_id"], workforce["birth_date"], workforce["hire_date"], workforce["level_id"],
             money_to_cents(workforce["compensation"]), workforce["auto_escalation_opt_out"],
-            workforce["eligibility_override"], _scheduled(workforce),
+            workforce["eligibility_override"], _scheduled(workforce), _weekly_hours(workforce),
         ],
         schema=COHORT_SCHEMA,
     )
@@ -120,3 +122,11 @@ def _scheduled(workforce: pa.Table) -> pa.ChunkedArray | pa.Array:
     if "scheduled_termination_date" in workforce.column_names:
         return workforce["scheduled_termination_date"]
     return pa.nulls(workforce.num_rows, pa.date32())
+
+
+def _weekly_hours(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+    """Each employee's scheduled hours a week: a census's, or a snapshot's when its config requires hours of
+    service (others do not carry them: NULL, the standard week)."""
+    if "scheduled_hours_per_week" in table.column_names:
+        return table["scheduled_hours_per_week"]
+    return pa.nulls(table.num_rows, pa.float64())
