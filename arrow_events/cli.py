@@ -19,6 +19,7 @@ from arrow_events.engine.explain import DUMPABLE, dump_relation, explain_year
 from arrow_events.engine.memory import return_freed_memory
 from arrow_events.errors import Interrupted, ResourceLimitError, UserError, error_line
 from arrow_events.options import COERCE, ENGINES, EXECUTORS, ON_BAD_ROWS, OptionError, RunOptions, parse_size
+from arrow_events.schema import EVENT_TYPES
 from arrow_events.simulation import RunReport, YearReport, run, starting_state
 from arrow_events.sweep import RunResult, SweepReport, parse_seeds, plan_sweep, run_sweep
 from arrow_events.warehouse.compare import compare_warehouses
@@ -159,18 +160,54 @@ def _shard_line(year: int, done: int, total: int) -> None:
 
 
 def _summary(report: RunReport) -> str:
-    types = sorted({t for y in report.years for t in y.events_by_type})
-    header = ["year", "start", "end"] + types + ["seconds"]
+    """One row per year and plan design, the same columns every time (every event type, zeros kept): each
+    design's own events, the workforce's (hires, terminations, promotions, merit) repeated under each."""
+    header = ["year", "design", "start", "end", *EVENT_TYPES, "seconds"]
     rows = [
-        [str(y.year), f"{y.headcount_start:,}", f"{y.headcount_end:,}"]
-        + [f"{y.events_by_type.get(t, 0):,}" for t in types]
+        [str(y.year), design, f"{y.headcount_start:,}", f"{y.headcount_end:,}"]
+        + [f"{counts.get(t, 0):,}" for t in EVENT_TYPES]
         + [f"{y.generate_s + y.write_s:.3f}"]
-        for y in report.years
+        for y in report.years for design, counts in y.events_by_design.items()
     ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
-    return "\n".join(lines)
+    left = {1}  # the design's name reads left to right; numbers align right
+    return "\n".join("  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in [header, *rows])
+
+
+def warehouse_argument(required: bool = True,
+                       alias: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The warehouse as every command spells it: the positional WAREHOUSE. Optional (default ./warehouse) where
+    the command has a default; ``alias`` is the flag a command took before, still read but not shown."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(fn)
+        @user_errors  # a warehouse given twice is a user's error too
+        def with_warehouse(**kwargs: Any) -> Any:
+            given, old = kwargs.pop("warehouse"), kwargs.pop("warehouse_alias", None)
+            if given is not None and old is not None and given != old:
+                raise UserError(f"the warehouse is given twice ({given} and {alias} {old}); give it once, as WAREHOUSE")
+            kwargs["warehouse"] = given or old or Path("warehouse")
+            return fn(**kwargs)
+
+        with_warehouse = click.argument("warehouse", required=required and alias is None,
+                                        type=click.Path(path_type=Path))(with_warehouse)
+        if alias:
+            with_warehouse = click.option(alias, "warehouse_alias", type=click.Path(path_type=Path), hidden=True,
+                                          help="The warehouse (old spelling of WAREHOUSE).")(with_warehouse)
+        return with_warehouse
+
+    return decorate
+
+
+def existing_warehouse(warehouse: Path) -> Path:
+    """``warehouse``, or one line saying there is none there."""
+    if not warehouse.exists():
+        raise UserError(f"{warehouse}: no such warehouse (nothing at that path); write one with: arrow-events run "
+                        f"{warehouse}")
+    if not warehouse.is_dir():
+        raise UserError(f"{warehouse}: not a warehouse (a file, not a directory)")
+    return warehouse
 
 
 def load_census(path: Path, cfg: Config, first_year: int | None, options: RunOptions) -> tuple[Config, Census]:
@@ -252,26 +289,26 @@ def run_options(*names: str, **defaults: Any) -> Callable[[Callable[..., Any]], 
               help="TOML config. Default: the built-in defaults of docs/model.md (see `arrow-events config`).")
 @click.option("--year", "one_year", type=Option("years"),
               help="Re-run one year from the stored snapshot of the year before.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("warehouse"), show_default=True,
-              help="Warehouse directory.")
+@warehouse_argument(required=False, alias="--out")  # the warehouse was --out before it was WAREHOUSE everywhere
 @run_options()
 @user_errors
-def run_command(census_path: Path | None, config_path: Path | None, one_year: tuple[int, ...] | None, out: Path,
-                options: RunOptions) -> None:
-    """Simulate years and write events and snapshots to the warehouse.
+def run_command(census_path: Path | None, config_path: Path | None, one_year: tuple[int, ...] | None,
+                warehouse: Path, options: RunOptions) -> None:
+    """Simulate years and write events, snapshots and contributions to WAREHOUSE (default: ./warehouse).
 
     \b
     Examples:
       arrow-events run
-      arrow-events run --census census.csv --config plan.toml --years 2025-2029
+      arrow-events run wh --census census.csv --config plan.toml --years 2025-2029
       arrow-events run --year 2027          # re-run 2027 from the stored 2026 snapshot
-      arrow-events run --engine legacy --out baseline
+      arrow-events run baseline --engine legacy
       arrow-events run --census export.csv --on-bad-rows skip --date-format %m/%d/%Y
       arrow-events run --executor ray --ray-address auto   # shards on the Ray cluster of this node
 
     With a census, the first of --years is the first simulated year (the census being the
     workforce at the end of the year before), unless the config sets [scenario].start_year.
     """
+    out = warehouse
     if options.years and one_year is not None:
         raise UserError("--years and --year cannot be used together")
     if one_year is not None and len(one_year) > 1:
@@ -308,14 +345,17 @@ def run_command(census_path: Path | None, config_path: Path | None, one_year: tu
 @click.option("--start-year", type=int, default=2025, show_default=True,
               help="First simulated year; hire dates end the year before.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output file, .csv or .parquet.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @user_errors
-def census_command(employees: int, seed: int, start_year: int, out: Path) -> None:
+def census_command(employees: int, seed: int, start_year: int, out: Path, force: bool) -> None:
     """Write a synthetic census, deterministic per seed.
 
     \b
     Example:
       arrow-events census --employees 1000000 --seed 7 --out census_1m.parquet
     """
+    if out.exists() and not force:
+        raise UserError(f"{out}: exists; give another --out, or --force to replace it")
     table = synthetic_census(employees, seed, start_year)
     write_census(table, out)
     click.echo(f"wrote {table.num_rows:,} employees to {out}")
@@ -335,19 +375,20 @@ def config_command(config_path: Path | None) -> None:
 
 
 @main.command("validate")
-@click.argument("warehouse", type=click.Path(path_type=Path))
+@warehouse_argument()
 @click.option("--examples", type=click.IntRange(min=1), default=5, show_default=True,
               help="Violations shown per check.")
 @user_errors
 def validate_command(warehouse: Path, examples: int) -> None:
     """Check a warehouse against the contract: layout, checksums, schema, keys, invariants.
 
-    Exit 0 when clean, 1 when anything is wrong.
+    Exit 0 when clean, 1 when anything is wrong (2: no warehouse there at all).
 
     \b
     Example:
       arrow-events validate warehouse
     """
+    existing_warehouse(warehouse)
     report = validate_warehouse(warehouse)
     click.echo(report.render(examples))
     sys.exit(0 if report.ok else 1)
@@ -508,8 +549,7 @@ def _sweep_summary(report: SweepReport) -> str:
 @click.option("--census", "census_path", type=click.Path(path_type=Path),
               help="Census for the start year. Default: the built-in synthetic census.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config.")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=Path("warehouse"), show_default=True,
-              help="Where later years read the prior year's snapshot from.")
+@warehouse_argument(required=False, alias="--warehouse")  # was --warehouse before it was WAREHOUSE everywhere
 @click.option("--dump", "dump_name", help=f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}.")
 @click.option("--out", "dump_dir", type=click.Path(path_type=Path), help="Directory for --dump.")
 @run_options("threads", "on_bad_rows", "date_format")
@@ -518,12 +558,13 @@ def explain_command(year: int, census_path: Path | None, config_path: Path | Non
                     dump_name: str | None, dump_dir: Path | None, options: RunOptions) -> None:
     """Print the fused plan of a year (logical and physical, scans and draws), or dump a relation.
 
-    Nothing is written to the warehouse.
+    A year after the first reads the year before from WAREHOUSE (default: ./warehouse); nothing is
+    written to it.
 
     \b
     Examples:
       arrow-events explain --year 2025
-      arrow-events explain --year 2027 --dump rng --out debug/
+      arrow-events explain warehouse --year 2027 --dump rng --out debug/
     """
     cfg = load_config(config_path)
     if (dump_name is None) != (dump_dir is None):
