@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -23,14 +24,29 @@ from arrow_events.schema import EVENT_TYPES
 from arrow_events.simulation import RunReport, YearReport, run, starting_state
 from arrow_events.sweep import RunResult, SweepReport, parse_seeds, plan_sweep, run_sweep
 from arrow_events.warehouse.compare import compare_warehouses
+from arrow_events.warehouse.comparison import (
+    compare_metrics,
+    comparison_infos,
+    is_sweep,
+    render_comparison,
+    write_comparison,
+)
 from arrow_events.warehouse.report import (
+    BREAKDOWNS,
+    CHARTS_MISSING,
+    charts_available,
     check_out_dir,
     has_amounts,
     render_table,
+    render_workforce,
+    run_info,
     to_json,
+    workforce_metrics,
     write_report,
     yearly_metrics,
 )
+from arrow_events.warehouse.results import render_result, result_text, write_result
+from arrow_events.warehouse.sql import query as run_sql
 from arrow_events.warehouse.validate import validate_warehouse
 
 _CLEAR_LINE = "\r\x1b[K"  # back to the start of the terminal line, and erase it
@@ -413,31 +429,107 @@ def compare_command(a: Path, b: Path, examples: int) -> None:
 
 
 @main.command("report")
-@click.argument("warehouse", type=click.Path(path_type=Path))
+@click.argument("warehouses", metavar="WAREHOUSE [WAREHOUSE ...]", nargs=-1, required=True,
+                type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
-              help="Also write metrics.parquet, metrics.csv and the chart metrics.png to this directory.")
+              help="Also write the report's files to this directory: metrics and workforce (.parquet, .csv, "
+              ".png) and report.html; with several warehouses, comparison.parquet, .csv, .png and report.html.")
+@click.option("--by", type=click.Choice(BREAKDOWNS),
+              help="Break the workforce metrics down by job level, age band or tenure band.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table: aligned text; json: an array of objects, for scripts.")
+              help="table: aligned text; json: for scripts ({plan_designs: [...], workforce: [...]}; with several "
+              "warehouses, the comparison's rows).")
 @user_errors
-def report_command(warehouse: Path, out_dir: Path | None, fmt: str) -> None:
-    """Yearly metrics per plan design: headcount, participation, deferral rate, pay, deferrals, employer cost.
+def report_command(warehouses: tuple[Path, ...], out_dir: Path | None, by: str | None, fmt: str) -> None:
+    """Yearly metrics: per plan design (participation, deferral rate, pay, deferrals, employer cost) and of the
+    workforce (headcount, hires, terminations, promotions, pay). Two or more warehouses, or a sweep
+    directory, are compared: each metric per year and design, and its difference from the first.
 
     \b
     Examples:
       arrow-events report warehouse
-      arrow-events report warehouse --out report/     # + metrics.parquet, metrics.csv, metrics.png
-      arrow-events report warehouse --format json | jq '.[] | {simulation_year, employer_cost_rate}'
+      arrow-events report warehouse --by level --out report/   # + report.html, metrics and workforce files
+      arrow-events report warehouse --format json | jq '.plan_designs[] | {simulation_year, employer_cost_rate}'
+      arrow-events report baseline richer_match --out compared/  # comparison.parquet, .csv, .png, report.html
+      arrow-events report sweep/                                 # a sweep's scenarios, by their medians
     """
     if out_dir is not None:
         check_out_dir(out_dir)
-    metrics = yearly_metrics(warehouse)
-    click.echo(to_json(metrics) if fmt == "json" else render_table(metrics))
+    for path in warehouses:
+        existing_warehouse(path)
+    if len(warehouses) > 1 or is_sweep(warehouses[0]):
+        _compare_report(warehouses, out_dir, fmt)
+        return
+    warehouse = warehouses[0]
+    metrics, workforce = yearly_metrics(warehouse), workforce_metrics(warehouse, by)
+    click.echo(to_json(metrics, workforce) if fmt == "json" else
+               f"{render_table(metrics)}\n\n{render_workforce(workforce)}")
     if not has_amounts(metrics):
         click.echo(f"note: {warehouse} has no contributions table (written before it existed, or with "
                    "--no-contributions): the amounts are empty; re-run the years to get them", err=True)
     if out_dir is not None:
-        written = write_report(metrics, out_dir)
-        click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+        written = write_report(metrics, out_dir, workforce, run_info(warehouse))
+        _say_written(written)
+
+
+def _say_written(written: list[Path]) -> None:
+    click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+    if not charts_available():
+        click.echo(f"note: no charts: {CHARTS_MISSING}", err=True)
+
+
+def _compare_report(sources: tuple[Path, ...], out_dir: Path | None, fmt: str) -> None:
+    comparison = compare_metrics(sources)
+    if fmt == "json":
+        click.echo(json.dumps(comparison.to_pylist(), indent=2))
+    else:
+        click.echo(render_comparison(comparison))
+    if out_dir is not None:
+        _say_written(write_comparison(comparison, out_dir, comparison_infos(sources)))
+
+
+@main.command("sql")
+@warehouse_argument()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
+              show_default=True, help="table: aligned text (at most --max-rows rows); csv, json (an array of objects) "
+              "or parquet (with --out).")
+@click.option("--out", "out_file", type=click.Path(path_type=Path),
+              help="Write the result to this file (whole, or not at all) instead of stdout.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--max-rows", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Rows shown by --format table (the others are counted).")
+@click.option("--memory-limit", type=Option("memory_limit"), default="2GB", show_default=True,
+              help="Memory the query may use before it spills to the temp directory or fails.")
+@user_errors
+def sql_command(warehouse: Path, query: str, fmt: str, out_file: Path | None, force: bool, max_rows: int,
+                memory_limit: int | str) -> None:
+    """Run a read-only SQL query over WAREHOUSE (DataFusion; the guard of the Flight server's SQL tickets).
+
+    Tables: events, snapshot, contributions (each with simulation_year) and workforce_counts (the yearly
+    manifests' counts). Only queries run: no DDL, DML (COPY, INSERT) or SET.
+
+    \b
+    Examples:
+      arrow-events sql warehouse "SELECT event_type, count(*) AS n FROM events GROUP BY 1 ORDER BY 1"
+      arrow-events sql warehouse "SELECT * FROM workforce_counts" --format csv
+      arrow-events sql warehouse "SELECT * FROM contributions WHERE simulation_year = 2029" --out c.parquet \\
+          --format parquet
+    """
+    existing_warehouse(warehouse)
+    if fmt == "parquet" and out_file is None:
+        raise UserError("--format parquet needs --out FILE (Parquet is not text for a terminal)")
+    if out_file is not None:
+        if out_file.exists() and not force:
+            raise UserError(f"{out_file}: exists; give another --out, or --force to replace it")
+        if out_file.is_dir():
+            raise UserError(f"{out_file}: --out is a directory; give a file name")
+    result = run_sql(warehouse, query, memory_limit)
+    if out_file is None:
+        click.echo(render_result(result, max_rows) if fmt == "table" else result_text(result, fmt), nl=fmt == "table")
+        return
+    write_result(result, out_file, fmt)
+    click.echo(f"wrote {result.num_rows:,} row(s) to {out_file}", err=True)
 
 
 @main.command("sweep")
@@ -458,10 +550,12 @@ def report_command(warehouse: Path, out_dir: Path | None, fmt: str) -> None:
 @click.option("--ray-address", type=Option("ray_address"),
               help="With --executor ray: an existing cluster (e.g. auto) instead of a local Ray; every node must "
               "see --out.")
+@click.option("--force", is_flag=True,
+              help="Replace the runs of a scenario folder made with another config (refused otherwise).")
 @run_options("years", "threads", "on_bad_rows", "date_format", threads=1)  # a run's threads: the runs share the cores
 @user_errors
 def sweep_command(seeds: str | None, config_paths: tuple[Path, ...], census_path: Path | None, out: Path,
-                  workers: int | None, executor: str, ray_address: str | None, options: RunOptions) -> None:
+                  force: bool, options: RunOptions, **execution: Any) -> None:
     """Run many independent simulations (seeds x configs) and the spread of their metrics.
 
     Each run writes its own warehouse and yearly metrics under OUT/runs/<scenario>/seed=<s>/;
@@ -479,7 +573,11 @@ def sweep_command(seeds: str | None, config_paths: tuple[Path, ...], census_path
       arrow-events sweep --seeds 1-20 --config examples/plan_designs.toml --years 2025-2029
       arrow-events sweep --config a.toml --config b.toml --census census.csv --out compare/
       arrow-events sweep --seeds 1-1000 --executor ray --ray-address auto
+
+    A scenario is named by its config's [scenario].name, else the config file's name: running another
+    config into an existing scenario's folder is refused (--force replaces its runs).
     """
+    workers, executor, ray_address = execution["workers"], execution["executor"], execution["ray_address"]
     if ray_address and executor != "ray":
         raise UserError("--ray-address needs --executor ray")
     seed_list = parse_seeds(seeds) if seeds else None
@@ -490,7 +588,7 @@ def sweep_command(seeds: str | None, config_paths: tuple[Path, ...], census_path
     progress = _SweepProgress(executor)
     try:
         with progress:
-            report = run_sweep(runs, out, workers=workers, executor=executor, ray_address=ray_address,
+            report = run_sweep(runs, out, workers=workers, executor=executor, ray_address=ray_address, force=force,
                                on_start=progress.start, on_done=progress.done)
     except KeyboardInterrupt:
         _exit_now(f"interrupted: {progress.finished} run(s) finished; run the same command again to do the rest", 130)

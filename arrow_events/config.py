@@ -83,6 +83,10 @@ class _Model(BaseModel):
 
 class Scenario(_Model):
     scenario_id: str = Field("baseline", min_length=1)
+    # the scenario's name in a sweep (its folder runs/<name>/ and the distribution's scenario column); "":
+    # the config file's name. scenario_id, on every output row, is unchanged by it.
+    name: Annotated[str, Say("must be empty, or letters, digits and . _ - = , + (a folder's name)")] = Field(
+        "", pattern=r"^([A-Za-z0-9][A-Za-z0-9._=,+-]*)?$", max_length=100)
     seed: Annotated[int, Say("must fit in a signed 64-bit integer")] = Field(42, ge=-(2**63), lt=2**63)
     start_year: Annotated[int, Say("must be a year between 1900 and 2200")] = Field(2025, ge=1900, le=2200)
     years: int = Field(5, ge=1, le=50)

@@ -176,7 +176,7 @@ def run(
     options = with_values(options, years=years, **option_values)
     cfg, years, options = for_run(cfg, options, census=census is not None)
     out = Path(out)
-    if census is not None and not isinstance(census, Census):
+    if census is not None:  # a Census is taken as it is, when read for this start year
         census = read_census(census, cfg.scenario.start_year, on_bad_rows=options.on_bad_rows,
                              date_format=options.date_format)
     table = census.table if census is not None else None

@@ -81,7 +81,7 @@ def simulate(
             raise OptionError("years", f"{year_list[0]} is {where} the scenario's start_year {start}; the built-in "
                               f"census starts there (pass years from {start}, or a census)")
         census = builtin_census(cfg)
-    elif not isinstance(census, Census):
+    else:  # a Census is taken as it is, when read for this start year
         census = read_census(census, start, on_bad_rows=options.on_bad_rows, date_format=options.date_format)
     session = ExitStack()  # up from the call (a missing Ray is refused here) until the years are done
     session.enter_context(executor_session(options))

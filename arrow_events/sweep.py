@@ -68,7 +68,7 @@ LOCK_FILE = ".sweep.lock"
 SWEEP_ENTRIES = {"runs", "census", "rejects", DISTRIBUTION_FILE, CHART_FILE, LOCK_FILE}
 DEFAULT_SEEDS = "1-10"
 # what a [sweep] grid may vary: the scenario's numbers and dates (the seed comes from the seeds)
-GRID_KEYS = [name for name in Scenario.model_fields if name not in ("scenario_id", "seed")]
+GRID_KEYS = [name for name in Scenario.model_fields if name not in ("scenario_id", "seed", "name")]
 MAX_RUNS = 100_000  # a typo like 1-1000000 is refused rather than planned
 _SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=,+-]*")  # safe as one directory name
 _SEEDS = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
@@ -234,13 +234,14 @@ def plan_sweep(configs: Sequence[str | Path | None], seeds: Sequence[int] | None
     """One run per scenario and seed, everything checked before anything runs.
 
     ``configs``: TOML paths (None or none at all: the built-in defaults), each one scenario named
-    by its [scenario].scenario_id (with the file's stem added when two configs share one), or, with
-    a [sweep] grid, one scenario per combination of values, named by them ('growth=0.02', prefixed
-    by the config's name when the sweep has several configs). ``seeds``: default each config's
-    [sweep].seeds, else 1-10. ``census``: anything ``read_census`` reads, or None for the built-in
-    census; it is checked once per start year. ``years``: default each config's own; the first is
-    the start year unless the config sets it. ``options`` and ``option_values`` (RunOptions) say how
-    each run runs (``years`` is the option of that name; ``seed`` is the sweep's).
+    by its [scenario].name, else the file's name ('plan_b' for plan_b.toml; the built-in defaults: their
+    scenario_id, 'baseline'), or, with a [sweep] grid, one scenario per combination of values, named
+    by them ('growth=0.02', prefixed by the config's name when the sweep has several configs).
+    ``seeds``: default each config's [sweep].seeds, else 1-10. ``census``: anything ``read_census``
+    reads, or None for the built-in census; it is checked once per start year. ``years``: default
+    each config's own; the first is the start year unless the config sets it. ``options`` and
+    ``option_values`` (RunOptions) say how each run runs (``years`` is the option of that name; ``seed``
+    is the sweep's).
     """
     options = with_values(options, years=years, **option_values)
     sources = [read_sweep_config(path) for path in (configs or [None])]
@@ -271,18 +272,35 @@ def _scenarios(name: str, source: SweepConfig, configs: int) -> list[tuple[str, 
 
 
 def _scenario_names(sources: list[SweepConfig]) -> list[str]:
-    """Each config's scenario_id; where two share one, the id and the file's stem ('baseline-plan_b')."""
-    ids = [s.cfg.scenario.scenario_id for s in sources]
-    names = [i if ids.count(i) == 1 else f"{i}-{Path(s.path).stem if s.path else 'defaults'}"
-             for s, i in zip(sources, ids)]
+    """Each config's scenario name: its [scenario].name, else the file's name ('plan_b' for plan_b.toml), else
+    (the built-in defaults) their scenario_id. Two configs never share a name: they would share runs."""
+    names = [s.cfg.scenario.name or (Path(s.path).stem if s.path else s.cfg.scenario.scenario_id) for s in sources]
     for name, source in zip(names, sources):
         if names.count(name) > 1:
             raise UserError(f"--config: {names.count(name)} configs give the scenario {name!r} (is {source.path} "
-                            "given twice?); give each its own [scenario].scenario_id")
+                            "given twice?); give each its own [scenario].name, or files of other names")
         if not _SCENARIO_NAME.fullmatch(name):
-            raise UserError(f"{source.path or 'defaults'}: [scenario].scenario_id {name!r} cannot name a directory "
-                            "of the sweep; use letters, digits and . _ - = , +")
+            raise UserError(f"{source.path or 'defaults'}: the scenario name {name!r} (from the file's name) cannot "
+                            "name a directory of the sweep; set [scenario].name, of letters, digits and . _ - = , +")
     return names
+
+
+def refuse_other_configs(runs: Sequence[SweepRun], out: Path) -> None:
+    """A scenario's folder holds runs of one config: a run there made with another config (the seed aside)
+    would be pooled with this sweep's in the distribution. Say where, and how to keep both."""
+    for job in {r.scenario: r for r in reversed(runs)}.values():  # a scenario's runs differ only by seed
+        folder = Path(out) / "runs" / job.scenario
+        for record in sorted(folder.glob(f"seed=*/{RUN_FILE}")) if folder.is_dir() else []:
+            try:
+                made = json.loads(record.read_text(encoding="utf-8"))
+                seed, digest = made["seed"], made["config_sha256"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # half-written: redone from scratch like any unfinished run
+            if isinstance(seed, int) and digest != job.cfg.with_scenario(seed=seed).digest():
+                raise UserError(
+                    f"{folder}: holds runs of another config than {job.cfg.source} (e.g. seed={seed}); give this "
+                    "config a scenario name of its own ([scenario].name, or a file of another name), or another "
+                    "--out, or --force to replace those runs")
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -291,11 +309,12 @@ def _scenario_names(sources: list[SweepConfig]) -> list[str]:
 def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None = None, executor: str = "local",
               ray_address: str | None = None,
               on_start: Callable[[SweepReport], None] | None = None,
-              on_done: Callable[[RunResult], None] | None = None) -> SweepReport:
+              on_done: Callable[[RunResult], None] | None = None, force: bool = False) -> SweepReport:
     """Run what is not finished yet, then write distribution.parquet and the fan chart from every finished run.
 
     ``workers``: runs at once (default: the machine's cores; with Ray, the CPUs of the local Ray
-    instance, unused with ``ray_address``); each run runs as its ``options`` say.
+    instance, unused with ``ray_address``); each run runs as its ``options`` say. A scenario whose
+    folder holds runs of another config is refused (``refuse_other_configs``) unless ``force``.
     ``on_start`` is called once the finished runs are known (``report.skipped``, ``report.to_run``),
     ``on_done`` with each run's result as it ends. A failed run is in ``report.failed``.
     """
@@ -304,6 +323,8 @@ def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None 
     workers = workers or len(os.sched_getaffinity(0))
     # Ray missing or unreachable is a bad argument: said before anything is written
     with _executor(executor, workers, ray_address) as execute, _sweep_lock(out):
+        if not force:
+            refuse_other_configs(runs, out)
         jobs = _jobs(runs, out)
         todo = [job for job in jobs if not _finished(job)]
         report = SweepReport(out, total=len(jobs), skipped=len(jobs) - len(todo))

@@ -383,7 +383,7 @@ def test_plausibility_warnings(tmp_path):
         "warning: c.csv: column 'employee_termination_date': 1 row (line 6) is marked active but terminated before "
         "2025-01-01; they are left out as terminated",
     ]
-    assert r.stdout.splitlines()[1].split()[1] == "5"  # E5 is not in the cohort
+    assert r.stdout.splitlines()[1].split()[2] == "5"  # E5 is not in the cohort
 
 
 def test_a_census_with_no_active_employee_is_refused(tmp_path):

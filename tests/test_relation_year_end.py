@@ -331,3 +331,81 @@ def test_yearly_metrics_count_actives_at_year_end_and_sum_everyone_employed():
     # each year against its own Dec 31
     assert (a26["actives"], a26["eligible"], a26["participants"], a26["participation_rate"]) == (2, 2, 1, 0.5)
     assert a26["employer_cost_rate"] == pytest.approx((765 + 510 + 410) / 92000)
+
+
+# --- workforce_metrics -------------------------------------------------------------------------------------------
+
+def bands(years: list[int]) -> dict[str, pa.Table]:
+    """The default config's age and tenure bands for ``years``, as the report registers them."""
+    from arrow_events.engine import params
+
+    cfg = load_config(None)
+    out = {}
+    for name, table_of in (("age_bands", params.age_bands_table), ("tenure_bands", params.tenure_bands_table)):
+        parts = [table_of(cfg).select(["years", "band"]) for _ in years]
+        out[name] = pa.concat_tables([t.add_column(0, "simulation_year", pa.array([y] * t.num_rows, pa.int32()))
+                                      for t, y in zip(parts, years)])
+    return out
+
+
+def person(year: int, employee_id: str, level: int, pay: str, status: str = "active", hired: dt.date | None = None,
+           born: dt.date | None = None, design: str = "a") -> dict:
+    """A snapshot row: hired 2015-03-01 and born 1985-06-01 unless said."""
+    return {**member(year, design, employee_id, status), "level_id": level, "compensation": Decimal(pay),
+            "hire_date": hired or d(2015, 3, 1), "birth_date": born or d(1985, 6, 1)}
+
+
+def promotion(year: int, employee_id: str, previous_level: int, design: str = "a") -> dict:
+    return {"simulation_year": year, "event_id": f"p{employee_id}{design}", "scenario_id": "baseline",
+            "plan_design_id": design, "employee_id": employee_id, "event_type": "promotion",
+            "event_category": "promotion", "event_seq": 1, "event_date": d(year, 2, 1), "level_id": previous_level + 1,
+            "previous_level_id": previous_level}
+
+
+def workforce(snapshot: list[dict], events: list[dict], by: str) -> list[dict]:
+    from arrow_events.schema import EVENTS_SCHEMA
+
+    ctx = warehouse_tables(snapshot, [])
+    year = pa.field("simulation_year", pa.int32())
+    ctx.register_record_batches("events", [[pa.RecordBatch.from_pylist(events, EVENTS_SCHEMA.append(year))]])
+    for name, table in bands(sorted({r["simulation_year"] for r in snapshot})).items():
+        ctx.register_record_batches(name, [table.to_batches()])
+    return ctx.sql(sql("workforce_metrics"), param_values={"by": pa.scalar(by)}).to_arrow_table().to_pylist()
+
+
+def test_workforce_metrics_count_each_person_where_they_were_when_it_happened():
+    # 2025: four of the Jan-1 workforce (one promoted 1 -> 2, one leaves) and two hires (one leaves); the
+    # second design's rows repeat the workforce and are not counted twice
+    y25 = [person(2025, "stay1", 1, "50000"), person(2025, "promoted", 2, "72000"),
+           person(2025, "leaver", 1, "40000", status="terminated"), person(2025, "stay2", 2, "90000"),
+           person(2025, "hire", 1, "45000", hired=d(2025, 5, 1), born=d(2000, 1, 1)),
+           person(2025, "hire_left", 1, "45000", status="terminated", hired=d(2025, 6, 1), born=d(2001, 1, 1))]
+    y26 = [person(2026, "stay1", 1, "52000"), person(2026, "promoted", 2, "75000"), person(2026, "stay2", 2, "93000"),
+           person(2026, "hire", 1, "46350", hired=d(2025, 5, 1), born=d(2000, 1, 1))]
+    snapshot = y25 + [{**r, "plan_design_id": "b"} for r in y25] + y26
+    events = [promotion(2025, "promoted", 1), promotion(2025, "promoted", 1, design="b")]
+    overall = workforce(snapshot, events, "all")
+    assert [(r["simulation_year"], r["category"]) for r in overall] == [(2025, "all"), (2026, "all")]
+    o25, o26 = overall
+    assert (o25["headcount_start"], o25["headcount_end"], o25["hires"], o25["experienced_terminations"],
+            o25["new_hire_terminations"], o25["promotions"]) == (4, 4, 2, 1, 1, 1)
+    assert (o25["experienced_termination_rate"], o25["new_hire_termination_rate"], o25["promotion_rate"]) == (
+        0.25, 0.5, 0.25)
+    assert o25["total_compensation"] == Decimal("257000.00") and o25["mean_compensation"] == Decimal("64250.00")
+    assert o25["compensation_growth"] is None  # no year before it in the warehouse
+    assert o26["headcount_start"] == 4 and o26["mean_compensation"] == Decimal("66587.50")
+    assert o26["compensation_growth"] == pytest.approx(66587.5 / 64250 - 1)
+    by_level = {(r["simulation_year"], r["category"]): r for r in workforce(snapshot, events, "level")}
+    # the promotion counts where it started (level 1 on Jan 1), the headcount at the end where it ended (2)
+    assert (by_level[(2025, "1")]["headcount_start"], by_level[(2025, "1")]["promotions"],
+            by_level[(2025, "1")]["headcount_end"]) == (3, 1, 2)  # stay1, promoted, leaver; at the end stay1, hire
+    assert (by_level[(2025, "2")]["headcount_start"], by_level[(2025, "2")]["headcount_end"]) == (1, 2)
+    assert (by_level[(2025, "1")]["hires"], by_level[(2025, "1")]["experienced_terminations"]) == (2, 1)
+    assert by_level[(2025, "2")]["mean_compensation"] == Decimal("81000.00")
+    by_age = {(r["simulation_year"], r["category"]): r for r in workforce(snapshot, events, "age_band")}
+    # whole years on Jan 1, 2025 (docs/model.md §1): born 2000-01-01, 25; born 2001-01-01, 24; the rest 39
+    assert by_age[(2025, "35-44")]["headcount_start"] == 4
+    assert (by_age[(2025, "25-34")]["hires"], by_age[(2025, "<25")]["hires"]) == (1, 1)
+    assert by_age[(2025, "<25")]["new_hire_termination_rate"] == 1.0
+    by_tenure = {(r["simulation_year"], r["category"]): r for r in workforce(snapshot, events, "tenure_band")}
+    assert by_tenure[(2025, "<2")]["hires"] == 2 and by_tenure[(2025, "5-9")]["headcount_start"] == 4

@@ -23,7 +23,16 @@ import pyarrow.compute as pc
 
 from arrow_events.census.sources import RawCensus, drop_empty_rows, open_census
 from arrow_events.census.synthetic import synthetic_census, write_census
-from arrow_events.census.values import Parsed, first_cell, is_text, mask, parse_bools, parse_dates, parse_numbers
+from arrow_events.census.values import (
+    Parsed,
+    first_cell,
+    is_text,
+    mask,
+    parse_bools,
+    parse_dates,
+    parse_numbers,
+    plain,
+)
 from arrow_events.config import STANDARD_WEEKLY_HOURS
 from arrow_events.errors import UserError, first_line
 from arrow_events.options import ON_BAD_ROWS, parse_choice
@@ -91,6 +100,7 @@ class Census:
     rejects: pa.Table = field(default_factory=REJECTS_SCHEMA.empty_table)  # one row per problem found
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    start_year: int | None = None  # the first simulated year it was checked for (None: not known)
 
     @property
     def rows_rejected(self) -> int:
@@ -187,20 +197,28 @@ def _columns(raw: RawCensus) -> dict[str, pa.Array]:
             close = difflib.get_close_matches(m, list(unknown), n=1, cutoff=0.6)
             hints.append(f"'{m}'" + (f" (found '{unknown.pop(close[0])}': misspelled?)" if close else ""))
         raise UserError(f"{name}: required column{'s' if len(missing) > 1 else ''} missing: {', '.join(hints)}")
-    return {key: raw.table[originals[0]].combine_chunks() for key, originals in found.items()
-            if key in REQUIRED + OPTIONAL}
+    return {key: plain(raw.table[originals[0]]) for key, originals in found.items() if key in REQUIRED + OPTIONAL}
 
 
 def read_census(source: Any, start_year: int, *, on_bad_rows: str = "fail", date_format: str | None = None) -> Census:
     """Read and check a census; its cohort is the workforce at the end of ``start_year - 1``.
 
-    ``source``: a .csv/.tsv/.txt or .parquet path, a pyarrow Table or RecordBatchReader, or any
-    object exposing ``__arrow_c_stream__`` (Polars and pandas DataFrames, DuckDB relations).
+    ``source``: a .csv/.tsv/.txt or .parquet path, a pyarrow Table or RecordBatchReader, any object
+    exposing ``__arrow_c_stream__`` (Polars and pandas DataFrames, DuckDB relations), or a Census
+    already read (returned as it is, when it was checked for the same start year). Columns may use
+    any Arrow encoding of their values: dictionary-encoded (a pandas category), large or view
+    strings, timestamps at midnight for dates, decimals for numbers.
     ``on_bad_rows``: ``"fail"`` refuses the census at the first broken rule; ``"skip"`` sets the
     broken rows aside in ``Census.rejects``. ``date_format``: a strptime format for dates that are
     not YYYY-MM-DD, such as ``%m/%d/%Y``. Raises UserError naming the source, column and rows.
     """
     on_bad_rows = parse_choice(on_bad_rows, "on_bad_rows", ON_BAD_ROWS)
+    if isinstance(source, Census):
+        if source.start_year not in (None, start_year):
+            raise UserError(f"{source.source}: this census was checked for a start in {source.start_year}, not "
+                            f"{start_year} (which rows are in the cohort depends on it); read it again for "
+                            f"{start_year}: read_census(<its file or table>, {start_year})")
+        return source
     raw = drop_empty_rows(open_census(source))
     try:
         return _check(raw, start_year, on_bad_rows == "skip", date_format)
@@ -212,8 +230,8 @@ def read_census(source: Any, start_year: int, *, on_bad_rows: str = "fail", date
                         f"{first_line(e)}") from None
 
 
-def normalize_census(raw: pa.Table, start_year: int) -> pa.Table:
-    """A census table in the PlanAlign column format, checked and converted to CENSUS_SCHEMA."""
+def normalize_census(raw: Any, start_year: int) -> pa.Table:
+    """A census (anything ``read_census`` reads) checked and converted to CENSUS_SCHEMA: its rows."""
     return read_census(raw, start_year).table
 
 
@@ -297,7 +315,7 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
                      "had fractions of a cent, rounded half up to whole cents")
     rejects = pa.concat_tables(intake.rejects) if intake.rejects else REJECTS_SCHEMA.empty_table()
     rows_read = n + len(raw.broken)
-    census = Census(table, raw.name, rows_read, rejects, notes)
+    census = Census(table, raw.name, rows_read, rejects, notes, start_year=start_year)
     census.warnings = _plausibility(intake, keep, birth_np, pay_np, mask(active) & past_term, start_year)
     if not pc.any(table["active"]).as_py():
         where = f" ({census.rows_rejected:,} set aside)" if census.rows_rejected else ""
