@@ -637,8 +637,9 @@ def _sweep_summary(report: SweepReport) -> str:
     if report.distribution_path is None:
         lines.append("no run has finished: no distribution")
     else:
+        chart = (f"the fan chart {report.chart_path}" if report.chart_path else f"no fan chart ({CHARTS_MISSING})")
         lines.append(f"wrote {report.distribution_path} ({report.distribution_rows} rows, over "
-                     f"{len(report.finished) + report.skipped} runs) and the fan chart {report.chart_path}")
+                     f"{len(report.finished) + report.skipped} runs) and {chart}")
     return "\n".join(lines)
 
 

@@ -52,7 +52,7 @@ from arrow_events.execute.pool import map_jobs
 from arrow_events.execute.ray_tasks import import_ray, ray_session
 from arrow_events.options import EXECUTORS, OptionError, RunOptions, with_values
 from arrow_events.simulation import run
-from arrow_events.warehouse.report import yearly_metrics
+from arrow_events.warehouse.report import charts_available, yearly_metrics
 from arrow_events.warehouse.writer import exclusive, replace_atomically, write_json
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -544,12 +544,16 @@ def _as_float(metrics: pa.Table, name: str) -> np.ndarray:
     return pc.cast(column, pa.float64()).to_numpy()
 
 
-def write_distribution(out: str | Path, table: pa.Table) -> tuple[Path, Path]:
-    """distribution.parquet and its fan chart in ``out``, each appearing whole."""
-    from arrow_events.warehouse.charts import fan_chart  # matplotlib loads only when a chart is drawn
-
+def write_distribution(out: str | Path, table: pa.Table) -> tuple[Path, Path | None]:
+    """distribution.parquet and its fan chart in ``out``, each appearing whole (no chart without matplotlib,
+    the ``charts`` extra: None, and an older one is removed)."""
     out = Path(out)
     parquet, chart = out / DISTRIBUTION_FILE, out / CHART_FILE
     replace_atomically(parquet, lambda tmp: pq.write_table(table, tmp))
+    if not charts_available():
+        chart.unlink(missing_ok=True)
+        return parquet, None
+    from arrow_events.warehouse.charts import fan_chart  # matplotlib loads only when a chart is drawn
+
     replace_atomically(chart, lambda tmp: fan_chart(table, tmp))
     return parquet, chart

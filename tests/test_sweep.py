@@ -300,3 +300,15 @@ def test_a_sweep_is_reported_by_its_medians_and_scenarios_are_overlaid(swept, tm
     fan_chart(pa.concat_tables([dist, other]), tmp_path / "two.png")
     width, height = FAN_PANEL_SIZE
     assert png_size((tmp_path / "two.png").read_bytes()) == (width * 2 * FAN_DPI, round((height * 2 + 1.2) * FAN_DPI))
+
+
+def test_without_matplotlib_a_sweep_writes_its_distribution_and_no_chart(swept, tmp_path, monkeypatch):
+    from arrow_events.sweep import write_distribution
+
+    out, _ = swept
+    table = pq.read_table(out / "distribution.parquet")
+    (tmp_path / "distribution.png").write_bytes(b"an older chart")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib then fails
+    parquet, chart = write_distribution(tmp_path, table)
+    assert chart is None and pq.read_table(parquet).equals(table)
+    assert not (tmp_path / "distribution.png").exists()  # it would not match the new distribution
