@@ -458,6 +458,9 @@ def report_command(warehouses: tuple[Path, ...], out_dir: Path | None, by: str |
     for path in warehouses:
         existing_warehouse(path)
     if len(warehouses) > 1 or is_sweep(warehouses[0]):
+        if by is not None:
+            raise UserError("--by breaks one warehouse's workforce down; a comparison compares the whole workforce "
+                            "(report each warehouse with --by on its own)")
         _compare_report(warehouses, out_dir, fmt)
         return
     warehouse = warehouses[0]
