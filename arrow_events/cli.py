@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -19,17 +20,33 @@ from arrow_events.engine.explain import DUMPABLE, dump_relation, explain_year
 from arrow_events.engine.memory import return_freed_memory
 from arrow_events.errors import Interrupted, ResourceLimitError, UserError, error_line
 from arrow_events.options import COERCE, ENGINES, EXECUTORS, ON_BAD_ROWS, OptionError, RunOptions, parse_size
+from arrow_events.schema import EVENT_TYPES
 from arrow_events.simulation import RunReport, YearReport, run, starting_state
 from arrow_events.sweep import RunResult, SweepReport, parse_seeds, plan_sweep, run_sweep
 from arrow_events.warehouse.compare import compare_warehouses
+from arrow_events.warehouse.comparison import (
+    compare_metrics,
+    comparison_infos,
+    is_sweep,
+    render_comparison,
+    write_comparison,
+)
 from arrow_events.warehouse.report import (
+    BREAKDOWNS,
+    CHARTS_MISSING,
+    charts_available,
     check_out_dir,
     has_amounts,
     render_table,
+    render_workforce,
+    run_info,
     to_json,
+    workforce_metrics,
     write_report,
     yearly_metrics,
 )
+from arrow_events.warehouse.results import render_result, result_text, write_result
+from arrow_events.warehouse.sql import query as run_sql
 from arrow_events.warehouse.validate import validate_warehouse
 
 _CLEAR_LINE = "\r\x1b[K"  # back to the start of the terminal line, and erase it
@@ -159,18 +176,54 @@ def _shard_line(year: int, done: int, total: int) -> None:
 
 
 def _summary(report: RunReport) -> str:
-    types = sorted({t for y in report.years for t in y.events_by_type})
-    header = ["year", "start", "end"] + types + ["seconds"]
+    """One row per year and plan design, the same columns every time (every event type, zeros kept): each
+    design's own events, the workforce's (hires, terminations, promotions, merit) repeated under each."""
+    header = ["year", "design", "start", "end", *EVENT_TYPES, "seconds"]
     rows = [
-        [str(y.year), f"{y.headcount_start:,}", f"{y.headcount_end:,}"]
-        + [f"{y.events_by_type.get(t, 0):,}" for t in types]
+        [str(y.year), design, f"{y.headcount_start:,}", f"{y.headcount_end:,}"]
+        + [f"{counts.get(t, 0):,}" for t in EVENT_TYPES]
         + [f"{y.generate_s + y.write_s:.3f}"]
-        for y in report.years
+        for y in report.years for design, counts in y.events_by_design.items()
     ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
-    return "\n".join(lines)
+    left = {1}  # the design's name reads left to right; numbers align right
+    return "\n".join("  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in [header, *rows])
+
+
+def warehouse_argument(required: bool = True,
+                       alias: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The warehouse as every command spells it: the positional WAREHOUSE. Optional (default ./warehouse) where
+    the command has a default; ``alias`` is the flag a command took before, still read but not shown."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(fn)
+        @user_errors  # a warehouse given twice is a user's error too
+        def with_warehouse(**kwargs: Any) -> Any:
+            given, old = kwargs.pop("warehouse"), kwargs.pop("warehouse_alias", None)
+            if given is not None and old is not None and given != old:
+                raise UserError(f"the warehouse is given twice ({given} and {alias} {old}); give it once, as WAREHOUSE")
+            kwargs["warehouse"] = given or old or Path("warehouse")
+            return fn(**kwargs)
+
+        with_warehouse = click.argument("warehouse", required=required and alias is None,
+                                        type=click.Path(path_type=Path))(with_warehouse)
+        if alias:
+            with_warehouse = click.option(alias, "warehouse_alias", type=click.Path(path_type=Path), hidden=True,
+                                          help="The warehouse (old spelling of WAREHOUSE).")(with_warehouse)
+        return with_warehouse
+
+    return decorate
+
+
+def existing_warehouse(warehouse: Path) -> Path:
+    """``warehouse``, or one line saying there is none there."""
+    if not warehouse.exists():
+        raise UserError(f"{warehouse}: no such warehouse (nothing at that path); write one with: arrow-events run "
+                        f"{warehouse}")
+    if not warehouse.is_dir():
+        raise UserError(f"{warehouse}: not a warehouse (a file, not a directory)")
+    return warehouse
 
 
 def load_census(path: Path, cfg: Config, first_year: int | None, options: RunOptions) -> tuple[Config, Census]:
@@ -252,26 +305,26 @@ def run_options(*names: str, **defaults: Any) -> Callable[[Callable[..., Any]], 
               help="TOML config. Default: the built-in defaults of docs/model.md (see `arrow-events config`).")
 @click.option("--year", "one_year", type=Option("years"),
               help="Re-run one year from the stored snapshot of the year before.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("warehouse"), show_default=True,
-              help="Warehouse directory.")
+@warehouse_argument(required=False, alias="--out")  # the warehouse was --out before it was WAREHOUSE everywhere
 @run_options()
 @user_errors
-def run_command(census_path: Path | None, config_path: Path | None, one_year: tuple[int, ...] | None, out: Path,
-                options: RunOptions) -> None:
-    """Simulate years and write events and snapshots to the warehouse.
+def run_command(census_path: Path | None, config_path: Path | None, one_year: tuple[int, ...] | None,
+                warehouse: Path, options: RunOptions) -> None:
+    """Simulate years and write events, snapshots and contributions to WAREHOUSE (default: ./warehouse).
 
     \b
     Examples:
       arrow-events run
-      arrow-events run --census census.csv --config plan.toml --years 2025-2029
+      arrow-events run wh --census census.csv --config plan.toml --years 2025-2029
       arrow-events run --year 2027          # re-run 2027 from the stored 2026 snapshot
-      arrow-events run --engine legacy --out baseline
+      arrow-events run baseline --engine legacy
       arrow-events run --census export.csv --on-bad-rows skip --date-format %m/%d/%Y
       arrow-events run --executor ray --ray-address auto   # shards on the Ray cluster of this node
 
     With a census, the first of --years is the first simulated year (the census being the
     workforce at the end of the year before), unless the config sets [scenario].start_year.
     """
+    out = warehouse
     if options.years and one_year is not None:
         raise UserError("--years and --year cannot be used together")
     if one_year is not None and len(one_year) > 1:
@@ -308,14 +361,17 @@ def run_command(census_path: Path | None, config_path: Path | None, one_year: tu
 @click.option("--start-year", type=int, default=2025, show_default=True,
               help="First simulated year; hire dates end the year before.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output file, .csv or .parquet.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @user_errors
-def census_command(employees: int, seed: int, start_year: int, out: Path) -> None:
+def census_command(employees: int, seed: int, start_year: int, out: Path, force: bool) -> None:
     """Write a synthetic census, deterministic per seed.
 
     \b
     Example:
       arrow-events census --employees 1000000 --seed 7 --out census_1m.parquet
     """
+    if out.exists() and not force:
+        raise UserError(f"{out}: exists; give another --out, or --force to replace it")
     table = synthetic_census(employees, seed, start_year)
     write_census(table, out)
     click.echo(f"wrote {table.num_rows:,} employees to {out}")
@@ -335,19 +391,20 @@ def config_command(config_path: Path | None) -> None:
 
 
 @main.command("validate")
-@click.argument("warehouse", type=click.Path(path_type=Path))
+@warehouse_argument()
 @click.option("--examples", type=click.IntRange(min=1), default=5, show_default=True,
               help="Violations shown per check.")
 @user_errors
 def validate_command(warehouse: Path, examples: int) -> None:
     """Check a warehouse against the contract: layout, checksums, schema, keys, invariants.
 
-    Exit 0 when clean, 1 when anything is wrong.
+    Exit 0 when clean, 1 when anything is wrong (2: no warehouse there at all).
 
     \b
     Example:
       arrow-events validate warehouse
     """
+    existing_warehouse(warehouse)
     report = validate_warehouse(warehouse)
     click.echo(report.render(examples))
     sys.exit(0 if report.ok else 1)
@@ -372,31 +429,107 @@ def compare_command(a: Path, b: Path, examples: int) -> None:
 
 
 @main.command("report")
-@click.argument("warehouse", type=click.Path(path_type=Path))
+@click.argument("warehouses", metavar="WAREHOUSE [WAREHOUSE ...]", nargs=-1, required=True,
+                type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path),
-              help="Also write metrics.parquet, metrics.csv and the chart metrics.png to this directory.")
+              help="Also write the report's files to this directory: metrics and workforce (.parquet, .csv, "
+              ".png) and report.html; with several warehouses, comparison.parquet, .csv, .png and report.html.")
+@click.option("--by", type=click.Choice(BREAKDOWNS),
+              help="Break the workforce metrics down by job level, age band or tenure band.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table: aligned text; json: an array of objects, for scripts.")
+              help="table: aligned text; json: for scripts ({plan_designs: [...], workforce: [...]}; with several "
+              "warehouses, the comparison's rows).")
 @user_errors
-def report_command(warehouse: Path, out: Path | None, fmt: str) -> None:
-    """Yearly metrics per plan design: headcount, participation, deferral rate, pay, deferrals, employer cost.
+def report_command(warehouses: tuple[Path, ...], out: Path | None, by: str | None, fmt: str) -> None:
+    """Yearly metrics: per plan design (participation, deferral rate, pay, deferrals, employer cost) and of the
+    workforce (headcount, hires, terminations, promotions, pay). Two or more warehouses, or a sweep
+    directory, are compared: each metric per year and design, and its difference from the first.
 
     \b
     Examples:
       arrow-events report warehouse
-      arrow-events report warehouse --out report/     # + metrics.parquet, metrics.csv, metrics.png
-      arrow-events report warehouse --format json | jq '.[] | {simulation_year, employer_cost_rate}'
+      arrow-events report warehouse --by level --out report/   # + report.html, metrics and workforce files
+      arrow-events report warehouse --format json | jq '.plan_designs[] | {simulation_year, employer_cost_rate}'
+      arrow-events report baseline richer_match --out compared/  # comparison.parquet, .csv, .png, report.html
+      arrow-events report sweep/                                 # a sweep's scenarios, by their medians
     """
     if out is not None:
         check_out_dir(out)
-    metrics = yearly_metrics(warehouse)
-    click.echo(to_json(metrics) if fmt == "json" else render_table(metrics))
+    for path in warehouses:
+        existing_warehouse(path)
+    if len(warehouses) > 1 or is_sweep(warehouses[0]):
+        _compare_report(warehouses, out, fmt)
+        return
+    warehouse = warehouses[0]
+    metrics, workforce = yearly_metrics(warehouse), workforce_metrics(warehouse, by)
+    click.echo(to_json(metrics, workforce) if fmt == "json" else
+               f"{render_table(metrics)}\n\n{render_workforce(workforce)}")
     if not has_amounts(metrics):
         click.echo(f"note: {warehouse} has no contributions table (written before it existed, or with "
                    "--no-contributions): the amounts are empty; re-run the years to get them", err=True)
     if out is not None:
-        written = write_report(metrics, out)
-        click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+        written = write_report(metrics, out, workforce, run_info(warehouse))
+        _say_written(written)
+
+
+def _say_written(written: list[Path]) -> None:
+    click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+    if not charts_available():
+        click.echo(f"note: no charts: {CHARTS_MISSING}", err=True)
+
+
+def _compare_report(sources: tuple[Path, ...], out: Path | None, fmt: str) -> None:
+    comparison = compare_metrics(sources)
+    if fmt == "json":
+        click.echo(json.dumps(comparison.to_pylist(), indent=2))
+    else:
+        click.echo(render_comparison(comparison))
+    if out is not None:
+        _say_written(write_comparison(comparison, out, comparison_infos(sources)))
+
+
+@main.command("sql")
+@warehouse_argument()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
+              show_default=True, help="table: aligned text (at most --max-rows rows); csv, json (an array of objects) "
+              "or parquet (with --out).")
+@click.option("--out", "out_file", type=click.Path(path_type=Path),
+              help="Write the result to this file (whole, or not at all) instead of stdout.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--max-rows", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Rows shown by --format table (the others are counted).")
+@click.option("--memory-limit", type=Option("memory_limit"), default="2GB", show_default=True,
+              help="Memory the query may use before it spills to the temp directory or fails.")
+@user_errors
+def sql_command(warehouse: Path, query: str, fmt: str, out_file: Path | None, force: bool, max_rows: int,
+                memory_limit: int | str) -> None:
+    """Run a read-only SQL query over WAREHOUSE (DataFusion; the guard of the Flight server's SQL tickets).
+
+    Tables: events, snapshot, contributions (each with simulation_year) and workforce_counts (the yearly
+    manifests' counts). Only queries run: no DDL, DML (COPY, INSERT) or SET.
+
+    \b
+    Examples:
+      arrow-events sql warehouse "SELECT event_type, count(*) AS n FROM events GROUP BY 1 ORDER BY 1"
+      arrow-events sql warehouse "SELECT * FROM workforce_counts" --format csv
+      arrow-events sql warehouse "SELECT * FROM contributions WHERE simulation_year = 2029" --out c.parquet \\
+          --format parquet
+    """
+    existing_warehouse(warehouse)
+    if fmt == "parquet" and out_file is None:
+        raise UserError("--format parquet needs --out FILE (Parquet is not text for a terminal)")
+    if out_file is not None:
+        if out_file.exists() and not force:
+            raise UserError(f"{out_file}: exists; give another --out, or --force to replace it")
+        if out_file.is_dir():
+            raise UserError(f"{out_file}: --out is a directory; give a file name")
+    result = run_sql(warehouse, query, memory_limit)
+    if out_file is None:
+        click.echo(render_result(result, max_rows) if fmt == "table" else result_text(result, fmt), nl=fmt == "table")
+        return
+    write_result(result, out_file, fmt)
+    click.echo(f"wrote {result.num_rows:,} row(s) to {out_file}", err=True)
 
 
 @main.command("sweep")
@@ -420,11 +553,12 @@ def report_command(warehouse: Path, out: Path | None, fmt: str) -> None:
 @click.option("--ray-address", type=Option("ray_address"),
               help="With --executor ray: an existing cluster (e.g. auto) instead of a local Ray; every node must "
               "see --out.")
+@click.option("--force", is_flag=True,
+              help="Replace the runs of a scenario folder made with another config (refused otherwise).")
 @run_options("years", "threads", "on_bad_rows", "date_format", threads=1)  # a run's threads: the runs share the cores
 @user_errors
-def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Path | None, out: Path,  # noqa: PLR0913
-                  keep_warehouses: str | None, workers: int | None, executor: str, ray_address: str | None,
-                  options: RunOptions) -> None:
+def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Path | None, out: Path,
+                  force: bool, options: RunOptions, **execution: Any) -> None:
     """Run many independent simulations (seeds x configs) and the spread of their metrics.
 
     Each run writes its yearly metrics (and, with --keep-warehouses, its warehouse) under
@@ -442,7 +576,12 @@ def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Pat
       arrow-events sweep --seeds 1-20 --config examples/plan_designs.toml --years 2025-2029
       arrow-events sweep --config a.toml --config b.toml --census census.csv --out compare/
       arrow-events sweep --seeds 1-1000 --executor ray --ray-address auto
+
+    A scenario is named by its config's [scenario].name, else the config file's name: running another
+    config into an existing scenario's folder is refused (--force replaces its runs).
     """
+    workers, executor, ray_address = execution["workers"], execution["executor"], execution["ray_address"]
+    keep_warehouses = execution["keep_warehouses"]
     if ray_address and executor != "ray":
         raise UserError("--ray-address needs --executor ray")
     seed_list = parse_seeds(seeds) if seeds else None
@@ -455,7 +594,7 @@ def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Pat
     progress = _SweepProgress(executor)
     try:
         with progress:
-            report = run_sweep(runs, out, workers=workers, executor=executor, ray_address=ray_address,
+            report = run_sweep(runs, out, workers=workers, executor=executor, ray_address=ray_address, force=force,
                                on_start=progress.start, on_done=progress.done)
     except KeyboardInterrupt:
         _exit_now(f"interrupted: {progress.finished} run(s) finished; run the same command again to do the rest", 130)
@@ -504,8 +643,9 @@ def _sweep_summary(report: SweepReport) -> str:
     if report.distribution_path is None:
         lines.append("no run has finished: no distribution")
     else:
+        chart = (f"the fan chart {report.chart_path}" if report.chart_path else f"no fan chart ({CHARTS_MISSING})")
         lines.append(f"wrote {report.distribution_path} ({report.distribution_rows} rows, over "
-                     f"{len(report.finished) + report.skipped} runs) and the fan chart {report.chart_path}")
+                     f"{len(report.finished) + report.skipped} runs) and {chart}")
     return "\n".join(lines)
 
 
@@ -514,8 +654,7 @@ def _sweep_summary(report: SweepReport) -> str:
 @click.option("--census", "census_path", type=click.Path(path_type=Path),
               help="Census for the start year. Default: the built-in synthetic census.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config.")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=Path("warehouse"), show_default=True,
-              help="Where later years read the prior year's snapshot from.")
+@warehouse_argument(required=False, alias="--warehouse")  # was --warehouse before it was WAREHOUSE everywhere
 @click.option("--dump", "dump", help=f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}.")
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Directory for --dump.")
 @run_options("threads", "on_bad_rows", "date_format")
@@ -524,12 +663,13 @@ def explain_command(year: int, census_path: Path | None, config_path: Path | Non
                     dump: str | None, out: Path | None, options: RunOptions) -> None:
     """Print the fused plan of a year (logical and physical, scans and draws), or dump a relation.
 
-    Nothing is written to the warehouse.
+    A year after the first reads the year before from WAREHOUSE (default: ./warehouse); nothing is
+    written to it.
 
     \b
     Examples:
       arrow-events explain --year 2025
-      arrow-events explain --year 2027 --dump rng --out debug/
+      arrow-events explain warehouse --year 2027 --dump rng --out debug/
     """
     cfg = load_config(config_path)
     if (dump is None) != (out is None):

@@ -69,6 +69,10 @@ _ONE_PER_LEVEL = Say("needs exactly 5 values, one per level 1..5")
 PerLevel = Annotated[list[float], Field(min_length=5, max_length=5), _ONE_PER_LEVEL]
 RatePerLevel = Annotated[list[Rate], Field(min_length=5, max_length=5), _ONE_PER_LEVEL]
 Dollars = Annotated[float, Field(ge=0, le=100_000_000)]
+# hours in a year: at most 366 days x 24
+Hours = Annotated[float, Field(ge=0, le=8_784)]
+# a census row without scheduled_hours_per_week, and every hire, works this many hours a week
+STANDARD_WEEKLY_HOURS = 40.0
 
 
 class _Model(BaseModel):
@@ -79,6 +83,10 @@ class _Model(BaseModel):
 
 class Scenario(_Model):
     scenario_id: str = Field("baseline", min_length=1)
+    # the scenario's name in a sweep (its folder runs/<name>/ and the distribution's scenario column); "":
+    # the config file's name. scenario_id, on every output row, is unchanged by it.
+    name: Annotated[str, Say("must be empty, or letters, digits and . _ - = , + (a folder's name)")] = Field(
+        "", pattern=r"^([A-Za-z0-9][A-Za-z0-9._=,+-]*)?$", max_length=100)
     seed: Annotated[int, Say("must fit in a signed 64-bit integer")] = Field(42, ge=-(2**63), lt=2**63)
     start_year: Annotated[int, Say("must be a year between 1900 and 2200")] = Field(2025, ge=1900, le=2200)
     years: int = Field(5, ge=1, le=50)
@@ -216,6 +224,10 @@ class PlanDesign(_Model):
     max_match_percentage: Rate = 0.03  # of plan compensation
     match_requires_active_at_year_end: bool = True
     core_rate: Rate = 0.01  # non-elective, of plan compensation; 0 turns it off
+    # hours of service credited in the year (census scheduled_hours_per_week x weeks employed) that the
+    # match and the core require; 0: no requirement
+    match_min_hours: Hours = 0.0
+    core_min_hours: Hours = 0.0
 
     @model_validator(mode="after")
     def _dates_and_bands(self) -> PlanDesign:
@@ -323,6 +335,12 @@ class Config(_Model):
     @property
     def explicit(self) -> frozenset[str]:
         return self._explicit
+
+    @property
+    def hours_of_service(self) -> bool:
+        """Whether a plan design requires hours of service for its match or core: then the snapshot carries
+        each employee's scheduled hours from year to year (docs/model.md §7)."""
+        return any(d.match_min_hours > 0 or d.core_min_hours > 0 for d in self.plan_designs)
 
     @property
     def memory_limit_bytes(self) -> int | None:

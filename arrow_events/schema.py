@@ -101,6 +101,20 @@ CONTRIBUTIONS_SCHEMA = pa.schema(
 )
 
 TABLES = {"events": EVENTS_SCHEMA, "snapshot": SNAPSHOT_SCHEMA, "contributions": CONTRIBUTIONS_SCHEMA}
+# The snapshot's last column when a plan design requires hours of service (Config.hours_of_service):
+# each employee's scheduled hours a week, carried to the next year like the rest of the state. Without
+# such a design the snapshot has no such column (and its bytes are those of a run before hours existed).
+HOURS_FIELD = pa.field("scheduled_hours_per_week", pa.float64(), nullable=False)
+
+
+def snapshot_schema(hours_of_service: bool = False) -> pa.Schema:
+    """The snapshot's schema: the contract's, with HOURS_FIELD when a design requires hours of service."""
+    return SNAPSHOT_SCHEMA.append(HOURS_FIELD) if hours_of_service else SNAPSHOT_SCHEMA
+
+
+def contract_schemas(hours_of_service: bool = False) -> dict[str, pa.Schema]:
+    """The contract tables' schemas for a config (``Config.hours_of_service``)."""
+    return {**TABLES, "snapshot": snapshot_schema(hours_of_service)}
 # what every warehouse year has; contributions may be turned off (and years written before they
 # existed have none): a year's manifest lists the tables it has
 REQUIRED_TABLES = ("events", "snapshot")

@@ -19,11 +19,12 @@ import pyarrow.compute as pc
 from arrow_events.census.intake import Census, read_census
 from arrow_events.census.synthetic import synthetic_census
 from arrow_events.config import Config, config_from_toml, dump_toml, for_run
+from arrow_events.engine.params import design_ids
 from arrow_events.engine.state import CohortState, from_census, from_snapshot
 from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
 from arrow_events.execute.shards import executor_session, year_shards
 from arrow_events.options import OptionError, RunOptions, with_values
-from arrow_events.schema import TABLES as CONTRACT
+from arrow_events.schema import EVENT_TYPES, contract_schemas
 from arrow_events.warehouse.manifest import YearManifest, read_manifest
 from arrow_events.warehouse.writer import (
     check_warehouse,
@@ -52,6 +53,8 @@ class YearReport:
     generate_s: float
     write_s: float
     shards: int = 1
+    # per plan design: its events by type (the workforce events repeat under every design)
+    events_by_design: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def events(self) -> int:
@@ -81,9 +84,11 @@ def default_census(cfg: Config) -> pa.Table:
     return builtin_census(cfg).table
 
 
-def contract_tables(options: RunOptions) -> dict[str, pa.Schema]:
-    """The tables a run writes: every contract table, less contributions when turned off."""
-    return {name: schema for name, schema in CONTRACT.items() if options.contributions or name != "contributions"}
+def contract_tables(options: RunOptions, cfg: Config | None = None) -> dict[str, pa.Schema]:
+    """The tables a run writes: every contract table, less contributions when turned off (the snapshot with
+    scheduled hours when the config requires hours of service)."""
+    schemas = contract_schemas(cfg is not None and cfg.hours_of_service)
+    return {name: schema for name, schema in schemas.items() if options.contributions or name != "contributions"}
 
 
 def active_headcount(snapshot: pa.Table) -> int:
@@ -94,9 +99,11 @@ def active_headcount(snapshot: pa.Table) -> int:
     return pc.sum(pc.and_(first, pc.equal(snapshot["status"], "active"))).as_py() or 0
 
 
-def events_by_type(events: pa.Table) -> dict[str, int]:
-    counts = events["event_type"].value_counts().to_pylist()
-    return dict(sorted((c["values"], c["counts"]) for c in counts))
+def events_by_design(events: pa.Table) -> Counter[tuple[str, str]]:
+    """The events counted by (plan design, type)."""
+    counts = events.group_by(["plan_design_id", "event_type"]).aggregate([([], "count_all")])
+    return Counter(dict(zip(zip(counts["plan_design_id"].to_pylist(), counts["event_type"].to_pylist()),
+                            counts["count_all"].to_pylist())))
 
 
 def starting_state(cfg: Config, first_year: int, out: Path, census: pa.Table | None) -> tuple[CohortState, str]:
@@ -115,7 +122,7 @@ def starting_state(cfg: Config, first_year: int, out: Path, census: pa.Table | N
     if not (partition_dir(out, "snapshot", prior)).is_dir():
         raise UserError(
             f"{out}: no snapshot for {prior}, which year {first_year} starts from; "
-            f"simulate {start}-{prior} into it first: years={start}-{prior} out={out}"
+            f"simulate {start}-{prior} into it first (years={start}-{prior})"
         )
     return from_snapshot(read_partition(out, "snapshot", prior)), f"snapshot {prior}"
 
@@ -169,7 +176,7 @@ def run(
     options = with_values(options, years=years, **option_values)
     cfg, years, options = for_run(cfg, options, census=census is not None)
     out = Path(out)
-    if census is not None and not isinstance(census, Census):
+    if census is not None:  # a Census is taken as it is, when read for this start year
         census = read_census(census, cfg.scenario.start_year, on_bad_rows=options.on_bad_rows,
                              date_format=options.date_format)
     table = census.table if census is not None else None
@@ -243,22 +250,25 @@ def _simulate_into(run: _Run, state: CohortState, source: str, census_entry: dic
     versions = _versions()
     for year in years:
         t0 = time.perf_counter()
-        by_type: Counter[str] = Counter()
+        by_design: Counter[tuple[str, str]] = Counter()
         headcount_end = 0
         counts: dict[str, int] = {}
         shards = 0
-        with staged_year(out, year, contract_tables(options)) as stage:
+        with staged_year(out, year, contract_tables(options, cfg)) as stage:
             for shard in year_shards(cfg, year, state, options):
                 shards += 1
                 for name, table in shard.tables().items():
                     stage.write(name, table)
-                by_type.update(events_by_type(shard.events))
+                by_design.update(events_by_design(shard.events))
                 headcount_end += active_headcount(shard.snapshot)
                 counts = shard.counts
                 if shard_progress:
                     shard_progress(year, shard.shard, shard.shards)
                 del shard, table  # before the next shard is computed: peak memory
             generate_s = time.perf_counter() - t0
+        by_type: Counter[str] = Counter()
+        for (_, event_type), n in by_design.items():
+            by_type[event_type] += n
         manifest = YearManifest(
             simulation_year=year,
             scenario_id=cfg.scenario.scenario_id,
@@ -279,8 +289,9 @@ def _simulate_into(run: _Run, state: CohortState, source: str, census_entry: dic
             events_by_type=dict(sorted(by_type.items())),
             timings_s={"generate": round(generate_s, 4)},
         )
+        per_design = {d: {t: by_design[(d, t)] for t in EVENT_TYPES} for d in design_ids(cfg)}
         year_report = YearReport(year, counts["n_active"], headcount_end, manifest.events_by_type,
-                                 generate_s, 0.0, shards)
+                                 generate_s, 0.0, shards, per_design)
         # counted the moment it is committed: a Ctrl-C then reports it as kept
         commit_year(out, year, stage, manifest, on_commit=partial(report.years.append, year_report))
         year_report.write_s = time.perf_counter() - t0 - generate_s

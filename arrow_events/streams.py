@@ -33,7 +33,6 @@ from arrow_events.engine.year import YearTables
 from arrow_events.errors import UserError
 from arrow_events.execute.shards import executor_session, year_shards
 from arrow_events.options import OptionError, RunOptions, with_values
-from arrow_events.schema import SNAPSHOT_SCHEMA, TABLES
 from arrow_events.simulation import builtin_census, contract_tables
 
 BATCH_ROWS = 65536  # rows per batch handed to a consumer (slices of a shard: no copy)
@@ -82,7 +81,7 @@ def simulate(
             raise OptionError("years", f"{year_list[0]} is {where} the scenario's start_year {start}; the built-in "
                               f"census starts there (pass years from {start}, or a census)")
         census = builtin_census(cfg)
-    elif not isinstance(census, Census):
+    else:  # a Census is taken as it is, when read for this start year
         census = read_census(census, start, on_bad_rows=options.on_bad_rows, date_format=options.date_format)
     session = ExitStack()  # up from the call (a missing Ray is refused here) until the years are done
     session.enter_context(executor_session(options))
@@ -128,7 +127,8 @@ class _YearPump:
     def __init__(self, cfg: Config, year: int, state: CohortState, options: RunOptions) -> None:
         self.year = year
         self._shards: Iterator[YearTables] | None = year_shards(cfg, year, state, options)
-        self._queues: dict[str, deque[pa.Table]] = {name: deque() for name in contract_tables(options)}
+        self.schemas = contract_tables(options, cfg)
+        self._queues: dict[str, deque[pa.Table]] = {name: deque() for name in self.schemas}
         self._wanted = set(self._queues)  # streams still to be read; a finished one needs no queue
         self._actives: list[pa.Table] = []
         self._lock = threading.Lock()  # a consumer may read from its own thread (DuckDB does)
@@ -159,7 +159,7 @@ class _YearPump:
                 self._pull()
             if self._error is not None:
                 raise self._error
-            return pa.concat_tables(self._actives) if self._actives else SNAPSHOT_SCHEMA.empty_table()
+            return pa.concat_tables(self._actives) if self._actives else self.schemas["snapshot"].empty_table()
 
     def _pull(self) -> None:
         assert self._shards is not None
@@ -210,7 +210,7 @@ class TableStream:
 
     def __init__(self, pump: _YearPump, name: str) -> None:
         self.name, self.year = name, pump.year
-        self.schema: pa.Schema = TABLES[name]
+        self.schema: pa.Schema = pump.schemas[name]
         self._pump = pump
         self._head: deque[pa.Table] = deque()  # pieces taken from the pump but not yet read
         self._batches_out = 0

@@ -56,7 +56,7 @@ from arrow_events.execute.ray_tasks import import_ray, ray_session
 from arrow_events.options import EXECUTORS, OptionError, RunOptions, with_values
 from arrow_events.simulation import run
 from arrow_events.streams import simulate
-from arrow_events.warehouse.report import metrics_of, yearly_metrics
+from arrow_events.warehouse.report import charts_available, metrics_of, yearly_metrics
 from arrow_events.warehouse.writer import exclusive, replace_atomically, write_json
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -72,7 +72,7 @@ LOCK_FILE = ".sweep.lock"
 SWEEP_ENTRIES = {"runs", "census", "rejects", DISTRIBUTION_FILE, CHART_FILE, LOCK_FILE}
 DEFAULT_SEEDS = "1-10"
 # what a [sweep] grid may vary: the scenario's numbers and dates (the seed comes from the seeds)
-GRID_KEYS = [name for name in Scenario.model_fields if name not in ("scenario_id", "seed")]
+GRID_KEYS = [name for name in Scenario.model_fields if name not in ("scenario_id", "seed", "name")]
 MAX_RUNS = 100_000  # a typo like 1-1000000 is refused rather than planned
 _SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=,+-]*")  # safe as one directory name
 _SEEDS = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
@@ -239,15 +239,15 @@ def plan_sweep(configs: Sequence[str | Path | None], seeds: Sequence[int] | None
     """One run per scenario and seed, everything checked before anything runs.
 
     ``configs``: TOML paths (None or none at all: the built-in defaults), each one scenario named
-    by its [scenario].scenario_id (with the file's stem added when two configs share one), or, with
-    a [sweep] grid, one scenario per combination of values, named by them ('growth=0.02', prefixed
-    by the config's name when the sweep has several configs). ``seeds``: default each config's
-    [sweep].seeds, else 1-10. ``census``: anything ``read_census`` reads, or None for the built-in
-    census; it is checked once per start year. ``years``: default each config's own; the first is
-    the start year unless the config sets it. ``options`` and ``option_values`` (RunOptions) say how
-    each run runs (``years`` is the option of that name; ``seed`` is the sweep's). ``keep_warehouses``:
-    the seeds whose runs also keep their whole warehouse (``"all"``: every run); the others are
-    simulated in memory and only their metrics written.
+    by its [scenario].name, else the file's name ('plan_b' for plan_b.toml; the built-in defaults: their
+    scenario_id, 'baseline'), or, with a [sweep] grid, one scenario per combination of values, named
+    by them ('growth=0.02', prefixed by the config's name when the sweep has several configs).
+    ``seeds``: default each config's [sweep].seeds, else 1-10. ``census``: anything ``read_census``
+    reads, or None for the built-in census; it is checked once per start year. ``years``: default
+    each config's own; the first is the start year unless the config sets it. ``options`` and
+    ``option_values`` (RunOptions) say how each run runs (``years`` is the option of that name; ``seed``
+    is the sweep's). ``keep_warehouses``: the seeds whose runs also keep their whole warehouse
+    (``"all"``: every run); the others are simulated in memory and only their metrics written.
     """
     options = with_values(options, years=years, **option_values)
     sources = [read_sweep_config(path) for path in (configs or [None])]
@@ -280,18 +280,35 @@ def _scenarios(name: str, source: SweepConfig, configs: int) -> list[tuple[str, 
 
 
 def _scenario_names(sources: list[SweepConfig]) -> list[str]:
-    """Each config's scenario_id; where two share one, the id and the file's stem ('baseline-plan_b')."""
-    ids = [s.cfg.scenario.scenario_id for s in sources]
-    names = [i if ids.count(i) == 1 else f"{i}-{Path(s.path).stem if s.path else 'defaults'}"
-             for s, i in zip(sources, ids)]
+    """Each config's scenario name: its [scenario].name, else the file's name ('plan_b' for plan_b.toml), else
+    (the built-in defaults) their scenario_id. Two configs never share a name: they would share runs."""
+    names = [s.cfg.scenario.name or (Path(s.path).stem if s.path else s.cfg.scenario.scenario_id) for s in sources]
     for name, source in zip(names, sources):
         if names.count(name) > 1:
             raise UserError(f"configs: {names.count(name)} configs give the scenario {name!r} (is {source.path} "
-                            "given twice?); give each its own [scenario].scenario_id")
+                            "given twice?); give each its own [scenario].name, or files of other names")
         if not _SCENARIO_NAME.fullmatch(name):
-            raise UserError(f"{source.path or 'defaults'}: [scenario].scenario_id {name!r} cannot name a directory "
-                            "of the sweep; use letters, digits and . _ - = , +")
+            raise UserError(f"{source.path or 'defaults'}: the scenario name {name!r} (from the file's name) cannot "
+                            "name a directory of the sweep; set [scenario].name, of letters, digits and . _ - = , +")
     return names
+
+
+def refuse_other_configs(runs: Sequence[SweepRun], out: Path) -> None:
+    """A scenario's folder holds runs of one config: a run there made with another config (the seed aside)
+    would be pooled with this sweep's in the distribution. Say where, and how to keep both."""
+    for job in {r.scenario: r for r in reversed(runs)}.values():  # a scenario's runs differ only by seed
+        folder = Path(out) / "runs" / job.scenario
+        for record in sorted(folder.glob(f"seed=*/{RUN_FILE}")) if folder.is_dir() else []:
+            try:
+                made = json.loads(record.read_text(encoding="utf-8"))
+                seed, digest = made["seed"], made["config_sha256"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # half-written: redone from scratch like any unfinished run
+            if isinstance(seed, int) and digest != job.cfg.with_scenario(seed=seed).digest():
+                raise UserError(
+                    f"{folder}: holds runs of another config than {job.cfg.source} (e.g. seed={seed}); give this "
+                    "config a scenario name of its own ([scenario].name, or a file of another name), or another "
+                    "--out, or --force to replace those runs")
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -300,11 +317,12 @@ def _scenario_names(sources: list[SweepConfig]) -> list[str]:
 def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None = None, executor: str = "local",
               ray_address: str | None = None,
               on_start: Callable[[SweepReport], None] | None = None,
-              on_done: Callable[[RunResult], None] | None = None) -> SweepReport:
+              on_done: Callable[[RunResult], None] | None = None, force: bool = False) -> SweepReport:
     """Run what is not finished yet, then write distribution.parquet and the fan chart from every finished run.
 
     ``workers``: runs at once (default: the machine's cores; with Ray, the CPUs of the local Ray
-    instance, unused with ``ray_address``); each run runs as its ``options`` say.
+    instance, unused with ``ray_address``); each run runs as its ``options`` say. A scenario whose
+    folder holds runs of another config is refused (``refuse_other_configs``) unless ``force``.
     ``on_start`` is called once the finished runs are known (``report.skipped``, ``report.to_run``),
     ``on_done`` with each run's result as it ends. A failed run is in ``report.failed``.
     """
@@ -313,6 +331,8 @@ def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None 
     workers = workers or len(os.sched_getaffinity(0))
     # Ray missing or unreachable is a bad argument: said before anything is written
     with _executor(executor, workers, ray_address) as execute, _sweep_lock(out):
+        if not force:
+            refuse_other_configs(runs, out)
         jobs = _jobs(runs, out)
         todo = [job for job in jobs if not _finished(job)]
         report = SweepReport(out, total=len(jobs), skipped=len(jobs) - len(todo))
@@ -542,12 +562,16 @@ def _as_float(metrics: pa.Table, name: str) -> np.ndarray:
     return pc.cast(column, pa.float64()).to_numpy()
 
 
-def write_distribution(out: str | Path, table: pa.Table) -> tuple[Path, Path]:
-    """distribution.parquet and its fan chart in ``out``, each appearing whole."""
-    from arrow_events.warehouse.charts import fan_chart  # matplotlib loads only when a chart is drawn
-
+def write_distribution(out: str | Path, table: pa.Table) -> tuple[Path, Path | None]:
+    """distribution.parquet and its fan chart in ``out``, each appearing whole (no chart without matplotlib,
+    the ``charts`` extra: None, and an older one is removed)."""
     out = Path(out)
     parquet, chart = out / DISTRIBUTION_FILE, out / CHART_FILE
     replace_atomically(parquet, lambda tmp: pq.write_table(table, tmp))
+    if not charts_available():
+        chart.unlink(missing_ok=True)
+        return parquet, None
+    from arrow_events.warehouse.charts import fan_chart  # matplotlib loads only when a chart is drawn
+
     replace_atomically(chart, lambda tmp: fan_chart(table, tmp))
     return parquet, chart

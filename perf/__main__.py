@@ -185,7 +185,9 @@ def run_series(series: str, threads: int, quick: bool) -> tuple[list[dict], str,
 @click.option("--repeats", type=int, default=5, show_default=True)
 @click.option("--warmup", type=int, default=1, show_default=True)
 @click.option("--name", default="latest", show_default=True, help="Results file stem under --out.")
-@click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path),
+              help=f"Results directory. Default: {RESULTS.relative_to(RESULTS.parent.parent)}; with --quick a new "
+              "scratch directory (a smoke test never replaces the committed results).")
 @click.option("--series", default="engines",
               type=click.Choice(["engines", "scaling", "shards", "flight", "contributions", "report", "ray",
                                  "sweep"]),
@@ -201,6 +203,7 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str,  # no
          threads_text: str, repeats: int, warmup: int, name: str, out: Path, series: str,
          census_path: Path | None) -> None:
     """Time event generation per year, whole runs and peak RSS, by workload, engine and threads."""
+    out = results_dir(out, quick)
     by_series = {
         "flight": lambda: flight_series(quick, workloads, repeats, warmup, name, out),
         "contributions": lambda: contributions_series(quick, workloads, repeats, warmup, name, out),
@@ -215,6 +218,19 @@ def main(quick: bool, workloads: str, employees: int | None, engines: str,  # no
         by_series[series]()
     else:
         scaling_series(series, threads_text, quick, name, out)
+
+
+def results_dir(out: Path | None, quick: bool) -> Path:
+    """Where a series writes: ``out``; by default perf/results/, or for --quick a fresh scratch directory, since
+    a smoke test's numbers must never replace the committed ones."""
+    if not quick:
+        return out or RESULTS
+    if out is None:
+        out = Path(tempfile.mkdtemp(prefix="arrow-events-perf-quick-"))
+        click.echo(f"--quick: results in the scratch directory {out}", err=True)
+    elif out.resolve() == RESULTS or RESULTS in out.resolve().parents:
+        raise click.UsageError(f"--quick writes no results into {RESULTS}: give another --out, or none")
+    return out
 
 
 def scaling_series(series: str, threads_text: str, quick: bool, name: str, out: Path) -> None:

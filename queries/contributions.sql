@@ -11,6 +11,7 @@ WITH steps AS (
     SELECT
         y.member_ix, y.design_rank,
         y.termination_on IS NULL AS active_at_year_end,
+        y.hours_worked,
         COALESCE(y.eligibility_date <= $year_end, false) AS eligible_at_year_end,
         $sim_year - date_part('year', y.birth_date) AS age_at_year_end,
         greatest(y.hire_date, $year_start) AS first_day,
@@ -40,7 +41,7 @@ sums AS (
     -- deferred_days: pay_days x 1,000,000 x the deferrals elected (each day's pay x the rate in
     -- millionths, summed); when the rate changes in the year, by udfs/accrual.py
     SELECT
-        e.member_ix, e.design_rank, e.active_at_year_end, e.eligible_at_year_end, e.pay_days,
+        e.member_ix, e.design_rank, e.active_at_year_end, e.eligible_at_year_end, e.pay_days, e.hours_worked,
         CASE WHEN e.rate_first_change_on IS NULL AND e.rate_second_change_on IS NULL
              THEN CAST(round(e.rate * 1000000) AS BIGINT) * e.pay_days
              ELSE deferred(e.first_day, e.stop_day,
@@ -85,11 +86,12 @@ SELECT
     d.employee_deferrals_cents,
     -- the design's tiers applied to the year's effective deferral rate, up to its cap
     CASE WHEN d.employee_deferrals_cents = 0
-              OR (p.match_requires_active_at_year_end AND NOT d.active_at_year_end) THEN 0
+              OR (p.match_requires_active_at_year_end AND NOT d.active_at_year_end)
+              OR d.hours_worked < p.match_min_hours THEN 0  -- hours of service (0: no requirement)
          ELSE tiered_match(d.employee_deferrals_cents, d.plan_compensation_cents,
                            p.match_tier_min, p.match_tier_max, p.match_tier_rate, p.max_match_percentage)
     END AS employer_match_cents,
-    CASE WHEN d.active_at_year_end AND d.eligible_at_year_end
+    CASE WHEN d.active_at_year_end AND d.eligible_at_year_end AND d.hours_worked >= p.core_min_hours
          THEN (p.core_rate_micro * d.plan_compensation_cents + 500000) / 1000000 ELSE 0 END AS employer_core_cents,
     d.deferral_limit_reached
 FROM plan_contributions AS p  -- the small side first: DataFusion builds its hash table from it

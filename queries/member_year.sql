@@ -30,5 +30,11 @@ SELECT
     c.promotion_level_id, c.promotion_compensation_cents, c.promotion_probability,
     CASE WHEN c.merit_on <= c.last_day THEN c.merit_on END AS merit_on,
     c.merit_compensation_cents,
-    c.termination_on, c.termination_category
+    c.termination_on, c.termination_category,
+    -- hours of service credited in the year: the scheduled week (hires and a census without it: the
+    -- standard week) over the days employed, to 6 decimals (docs/model.md §7)
+    round(COALESCE(c.scheduled_hours_per_week, $standard_weekly_hours)
+          * CAST(CAST(c.last_day - greatest(c.hire_date, CAST($year_start AS DATE)) AS BIGINT) + 1 AS DOUBLE) / 7,
+          6) AS hours_worked,
+    COALESCE(c.scheduled_hours_per_week, $standard_weekly_hours) AS scheduled_hours_per_week
 FROM cut AS c

@@ -6,6 +6,7 @@
 SELECT
     r.member_ix, r.employee_id, r.employee_key, r.draw_key, r.birth_date, r.hire_date, r.level_id, r.compensation_cents,
     r.auto_escalation_opt_out, r.eligibility_override, r.scheduled_termination_date, r.scheduled_this_year,
+    r.scheduled_hours_per_week,
     r.age, r.tenure, r.age_band, r.tenure_band,
     false AS is_new_hire,
     r.promotion_p, r.merit_rate, r.promoted_merit_rate, r.u_promo, r.u_promo_raise, r.u_merit, r.sample_key,

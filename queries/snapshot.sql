@@ -37,5 +37,6 @@ SELECT
     m.opted_out OR m.opt_out_on IS NOT NULL AS opted_out,
     m.auto_escalation_opt_out,
     m.eligibility_override,
-    m.eligibility_date
+    m.eligibility_date,
+    m.scheduled_hours_per_week  -- kept only when a design requires hours of service
 FROM rated AS m

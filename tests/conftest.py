@@ -10,6 +10,7 @@ from arrow_events.config import PlanDesign
 from arrow_events.warehouse.writer import read_partition
 
 SAMPLES = Path(__file__).resolve().parent / "data"  # everything the tests read lives in the project
+ROOT = SAMPLES.parent.parent  # the checkout: examples/, README.md, docs/
 
 
 def two_design_config():

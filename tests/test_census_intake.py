@@ -383,7 +383,7 @@ def test_plausibility_warnings(tmp_path):
         "warning: c.csv: column 'employee_termination_date': 1 row (line 6) is marked active but terminated before "
         "2025-01-01; they are left out as terminated",
     ]
-    assert r.stdout.splitlines()[1].split()[1] == "5"  # E5 is not in the cohort
+    assert r.stdout.splitlines()[1].split()[2] == "5"  # E5 is not in the cohort
 
 
 def test_a_census_with_no_active_employee_is_refused(tmp_path):
@@ -506,3 +506,18 @@ def test_run_takes_a_raw_table_and_quarantines(tmp_path):
     ok = run(load_config(None), tmp_path / "wh2", [2025], census=raw_table())
     assert ok.years[0].headcount_start == 3
 
+
+
+def test_scheduled_hours_per_week_are_read_checked_and_default_to_40(tmp_path):
+    header = H + ["scheduled_hours_per_week"]
+    rows = [["E1", "1980-01-01", "2010-01-01", "50000", "0", "37.5"], ["E2", "1980-01-01", "2010-01-01", "50000",
+                                                                      "0", ""]]
+    census = read_census(census_file(tmp_path, rows, header), 2025)
+    assert census.table["scheduled_hours_per_week"].to_pylist() == [37.5, 40.0]  # empty: the standard week
+    without = read_census(census_file(tmp_path, [rows[0][:5]]), 2025)  # no column: the standard week
+    assert without.table["scheduled_hours_per_week"].to_pylist() == [40.0]
+    for cell in ("0", "169", "-5"):
+        bad = census_file(tmp_path, [rows[0][:5] + [cell]], header, name="bad.csv")
+        with pytest.raises(UserError, match=r"column 'scheduled_hours_per_week': 1 row \(line 2\) must be more than 0 "
+                                            r"and at most 168 hours a week"):
+            read_census(bad, 2025)

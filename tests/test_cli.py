@@ -8,12 +8,13 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from arrow_events import load_config
 from arrow_events.cli import main
-from tests.conftest import SAMPLES
+from tests.conftest import ROOT, SAMPLES
 
 
 def test_run_with_no_options_writes_five_years(tmp_path):
@@ -24,9 +25,9 @@ def test_run_with_no_options_writes_five_years(tmp_path):
         years = sorted(p.name for p in (tmp_path / "warehouse" / table).iterdir())
         assert years == [f"simulation_year={y}" for y in range(2025, 2030)]
     lines = proc.stdout.splitlines()
-    assert lines[0].split()[:3] == ["year", "start", "end"]
+    assert lines[0].split()[:4] == ["year", "design", "start", "end"]
     assert [line.split()[0] for line in lines[1:6]] == [str(y) for y in range(2025, 2030)]
-    assert lines[1].split()[1:3] == ["5,000", "5,150"]  # 5,000 x 1.03
+    assert lines[1].split()[1:4] == ["standard", "5,000", "5,150"]  # 5,000 x 1.03
     assert proc.stderr == ""  # not a terminal: no progress lines
 
 
@@ -52,7 +53,7 @@ def test_census_command_then_run(tmp_path):
     assert r.exit_code == 0 and (tmp_path / "c.csv").exists()
     r = invoke("run", "--census", "c.csv", "--years", "2025", "--out", "wh", "--seed", "9", cwd=tmp_path)
     assert r.exit_code == 0, r.output
-    assert r.output.splitlines()[1].split()[1] == "300"
+    assert r.output.splitlines()[1].split()[2] == "300"
 
 
 def test_config_command_prints_loadable_toml(tmp_path):
@@ -110,3 +111,53 @@ def test_progress_reports_each_shard_as_it_is_written(tmp_path):
     # 5,000 employees and 1,098 hires in 2025, 5,150 and 1,172 in 2026: 4 shards of at most 2,000 each
     assert shards == [(y, i, 4) for y in (2025, 2026) for i in range(1, 5)]
     assert years == [(2025, 4), (2026, 4)]
+
+
+def test_the_summary_has_a_row_per_design_and_every_event_type(tmp_path):
+    """Scripts parse it: the same columns every run (a type nobody had shows 0), each design's own counts."""
+    (tmp_path / "two.toml").write_text('[[plan_designs]]\nplan_design_id = "a"\n[[plan_designs]]\n'
+                                       'plan_design_id = "b"\nauto_enroll = false\nauto_escalation = false\n')
+    r = invoke("run", "wh", "--config", "two.toml", "--census", str(ROOT / "examples" / "census.csv"), "--years",
+               "2025", cwd=tmp_path)
+    assert r.exit_code == 0, r.output
+    header, a, b = (line.split() for line in r.output.splitlines()[:3])
+    assert header == ["year", "design", "start", "end", "hire", "eligibility", "enrollment", "opt_out", "escalation",
+                      "deferral_change", "promotion", "merit", "termination", "seconds"]
+    assert (a[:2], b[:2]) == (["2025", "a"], ["2025", "b"])
+    row = {design[1]: dict(zip(header, design)) for design in (a, b)}
+    assert row["b"]["escalation"] == row["b"]["opt_out"] == "0"  # kept, not dropped
+    for workforce in ("start", "end", "hire", "promotion", "merit", "termination"):  # the same people
+        assert row["a"][workforce] == row["b"][workforce]
+    events = sum(int(row[d][t].replace(",", "")) for d in "ab" for t in header[4:-1])
+    assert events == pq.read_metadata(tmp_path / "wh/events/simulation_year=2025/part-0.parquet").num_rows
+
+
+def test_one_spelling_for_the_warehouse_and_the_old_ones_still_work(tmp_path):
+    assert invoke("run", "wh", "--years", "2025", cwd=tmp_path).exit_code == 0  # WAREHOUSE
+    assert invoke("run", "--out", "wh", "--year", "2026", cwd=tmp_path).exit_code == 0  # the old --out
+    assert sorted(p.name for p in (tmp_path / "wh" / "events").iterdir()) == ["simulation_year=2025",
+                                                                              "simulation_year=2026"]
+    r = invoke("run", "wh", "--out", "other", cwd=tmp_path)
+    assert r.exit_code == 2 and r.stderr == ("error: the warehouse is given twice (wh and --out other); give it once, "
+                                             "as WAREHOUSE\n")
+    for old_and_new in (["explain", "--year", "2026", "--warehouse", "wh"], ["explain", "wh", "--year", "2026"]):
+        r = invoke(*old_and_new, cwd=tmp_path)
+        assert r.exit_code == 0 and r.output.startswith("year 2026: fused plan")
+    help_text = invoke("run", "--help", cwd=tmp_path).output
+    assert "[WAREHOUSE]" in help_text and "--out" not in help_text  # the old spelling is not shown
+
+
+def test_validate_on_a_missing_path_is_one_line(tmp_path):
+    r = invoke("validate", "nowhere", cwd=tmp_path)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr == "error: nowhere: no such warehouse (nothing at that path); write one with: arrow-events run " \
+                       "nowhere\n"
+
+
+def test_census_out_refuses_to_overwrite_without_force(tmp_path):
+    (tmp_path / "c.csv").write_text("mine\n")
+    r = invoke("census", "--employees", "5", "--out", "c.csv", cwd=tmp_path)
+    assert r.exit_code == 2 and r.stderr == "error: c.csv: exists; give another --out, or --force to replace it\n"
+    assert (tmp_path / "c.csv").read_text() == "mine\n"
+    assert invoke("census", "--employees", "5", "--out", "c.csv", "--force", cwd=tmp_path).exit_code == 0
+    assert (tmp_path / "c.csv").read_text().startswith('"employee_id",')

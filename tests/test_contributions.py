@@ -89,12 +89,13 @@ def member_rows(cast: list[Member], designs: int = 1) -> pa.Table:
                 "escalation_deferral_rate": m.escalation and m.escalation[1],
                 "deferral_change_on": m.deferral_change and m.deferral_change[0],
                 "deferral_change_deferral_rate": m.deferral_change and m.deferral_change[1],
+                "hours_worked": 2080.0,  # hours of service are tested in test_relation_year_end
             })
     types = {"member_ix": pa.int64(), "design_rank": pa.int64(), "compensation_cents": pa.int64(),
              "promotion_compensation_cents": pa.int64(), "merit_compensation_cents": pa.int64(),
              "deferral_rate": pa.float64(), "enrollment_deferral_rate": pa.float64(),
              "opt_out_deferral_rate": pa.float64(), "escalation_deferral_rate": pa.float64(),
-             "deferral_change_deferral_rate": pa.float64()}
+             "deferral_change_deferral_rate": pa.float64(), "hours_worked": pa.float64()}
     dates = {k for k in rows[0] if k.endswith(("_on", "_date"))}
     return pa.table({k: pa.array([r[k] for r in rows], types.get(k, pa.date32() if k in dates else pa.string()))
                      for k in rows[0]})
@@ -254,3 +255,37 @@ def from_events(s: dict, events: list[dict]) -> Member:
     m.pay = pay if pay is not None else s["compensation"]
     m.rate = rate if rate is not None else s["deferral_rate"]
     return m
+
+
+def test_hours_of_service_carry_over_the_years_and_validate_rechecks_them(tmp_path):
+    """examples/census.csv has part-timers at 16 hours a week (832 hours a year): under a design requiring
+    1,000 hours they get neither match nor core, year after year (their hours ride on the snapshot), and
+    validate recomputes the rule from the files."""
+    from arrow_events import run
+    from arrow_events.config import config_from_toml
+    from arrow_events.warehouse import validate_contributions
+    from arrow_events.warehouse.validate import validate_warehouse
+    from arrow_events.warehouse.writer import read_partition
+    from tests.conftest import ROOT
+
+    cfg = config_from_toml('[[plan_designs]]\nplan_design_id = "hours"\nmatch_min_hours = 1000\n'
+                           'core_min_hours = 1000\n')
+    run(cfg, tmp_path / "wh", "2025-2026", census=ROOT / "examples" / "census.csv")
+    assert validate_warehouse(tmp_path / "wh").ok
+    snapshot = read_partition(tmp_path / "wh", "snapshot", 2026)
+    contributions = read_partition(tmp_path / "wh", "contributions", 2026)
+    assert snapshot.schema.names[-1] == "scheduled_hours_per_week"
+    rows = [(s, c) for s, c in zip(snapshot.to_pylist(), contributions.to_pylist())]
+    part_time = [(s, c) for s, c in rows if s["scheduled_hours_per_week"] == 16.0]
+    assert len(part_time) >= 10 and all(c["employer_match"] == c["employer_core"] == 0 for _, c in part_time)
+    full = [c for s, c in rows if s["scheduled_hours_per_week"] == 40.0 and s["status"] == "active"
+            and s["hire_date"] < dt.date(2026, 1, 1)]
+    assert all(c["employer_core"] > 0 for c in full)  # a year of 40 hours a week: 2,086 hours
+    # a part-timer paid a core contribution breaks the rule
+    i = next(i for i, (s, c) in enumerate(rows) if s["scheduled_hours_per_week"] == 16.0 and s["status"] == "active")
+    core = contributions["employer_core"].to_pylist()
+    core[i] = Decimal("100.00")
+    tampered = contributions.set_column(6, "employer_core", pa.array(core, contributions.schema.field(6).type))
+    problems = list(validate_contributions.check(2026, tampered, snapshot, cfg))
+    assert problems == [("contributions 2026", "1 row(s): hours: core differs from core_rate x plan compensation "
+                         f"(eligible actives with core_min_hours), e.g. {rows[i][0]['employee_id']}")]

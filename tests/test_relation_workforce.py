@@ -307,7 +307,8 @@ def test_members_unions_the_cohort_and_the_hires_filling_what_hires_lack():
         "member_ix": 0, "employee_id": "EMP_1", "employee_key": 11, "draw_key": 12, "birth_date": dt.date(1980, 1, 2),
         "hire_date": dt.date(2010, 3, 4), "level_id": 3, "compensation_cents": 12_000_000,
         "auto_escalation_opt_out": True, "eligibility_override": None, "scheduled_termination_date": None,
-        "scheduled_this_year": False, "age": 44, "tenure": 14, "age_band": "35-44", "tenure_band": "10-19",
+        "scheduled_this_year": False, "scheduled_hours_per_week": 30.0,
+        "age": 44, "tenure": 14, "age_band": "35-44", "tenure_band": "10-19",
         "promotion_p": 0.02, "merit_rate": 0.045, "promoted_merit_rate": 0.05, "u_promo": 0.1, "u_promo_raise": 0.2,
         "u_merit": 0.3, "sample_key": 1.5, "u_enroll": 0.4, "u_enroll_date": 0.5, "u_opt_out": 0.6, "u_defer": 0.7,
         "plan_deferral_rates": [0.05], "plan_enrollment_dates": [None], "plan_opted_out": [False],
@@ -327,10 +328,12 @@ def test_members_unions_the_cohort_and_the_hires_filling_what_hires_lack():
     # hires: no plan state, promotion, merit or termination draws; their own enrollment draws
     for column in ("draw_key", "u_promo", "u_promo_raise", "u_merit", "u_defer", "sample_key", "promotion_p",
                    "merit_rate", "scheduled_this_year", "eligibility_override", "plan_deferral_rates",
-                   "plan_enrollment_dates", "plan_opted_out", "scheduled_termination_date"):
+                   "plan_enrollment_dates", "plan_opted_out", "scheduled_termination_date",
+                   "scheduled_hours_per_week"):  # a hire works the standard week (member_year)
         assert new[column] is None, column
     assert (new["nh_term_pick"], new["u_nh_term_date"], new["u_enroll"], new["tenure"]) == (3, 0.8, 0.11, 0)
     assert old["plan_deferral_rates"] == [0.05] and (old["member_ix"], new["member_ix"]) == (0, 1)
+    assert old["scheduled_hours_per_week"] == 30.0
     assert "u_extra" not in old and "hire_seq" not in new
 
 

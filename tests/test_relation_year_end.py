@@ -16,6 +16,8 @@ import pytest
 from datafusion import SessionConfig, SessionContext
 from test_relations import YEAR, given, rows, year_plan
 
+from arrow_events import load_config
+from arrow_events.config import Config, config_from_toml
 from arrow_events.queries import sql
 from arrow_events.schema import CONTRIBUTIONS_SCHEMA, SNAPSHOT_SCHEMA
 
@@ -39,7 +41,7 @@ def branch_row(ix: int, employee_id: str, termination: dt.date | None = None, ne
         "compensation_cents": 10_000_000, "deferral_rate": 0.0, "hire_date": d(YEAR, 3, 1) if new_hire else
         d(2020, 1, 1), "birth_date": d(1984, 6, 1), "scheduled_termination_date": None, "enrollment_date": None,
         "opted_out": False, "auto_escalation_opt_out": False, "eligibility_override": None,
-        "eligibility_date": None, "is_new_hire": new_hire,
+        "eligibility_date": None, "is_new_hire": new_hire, "scheduled_hours_per_week": None,
         "enrollment_category": "auto_enrollment" if "enrollment_on" in on else None,
         "enrollment_deferral_rate": 0.06 if "enrollment_on" in on else None, "enrollment_probability": None,
         "opt_out_deferral_rate": 0.0 if "opt_out_on" in on else None, "opt_out_probability": None,
@@ -91,6 +93,26 @@ def test_member_year_drops_every_event_dated_after_the_termination():
     assert "u_extra" not in got["stays"] and "is_new_hire" not in got["stays"]
 
 
+def test_member_year_credits_the_scheduled_week_over_the_days_employed():
+    # hours of service (docs/model.md §7): hours a week x days employed / 7, to 6 decimals; the standard
+    # 40 hours for hires and a census without the column (NULL)
+    given_rows = [branch_row(0, "full_year"), branch_row(1, "half_time"), branch_row(2, "hire_mar1", new_hire=True),
+                  branch_row(3, "left_jun23", termination=d(YEAR, 6, 23)),
+                  branch_row(4, "left_jun24", termination=d(YEAR, 6, 24)), branch_row(5, "odd_week")]
+    given_rows[1]["scheduled_hours_per_week"] = 20.0
+    given_rows[5]["scheduled_hours_per_week"] = 37.5
+    got = {r["employee_id"]: r for r in rows(year_plan(), "member_year", deferral_change=given(given_rows))}
+    assert {k: r["hours_worked"] for k, r in got.items()} == {
+        "full_year": 2085.714286,  # 40 x 365 / 7
+        "half_time": 1042.857143,
+        "hire_mar1": 1748.571429,  # Mar 1 - Dec 31: 306 days
+        "left_jun23": 994.285714,  # Jan 1 - Jun 23: 174 days, one day short of 1,000 hours
+        "left_jun24": 1000.0,  # 175 days
+        "odd_week": 1955.357143,  # 37.5 x 365 / 7
+    }
+    assert got["half_time"]["scheduled_hours_per_week"] == 20.0 and got["hire_mar1"]["scheduled_hours_per_week"] == 40
+
+
 # --- snapshot ------------------------------------------------------------------------------------------------
 
 def year_row(ix: int, employee_id: str, rank: int = 0, **values: object) -> dict:
@@ -99,7 +121,7 @@ def year_row(ix: int, employee_id: str, rank: int = 0, **values: object) -> dict
            "hire_date": d(2020, 1, 1), "birth_date": d(1984, 6, 1), "termination_on": None,
            "scheduled_termination_date": None, "level_id": 2, "compensation_cents": 10_000_000,
            "deferral_rate": 0.0, "enrollment_date": None, "opted_out": False, "auto_escalation_opt_out": False,
-           "eligibility_override": None, "eligibility_date": d(2020, 1, 1)}
+           "eligibility_override": None, "eligibility_date": d(2020, 1, 1), "scheduled_hours_per_week": 40.0}
     for branch, fields in {"promotion": ["level_id", "compensation_cents"], "merit": ["compensation_cents"],
                            "enrollment": ["deferral_rate"], "opt_out": ["deferral_rate"],
                            "escalation": ["deferral_rate"], "deferral_change": ["deferral_rate"]}.items():
@@ -165,10 +187,11 @@ def test_snapshot_is_the_state_after_the_last_event():
 # --- contributions: the edges test_contributions leaves --------------------------------------------------------
 
 def contribution_row(ix: int, birth: dt.date, pay_cents: int, rate: float, hire: dt.date | None = None,
-                     termination: dt.date | None = None) -> dict:
-    """A member_year row for contributions.sql: hired in 2010 unless ``hire`` says, no events in the year."""
+                     termination: dt.date | None = None, hours: float = 2086.0) -> dict:
+    """A member_year row for contributions.sql: hired in 2010 unless ``hire`` says, no events in the year,
+    ``hours`` of service."""
     row = {"member_ix": ix, "design_rank": 0, "birth_date": birth, "hire_date": hire or d(2010, 1, 1),
-           "termination_on": termination,
+           "termination_on": termination, "hours_worked": hours,
            "eligibility_date": d(2011, 1, 1), "compensation_cents": pay_cents, "deferral_rate": rate}
     row.update({c: None for c in ("promotion_on", "promotion_compensation_cents", "merit_on",
                                   "merit_compensation_cents", "enrollment_on", "enrollment_deferral_rate",
@@ -177,8 +200,8 @@ def contribution_row(ix: int, birth: dt.date, pay_cents: int, rate: float, hire:
     return row
 
 
-def contributions(year: int, *members: dict) -> list[dict]:
-    got = rows(year_plan(year=year), "contributions", member_year=given(list(members),
+def contributions(year: int, *members: dict, cfg: Config | None = None) -> list[dict]:
+    got = rows(year_plan(cfg, year=year), "contributions", member_year=given(list(members),
                                                                          promotion_compensation_cents=pa.int64(),
                                                                          merit_compensation_cents=pa.int64()))
     return sorted(got, key=lambda r: r["member_ix"])
@@ -211,6 +234,33 @@ def test_contributions_count_the_days_of_a_leap_year():
         (5_027_322, 251_366, 125_683, 50_273),  # 100,000 x 184 / 366 = 50,273.2240; 5% of it 2,513.6612
         (1_639_344, 81_967, 0, 0),  # 100,000 x 60 / 366 = 16,393.4426; gone at Dec 31: no match, no core
     ]
+
+
+def test_contributions_require_the_designs_hours_of_service():
+    # match_min_hours and core_min_hours (docs/model.md §7): below either, that contribution is 0; at it, paid;
+    # 0 (the default) requires nothing
+    cfg = config_from_toml("""
+[[plan_designs]]
+plan_design_id = "hours"
+match_min_hours = 1000
+core_min_hours = 1000
+[[plan_designs]]
+plan_design_id = "match_only"
+match_min_hours = 1000
+""")
+    assert cfg.hours_of_service and not load_config(None).hours_of_service
+    members = []
+    for rank in (0, 1):
+        for ix, hours in enumerate((999.999999, 1000.0, 500.0)):
+            row = contribution_row(ix, d(1980, 1, 1), 10_000_000, 0.05, hours=hours)
+            members.append({**row, "design_rank": rank})
+    got = contributions(2025, *members, cfg=cfg)
+    paid = {(r["design_rank"], r["member_ix"]): (r["employer_match_cents"], r["employer_core_cents"]) for r in got}
+    assert paid == {
+        (0, 0): (0, 0), (0, 1): (250_000, 100_000), (0, 2): (0, 0),  # both require 1,000 hours
+        (1, 0): (0, 100_000), (1, 1): (250_000, 100_000), (1, 2): (0, 100_000),  # only the match does
+    }
+    assert {r["employee_deferrals_cents"] for r in got} == {500_000}  # deferrals never depend on hours
 
 
 # --- yearly_metrics ----------------------------------------------------------------------------------------------
@@ -281,3 +331,81 @@ def test_yearly_metrics_count_actives_at_year_end_and_sum_everyone_employed():
     # each year against its own Dec 31
     assert (a26["actives"], a26["eligible"], a26["participants"], a26["participation_rate"]) == (2, 2, 1, 0.5)
     assert a26["employer_cost_rate"] == pytest.approx((765 + 510 + 410) / 92000)
+
+
+# --- workforce_metrics -------------------------------------------------------------------------------------------
+
+def bands(years: list[int]) -> dict[str, pa.Table]:
+    """The default config's age and tenure bands for ``years``, as the report registers them."""
+    from arrow_events.engine import params
+
+    cfg = load_config(None)
+    out = {}
+    for name, table_of in (("age_bands", params.age_bands_table), ("tenure_bands", params.tenure_bands_table)):
+        parts = [table_of(cfg).select(["years", "band"]) for _ in years]
+        out[name] = pa.concat_tables([t.add_column(0, "simulation_year", pa.array([y] * t.num_rows, pa.int32()))
+                                      for t, y in zip(parts, years)])
+    return out
+
+
+def person(year: int, employee_id: str, level: int, pay: str, status: str = "active", hired: dt.date | None = None,
+           born: dt.date | None = None, design: str = "a") -> dict:
+    """A snapshot row: hired 2015-03-01 and born 1985-06-01 unless said."""
+    return {**member(year, design, employee_id, status), "level_id": level, "compensation": Decimal(pay),
+            "hire_date": hired or d(2015, 3, 1), "birth_date": born or d(1985, 6, 1)}
+
+
+def promotion(year: int, employee_id: str, previous_level: int, design: str = "a") -> dict:
+    return {"simulation_year": year, "event_id": f"p{employee_id}{design}", "scenario_id": "baseline",
+            "plan_design_id": design, "employee_id": employee_id, "event_type": "promotion",
+            "event_category": "promotion", "event_seq": 1, "event_date": d(year, 2, 1), "level_id": previous_level + 1,
+            "previous_level_id": previous_level}
+
+
+def workforce(snapshot: list[dict], events: list[dict], by: str) -> list[dict]:
+    from arrow_events.schema import EVENTS_SCHEMA
+
+    ctx = warehouse_tables(snapshot, [])
+    year = pa.field("simulation_year", pa.int32())
+    ctx.register_record_batches("events", [[pa.RecordBatch.from_pylist(events, EVENTS_SCHEMA.append(year))]])
+    for name, table in bands(sorted({r["simulation_year"] for r in snapshot})).items():
+        ctx.register_record_batches(name, [table.to_batches()])
+    return ctx.sql(sql("workforce_metrics"), param_values={"by": pa.scalar(by)}).to_arrow_table().to_pylist()
+
+
+def test_workforce_metrics_count_each_person_where_they_were_when_it_happened():
+    # 2025: four of the Jan-1 workforce (one promoted 1 -> 2, one leaves) and two hires (one leaves); the
+    # second design's rows repeat the workforce and are not counted twice
+    y25 = [person(2025, "stay1", 1, "50000"), person(2025, "promoted", 2, "72000"),
+           person(2025, "leaver", 1, "40000", status="terminated"), person(2025, "stay2", 2, "90000"),
+           person(2025, "hire", 1, "45000", hired=d(2025, 5, 1), born=d(2000, 1, 1)),
+           person(2025, "hire_left", 1, "45000", status="terminated", hired=d(2025, 6, 1), born=d(2001, 1, 1))]
+    y26 = [person(2026, "stay1", 1, "52000"), person(2026, "promoted", 2, "75000"), person(2026, "stay2", 2, "93000"),
+           person(2026, "hire", 1, "46350", hired=d(2025, 5, 1), born=d(2000, 1, 1))]
+    snapshot = y25 + [{**r, "plan_design_id": "b"} for r in y25] + y26
+    events = [promotion(2025, "promoted", 1), promotion(2025, "promoted", 1, design="b")]
+    overall = workforce(snapshot, events, "all")
+    assert [(r["simulation_year"], r["category"]) for r in overall] == [(2025, "all"), (2026, "all")]
+    o25, o26 = overall
+    assert (o25["headcount_start"], o25["headcount_end"], o25["hires"], o25["experienced_terminations"],
+            o25["new_hire_terminations"], o25["promotions"]) == (4, 4, 2, 1, 1, 1)
+    assert (o25["experienced_termination_rate"], o25["new_hire_termination_rate"], o25["promotion_rate"]) == (
+        0.25, 0.5, 0.25)
+    assert o25["total_compensation"] == Decimal("257000.00") and o25["mean_compensation"] == Decimal("64250.00")
+    assert o25["compensation_growth"] is None  # no year before it in the warehouse
+    assert o26["headcount_start"] == 4 and o26["mean_compensation"] == Decimal("66587.50")
+    assert o26["compensation_growth"] == pytest.approx(66587.5 / 64250 - 1)
+    by_level = {(r["simulation_year"], r["category"]): r for r in workforce(snapshot, events, "level")}
+    # the promotion counts where it started (level 1 on Jan 1), the headcount at the end where it ended (2)
+    assert (by_level[(2025, "1")]["headcount_start"], by_level[(2025, "1")]["promotions"],
+            by_level[(2025, "1")]["headcount_end"]) == (3, 1, 2)  # stay1, promoted, leaver; at the end stay1, hire
+    assert (by_level[(2025, "2")]["headcount_start"], by_level[(2025, "2")]["headcount_end"]) == (1, 2)
+    assert (by_level[(2025, "1")]["hires"], by_level[(2025, "1")]["experienced_terminations"]) == (2, 1)
+    assert by_level[(2025, "2")]["mean_compensation"] == Decimal("81000.00")
+    by_age = {(r["simulation_year"], r["category"]): r for r in workforce(snapshot, events, "age_band")}
+    # whole years on Jan 1, 2025 (docs/model.md §1): born 2000-01-01, 25; born 2001-01-01, 24; the rest 39
+    assert by_age[(2025, "35-44")]["headcount_start"] == 4
+    assert (by_age[(2025, "25-34")]["hires"], by_age[(2025, "<25")]["hires"]) == (1, 1)
+    assert by_age[(2025, "<25")]["new_hire_termination_rate"] == 1.0
+    by_tenure = {(r["simulation_year"], r["category"]): r for r in workforce(snapshot, events, "tenure_band")}
+    assert by_tenure[(2025, "<2")]["hires"] == 2 and by_tenure[(2025, "5-9")]["headcount_start"] == 4

@@ -71,6 +71,7 @@ TYPES = {
     "plan_opted_out": pa.list_(pa.bool_()), "enrollment_category": pa.string(), "termination_category": pa.string(),
     "plan_design_id": pa.string(), "employee_id": pa.string(), "age_band": pa.string(), "tenure_band": pa.string(),
     "eligibility_override": pa.bool_(), "auto_escalation_opt_out": pa.bool_(),
+    "scheduled_hours_per_week": pa.float64(), "hours_worked": pa.float64(),
 }
 
 

@@ -69,10 +69,12 @@ def test_report_out_writes_metrics_and_a_chart(default_run, tmp_path):
     _, out, _ = default_run
     r = CliRunner().invoke(main, ["report", str(out), "--out", str(tmp_path / "report")])
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines()[0].split()[:3] == ["year", "design", "actives"]
-    assert len(r.stdout.splitlines()) == 1 + 10  # the heading, 5 years x 2 designs
+    plan = r.stdout.split("\n\n")[0].splitlines()  # then the workforce's table
+    assert plan[0].split()[:3] == ["year", "design", "actives"]
+    assert len(plan) == 1 + 10  # the heading, 5 years x 2 designs
     files = sorted(p.name for p in (tmp_path / "report").iterdir())
-    assert files == ["metrics.csv", "metrics.parquet", "metrics.png"]
+    assert files == ["metrics.csv", "metrics.parquet", "metrics.png", "report.html", "workforce.csv",
+                     "workforce.parquet", "workforce.png"]
     table = pq.read_table(tmp_path / "report" / "metrics.parquet")
     assert table.equals(yearly_metrics(out))
     assert (tmp_path / "report" / "metrics.csv").read_text().count("\n") == 11
@@ -83,7 +85,7 @@ def test_report_json_for_scripts(default_run):
     _, out, _ = default_run
     r = CliRunner().invoke(main, ["report", str(out), "--format", "json"])
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.stdout)
+    rows = json.loads(r.stdout)["plan_designs"]
     metrics = yearly_metrics(out).to_pylist()
     assert len(rows) == len(metrics) == 10
     assert rows[0]["employer_match"] == float(metrics[0]["employer_match"])
@@ -104,7 +106,10 @@ def test_a_warehouse_without_contributions_reports_its_counts(default_run, tmp_p
 
 def test_not_a_warehouse_is_one_clear_error(tmp_path):
     r = CliRunner().invoke(main, ["report", str(tmp_path / "nothing")])
-    assert r.exit_code != 0 and "not an arrow-events warehouse" in r.stderr
+    assert r.exit_code == 2 and "nothing: no such warehouse" in r.stderr
+    (tmp_path / "empty").mkdir()
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "empty")])
+    assert r.exit_code == 2 and "not an arrow-events warehouse" in r.stderr
     assert "Traceback" not in r.output
 
 

@@ -35,7 +35,9 @@ def inputs(tmp_path_factory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("inputs")
     raw = pq.read_table(SAMPLES / "planalign_census_5k.parquet")
     pq.write_table(raw.filter(pc.less_equal(raw["employee_birth_date"], raw["employee_hire_date"])), d / "c.parquet")
-    (d / "two.toml").write_text(dump_toml(two_design_config()))
+    cfg = two_design_config()
+    cfg.scenario.name = "baseline"  # the scenario's folder; without it, the file's name ("two")
+    (d / "two.toml").write_text(dump_toml(cfg))
     return d / "c.parquet", d / "two.toml"
 
 
@@ -71,7 +73,11 @@ def test_scenarios_are_named_by_config_and_grid(tmp_path):
     (tmp_path / "b.toml").write_text("[scenario]\ngrowth = 0.04\n")
     runs = plan_sweep([tmp_path / "a.toml", tmp_path / "b.toml"], [1, 2])
     assert [(r.scenario, r.seed, r.cfg.scenario.seed) for r in runs] == [
-        ("baseline-a", 1, 1), ("baseline-a", 2, 2), ("baseline-b", 1, 1), ("baseline-b", 2, 2)]
+        ("a", 1, 1), ("a", 2, 2), ("b", 1, 1), ("b", 2, 2)]  # named by the file; scenario_id stays baseline
+    assert {r.cfg.scenario.scenario_id for r in runs} == {"baseline"}
+    (tmp_path / "named.toml").write_text('[scenario]\nname = "richer_match"\n')
+    assert {r.scenario for r in plan_sweep([tmp_path / "named.toml"], [1])} == {"richer_match"}
+    assert {r.scenario for r in plan_sweep([], [1])} == {"baseline"}  # the built-in defaults: their scenario_id
     (tmp_path / "grid.toml").write_text('[sweep]\nseeds = "7-8"\ngrowth = [0.0, 0.05]\ncola = [0.01, 0.02]\n')
     runs = plan_sweep([tmp_path / "grid.toml"])
     assert [(r.scenario, r.seed) for r in runs][:3] == [("growth=0.0,cola=0.01", 7), ("growth=0.0,cola=0.01", 8),
@@ -79,8 +85,8 @@ def test_scenarios_are_named_by_config_and_grid(tmp_path):
     assert len(runs) == 8 and {(r.cfg.scenario.growth, r.cfg.scenario.cola) for r in runs} == {
         (0.0, 0.01), (0.0, 0.02), (0.05, 0.01), (0.05, 0.02)}
     assert {r.scenario for r in plan_sweep([tmp_path / "grid.toml", tmp_path / "a.toml"], [1])} == {
-        "baseline-a", "baseline-grid,growth=0.0,cola=0.01", "baseline-grid,growth=0.0,cola=0.02",
-        "baseline-grid,growth=0.05,cola=0.01", "baseline-grid,growth=0.05,cola=0.02"}
+        "a", "grid,growth=0.0,cola=0.01", "grid,growth=0.0,cola=0.02", "grid,growth=0.05,cola=0.01",
+        "grid,growth=0.05,cola=0.02"}
 
 
 @pytest.mark.parametrize(("grid", "needle"), [
@@ -151,7 +157,7 @@ def test_a_rerun_skips_only_runs_finished_with_the_same_identity(swept, inputs):
     class Stop(Exception):
         pass
 
-    def skipped(configs, seeds=SEEDS, years=YEARS) -> int:
+    def skipped(configs, seeds=SEEDS, years=YEARS, force=False) -> int:
         seen = []
 
         def stop(report):  # stop before anything runs: only the plan is wanted
@@ -159,7 +165,7 @@ def test_a_rerun_skips_only_runs_finished_with_the_same_identity(swept, inputs):
             raise Stop
 
         with pytest.raises(Stop):
-            run_sweep(plan_sweep(configs, seeds, census, years), out, on_start=stop)
+            run_sweep(plan_sweep(configs, seeds, census, years), out, on_start=stop, force=force)
         return seen[0]
 
     assert skipped([config]) == 5
@@ -167,7 +173,9 @@ def test_a_rerun_skips_only_runs_finished_with_the_same_identity(swept, inputs):
     assert skipped([config], years=[2025]) == 0
     changed = config.with_name("changed.toml")
     changed.write_text(config.read_text().replace("growth = 0.03", "growth = 0.02"))
-    assert skipped([changed]) == 0
+    with pytest.raises(UserError, match="holds runs of another config"):  # into the same scenario: refused
+        skipped([changed])
+    assert skipped([changed], force=True) == 0  # forced: every run is done again
 
 
 def alive(pgid: int) -> list[int]:
@@ -227,7 +235,7 @@ def test_a_failed_run_is_reported_and_the_others_finish(swept, inputs, tmp_path)
     (["--config", "missing.toml"], "missing.toml: config file not found"),
     (["--seeds", "5-1"], "--seeds: expected seeds like 1-100, 1,5,9 or 1-10,20"),
     (["--seeds", "seven"], "--seeds: expected seeds like"),
-    (["--config", "a.toml", "--config", "a.toml"], "2 configs give the scenario 'baseline-a'"),
+    (["--config", "a.toml", "--config", "a.toml"], "2 configs give the scenario 'a'"),
     (["--ray-address", "auto"], "--ray-address needs --executor ray"),
     (["--out", "afile"], "--out: afile exists and is not a directory"),
     (["--out", "other"], "other: not a sweep directory"),
@@ -263,3 +271,48 @@ def test_ray_tasks_give_the_same_distribution_as_processes(swept, inputs, tmp_pa
     assert (len(report.finished), report.failed) == (3, [])
     dist = pq.read_table(tmp_path / "ray" / "distribution.parquet")
     assert dist.equals(percentiles(run_metrics(swept[0], [1, 2, 3], year=2025)))
+
+
+def test_a_different_config_into_an_existing_scenario_is_refused(swept, inputs, tmp_path):
+    """Runs of two configs in one scenario folder would be pooled in one distribution: refused, with the fix."""
+    out, _ = swept
+    census, config = inputs
+    other = tmp_path / "two.toml"  # the same [scenario].name, another growth
+    other.write_text(config.read_text().replace("growth = 0.03", "growth = 0.05"))
+    before = sorted(p.name for p in (out / "runs" / "baseline").iterdir())
+    r = CliRunner().invoke(main, ["sweep", "--seeds", "1", "--config", str(other), "--census", str(census), "--years",
+                                  "2025-2026", "--out", str(out)])
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr == (f"error: {out}/runs/baseline: holds runs of another config than {other} (e.g. seed=1); give "
+                        "this config a scenario name of its own ([scenario].name, or a file of another name), or "
+                        "another --out, or --force to replace those runs\n")
+    assert sorted(p.name for p in (out / "runs" / "baseline").iterdir()) == before
+
+
+def test_a_sweep_is_reported_by_its_medians_and_scenarios_are_overlaid(swept, tmp_path):
+    from arrow_events.warehouse.charts import fan_chart
+
+    out, _ = swept
+    r = CliRunner().invoke(main, ["report", str(out), "--out", str(tmp_path / "report")])
+    assert r.exit_code == 0, r.output
+    dist = pq.read_table(out / "distribution.parquet")
+    table = pq.read_table(tmp_path / "report" / "comparison.parquet")
+    assert table["value"].to_pylist() == dist["p50"].to_pylist() and set(table["scenario"].to_pylist()) == {"baseline"}
+    assert table["p25"].to_pylist() == dist["p25"].to_pylist()
+    # two scenarios share the panels (one colour per scenario and design) instead of a row each
+    other = dist.set_column(0, "scenario", pa.array(["richer"] * dist.num_rows))
+    fan_chart(pa.concat_tables([dist, other]), tmp_path / "two.png")
+    width, height = FAN_PANEL_SIZE
+    assert png_size((tmp_path / "two.png").read_bytes()) == (width * 2 * FAN_DPI, round((height * 2 + 1.2) * FAN_DPI))
+
+
+def test_without_matplotlib_a_sweep_writes_its_distribution_and_no_chart(swept, tmp_path, monkeypatch):
+    from arrow_events.sweep import write_distribution
+
+    out, _ = swept
+    table = pq.read_table(out / "distribution.parquet")
+    (tmp_path / "distribution.png").write_bytes(b"an older chart")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib then fails
+    parquet, chart = write_distribution(tmp_path, table)
+    assert chart is None and pq.read_table(parquet).equals(table)
+    assert not (tmp_path / "distribution.png").exists()  # it would not match the new distribution

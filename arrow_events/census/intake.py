@@ -23,7 +23,17 @@ import pyarrow.compute as pc
 
 from arrow_events.census.sources import RawCensus, drop_empty_rows, open_census
 from arrow_events.census.synthetic import synthetic_census, write_census
-from arrow_events.census.values import Parsed, first_cell, is_text, mask, parse_bools, parse_dates, parse_numbers
+from arrow_events.census.values import (
+    Parsed,
+    first_cell,
+    is_text,
+    mask,
+    parse_bools,
+    parse_dates,
+    parse_numbers,
+    plain,
+)
+from arrow_events.config import STANDARD_WEEKLY_HOURS
 from arrow_events.errors import UserError, first_line
 from arrow_events.options import ON_BAD_ROWS, parse_choice
 from arrow_events.udfs.dates import whole_years_np
@@ -38,6 +48,7 @@ OPTIONAL = [
     "auto_escalation_opt_out",
     "eligibility_override",
     "level_id",
+    "scheduled_hours_per_week",
 ]
 
 # What the rest of the engine sees, whatever the census came in. An active row may carry a
@@ -54,6 +65,8 @@ CENSUS_SCHEMA = pa.schema(
         pa.field("auto_escalation_opt_out", pa.bool_(), nullable=False),
         pa.field("eligibility_override", pa.bool_()),
         pa.field("level_id", pa.int32()),
+        # hours of service (docs/model.md §7): the census's, else STANDARD_WEEKLY_HOURS
+        pa.field("scheduled_hours_per_week", pa.float64(), nullable=False),
     ]
 )
 REJECTS_SCHEMA = pa.schema(
@@ -71,6 +84,7 @@ REJECTS_SCHEMA = pa.schema(
 # Pay above this cannot be projected safely: decimal(18, 2) money holds 10^16, which leaves
 # a factor of 10^7 for raises (50 years at +38% a year).
 MAX_PAY = 1_000_000_000
+HOURS_IN_A_WEEK = 168
 PLAUSIBLE_PAY = (1_000, 10_000_000)
 PLAUSIBLE_AGE = (14, 100)
 _SHOW = 5
@@ -86,6 +100,7 @@ class Census:
     rejects: pa.Table = field(default_factory=REJECTS_SCHEMA.empty_table)  # one row per problem found
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    start_year: int | None = None  # the first simulated year it was checked for (None: not known)
 
     @property
     def rows_rejected(self) -> int:
@@ -182,20 +197,28 @@ def _columns(raw: RawCensus) -> dict[str, pa.Array]:
             close = difflib.get_close_matches(m, list(unknown), n=1, cutoff=0.6)
             hints.append(f"'{m}'" + (f" (found '{unknown.pop(close[0])}': misspelled?)" if close else ""))
         raise UserError(f"{name}: required column{'s' if len(missing) > 1 else ''} missing: {', '.join(hints)}")
-    return {key: raw.table[originals[0]].combine_chunks() for key, originals in found.items()
-            if key in REQUIRED + OPTIONAL}
+    return {key: plain(raw.table[originals[0]]) for key, originals in found.items() if key in REQUIRED + OPTIONAL}
 
 
 def read_census(source: Any, start_year: int, *, on_bad_rows: str = "fail", date_format: str | None = None) -> Census:
     """Read and check a census; its cohort is the workforce at the end of ``start_year - 1``.
 
-    ``source``: a .csv/.tsv/.txt or .parquet path, a pyarrow Table or RecordBatchReader, or any
-    object exposing ``__arrow_c_stream__`` (Polars and pandas DataFrames, DuckDB relations).
+    ``source``: a .csv/.tsv/.txt or .parquet path, a pyarrow Table or RecordBatchReader, any object
+    exposing ``__arrow_c_stream__`` (Polars and pandas DataFrames, DuckDB relations), or a Census
+    already read (returned as it is, when it was checked for the same start year). Columns may use
+    any Arrow encoding of their values: dictionary-encoded (a pandas category), large or view
+    strings, timestamps at midnight for dates, decimals for numbers.
     ``on_bad_rows``: ``"fail"`` refuses the census at the first broken rule; ``"skip"`` sets the
     broken rows aside in ``Census.rejects``. ``date_format``: a strptime format for dates that are
     not YYYY-MM-DD, such as ``%m/%d/%Y``. Raises UserError naming the source, column and rows.
     """
     on_bad_rows = parse_choice(on_bad_rows, "on_bad_rows", ON_BAD_ROWS)
+    if isinstance(source, Census):
+        if source.start_year not in (None, start_year):
+            raise UserError(f"{source.source}: this census was checked for a start in {source.start_year}, not "
+                            f"{start_year} (which rows are in the cohort depends on it); read it again for "
+                            f"{start_year}: read_census(<its file or table>, {start_year})")
+        return source
     raw = drop_empty_rows(open_census(source))
     try:
         return _check(raw, start_year, on_bad_rows == "skip", date_format)
@@ -207,8 +230,8 @@ def read_census(source: Any, start_year: int, *, on_bad_rows: str = "fail", date
                         f"{first_line(e)}") from None
 
 
-def normalize_census(raw: pa.Table, start_year: int) -> pa.Table:
-    """A census table in the PlanAlign column format, checked and converted to CENSUS_SCHEMA."""
+def normalize_census(raw: Any, start_year: int) -> pa.Table:
+    """A census (anything ``read_census`` reads) checked and converted to CENSUS_SCHEMA: its rows."""
     return read_census(raw, start_year).table
 
 
@@ -263,6 +286,7 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
     aeo = _bools(intake, cols, "auto_escalation_opt_out")
     override = _bools(intake, cols, "eligibility_override")
     level = _levels(intake, cols, raw)
+    hours = _weekly_hours(intake, cols, raw)
 
     birth_np = _days(birth)
     hire_np = _days(hire)
@@ -283,7 +307,7 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
     marked = active.fill_null(True).to_numpy(zero_copy_only=False).astype(bool)
     table = pa.table(
         [ids, birth, hire, term, pa.array(cents), pa.array(marked & ~past_term), rate, aeo.fill_null(False),
-         override, level],
+         override, level, hours],
         schema=CENSUS_SCHEMA,
     ).filter(pa.array(keep))
     if rounded.any():
@@ -291,7 +315,7 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
                      "had fractions of a cent, rounded half up to whole cents")
     rejects = pa.concat_tables(intake.rejects) if intake.rejects else REJECTS_SCHEMA.empty_table()
     rows_read = n + len(raw.broken)
-    census = Census(table, raw.name, rows_read, rejects, notes)
+    census = Census(table, raw.name, rows_read, rejects, notes, start_year=start_year)
     census.warnings = _plausibility(intake, keep, birth_np, pay_np, mask(active) & past_term, start_year)
     if not pc.any(table["active"]).as_py():
         where = f" ({census.rows_rejected:,} set aside)" if census.rows_rejected else ""
@@ -370,6 +394,21 @@ def _levels(intake: _Intake, cols: dict[str, pa.Array], raw: RawCensus) -> pa.Ar
     bad = mask(pc.is_valid(parsed.values)) & ~np.isin(lvl, [1, 2, 3, 4, 5])
     intake.problem(name, bad, "are not a level 1-5", cols[name], first_cell(cols[name], bad))
     return pc.if_else(pa.array(bad), pa.scalar(None, pa.float64()), parsed.values).cast(pa.int32())
+
+
+def _weekly_hours(intake: _Intake, cols: dict[str, pa.Array], raw: RawCensus) -> pa.Array:
+    """Scheduled hours a week, more than 0 and at most 168; missing: STANDARD_WEEKLY_HOURS."""
+    name = "scheduled_hours_per_week"
+    if name not in cols:
+        return pa.array(np.full(intake.n, STANDARD_WEEKLY_HOURS))
+    col = cols[name]
+    parsed = intake.parsed(name, parse_numbers(col, decimal_comma=_decimal_comma(raw, col)), col)
+    values = parsed.values.fill_null(STANDARD_WEEKLY_HOURS).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        bad = ~intake.rejected & ~((values > 0) & (values <= HOURS_IN_A_WEEK))
+    intake.problem(name, bad, f"must be more than 0 and at most {HOURS_IN_A_WEEK} hours a week", col,
+                   first_cell(col, bad))
+    return pa.array(np.where(bad, STANDARD_WEEKLY_HOURS, values))
 
 
 def _cents(pay: Any, pay_np: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -63,6 +63,17 @@ def text(col: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_in(pc.utf8_lower(s), pa.array(MISSING)), pa.scalar(None, pa.string()), s)
 
 
+def plain(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A column in its plain type, whatever encoding its writer chose: dictionary-encoded columns (a pandas
+    category, a Polars Categorical) decoded to their values, large and view strings as strings. The parsers
+    below then read a category of dates, numbers or booleans exactly as the plain column."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
+        column = column.cast(pa.string())
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
 def first_cell(values: pa.Array, bad: np.ndarray) -> str | None:
     """The first cell in ``bad``, as written (for "e.g." in a message)."""
     idx = np.flatnonzero(bad)
@@ -171,7 +182,10 @@ def parse_numbers(col: pa.Array, *, currency: bool = False, percent: bool = Fals
                   decimal_comma: bool = False) -> Numbers:
     """A number column: typed, or text with optional '$', thousands separators and a '%' sign."""
     n = len(col)
-    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
+    if pa.types.is_decimal(col.type):  # through its exact text: Arrow's decimal-to-float cast can miss by an ulp
+        exact = col.cast(pa.string())
+        return Numbers(exact.cast(pa.float64()), np.zeros(n, bool), percent_signs=np.zeros(n, bool), text=exact)
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
         return Numbers(col.cast(pa.float64()), np.zeros(n, bool), percent_signs=np.zeros(n, bool))
     if pa.types.is_boolean(col.type) or not is_text(col):
         bad = mask(pc.is_valid(col))
@@ -211,7 +225,7 @@ def parse_bools(col: pa.Array) -> Parsed:
     n = len(col)
     if pa.types.is_boolean(col.type):
         return Parsed(col, np.zeros(n, bool))
-    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
         bad = mask(pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col.cast(pa.float64()), pa.array([0.0, 1.0])))))
         values = pc.if_else(pa.array(bad), pa.scalar(None, pa.bool_()), pc.equal(col.cast(pa.float64()), 1.0))
         return Parsed(values, bad, f"are not booleans ({_ALLOWED_BOOLS})", first_cell(col, bad))

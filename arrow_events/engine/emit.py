@@ -23,8 +23,8 @@ from arrow_events.schema import (
     EVENTS_SCHEMA,
     MOMENT_STRIDE,
     MONEY,
-    SNAPSHOT_SCHEMA,
     cents_to_money,
+    snapshot_schema,
 )
 from arrow_events.udfs.hash_rng import event_id_prefix, event_id_text
 
@@ -57,9 +57,10 @@ def contract_rows(rows: pa.Table, designs: int, schema: pa.Schema, beside: pa.Ta
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def snapshot_rows(snapshot: pa.Table, designs: int) -> pa.Table:
-    """The snapshot query's rows in contract order and types."""
-    return contract_rows(snapshot, designs, SNAPSHOT_SCHEMA)
+def snapshot_rows(snapshot: pa.Table, designs: int, hours_of_service: bool = False) -> pa.Table:
+    """The snapshot query's rows in contract order and types (with each employee's scheduled hours when a
+    design requires hours of service)."""
+    return contract_rows(snapshot, designs, snapshot_schema(hours_of_service))
 
 
 def events(members: pa.Table, designs: int, bound: dict[str, pa.Scalar]) -> pa.Table:

@@ -12,7 +12,7 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
-from arrow_events.config import Config, limits_for
+from arrow_events.config import STANDARD_WEEKLY_HOURS, Config, limits_for
 from arrow_events.udfs import employee_key
 
 
@@ -56,6 +56,7 @@ def scenario_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
         "promotion_max_age": (s.promotion_max_age, pa.int64()),
         "merit_date": (_day(year, s.merit_date), pa.date32()),
         "hire_pay_spread": (s.hire_pay_spread, pa.float64()),
+        "standard_weekly_hours": (STANDARD_WEEKLY_HOURS, pa.float64()),
         "max_level": (len(cfg.levels.pay_min), pa.int64()),
         "band_top": (BAND_TOP, pa.int64()),
         # where the last band starts: every later year falls in it
@@ -131,6 +132,9 @@ def plan_contributions_table(cfg: Config) -> pa.Table:
         "match_requires_active_at_year_end": pa.array([d.match_requires_active_at_year_end for d in designs]),
         # in millionths, so that rate x cents is an exact integer
         "core_rate_micro": pa.array([round(d.core_rate * 1_000_000) for d in designs], pa.int64()),
+        # hours of service the match and the core require (0: none)
+        "match_min_hours": pa.array([d.match_min_hours for d in designs], pa.float64()),
+        "core_min_hours": pa.array([d.core_min_hours for d in designs], pa.float64()),
     })
 
 

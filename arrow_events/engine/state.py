@@ -10,11 +10,14 @@ from year to year until the year it falls in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from arrow_events.census.intake import CENSUS_SCHEMA, Census, read_census
 from arrow_events.config import Config
 from arrow_events.schema import money_to_cents
 
@@ -28,8 +31,12 @@ COHORT_SCHEMA = pa.schema(
         ("auto_escalation_opt_out", pa.bool_()),
         ("eligibility_override", pa.bool_()),
         ("scheduled_termination_date", pa.date32()),
+        # hours of service (docs/model.md §7); NULL: the standard week
+        ("scheduled_hours_per_week", pa.float64()),
     ]
 )
+# a table with these columns is a census already read (Census.table); scheduled hours may be absent (older callers)
+_NORMALIZED = set(CENSUS_SCHEMA.names) - {"scheduled_hours_per_week"}
 PLAN_COHORT_SCHEMA = pa.schema(
     [
         ("plan_design_id", pa.string()),
@@ -59,12 +66,18 @@ def level_from_pay(cents: np.ndarray, cfg: Config) -> np.ndarray:
     return (np.searchsorted(floors, cents, side="right") + 1).astype(np.int32)
 
 
-def from_census(census: pa.Table, cfg: Config) -> CohortState:
-    """The cohort at the end of the year before the first simulated year.
+def from_census(census: Census | pa.Table | str | Path | Any, cfg: Config) -> CohortState:
+    """The cohort at the end of the year before the first simulated year (``cfg``'s start year).
 
+    ``census``: a ``Census`` (``read_census``), its rows (``Census.table``), or anything ``read_census``
+    reads (a path, an Arrow table or stream in the census column format), read and checked here.
     The census keeps a row active when its termination date is on or after the start:
     that date is the employee's scheduled termination.
     """
+    if isinstance(census, Census):
+        census = read_census(census, cfg.scenario.start_year).table  # refused if checked for another start
+    elif not (isinstance(census, pa.Table) and _NORMALIZED <= set(census.column_names)):
+        census = read_census(census, cfg.scenario.start_year).table
     active = census.filter(census["active"]).sort_by("employee_id")  # shards are employee_id ranges
     cents = active["compensation_cents"].to_numpy()
     derived = level_from_pay(cents, cfg)
@@ -74,7 +87,7 @@ def from_census(census: pa.Table, cfg: Config) -> CohortState:
         [
             active["employee_id"], active["birth_date"], active["hire_date"], level,
             active["compensation_cents"], active["auto_escalation_opt_out"], active["eligibility_override"],
-            active["termination_date"],
+            active["termination_date"], _weekly_hours(active),
         ],
         schema=COHORT_SCHEMA,
     )
@@ -107,7 +120,7 @@ def from_snapshot(snapshot: pa.Table) -> CohortState:
         [
             workforce["employee_id"], workforce["birth_date"], workforce["hire_date"], workforce["level_id"],
             money_to_cents(workforce["compensation"]), workforce["auto_escalation_opt_out"],
-            workforce["eligibility_override"], _scheduled(workforce),
+            workforce["eligibility_override"], _scheduled(workforce), _weekly_hours(workforce),
         ],
         schema=COHORT_SCHEMA,
     )
@@ -120,3 +133,11 @@ def _scheduled(workforce: pa.Table) -> pa.ChunkedArray | pa.Array:
     if "scheduled_termination_date" in workforce.column_names:
         return workforce["scheduled_termination_date"]
     return pa.nulls(workforce.num_rows, pa.date32())
+
+
+def _weekly_hours(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+    """Each employee's scheduled hours a week: a census's, or a snapshot's when its config requires hours of
+    service (others do not carry them: NULL, the standard week)."""
+    if "scheduled_hours_per_week" in table.column_names:
+        return table["scheduled_hours_per_week"]
+    return pa.nulls(table.num_rows, pa.float64())

@@ -106,6 +106,7 @@ class YearPlan:
     year: int
     designs: int  # plan designs: rows per member in member_year
     contributions: bool = True  # whether member_rows computes them
+    hours_of_service: bool = False  # whether the snapshot carries scheduled hours (Config.hours_of_service)
 
     def sql(self, name: str) -> DataFrame:
         return self.ctx.sql(sql(name), param_values=self.bound)
@@ -142,7 +143,8 @@ def prepare(cfg: Config, year: int, state: CohortState, options: RunOptions = DE
     """A context holding the cohort and every parameter table for ``year`` (its draws counted in ``draws``)."""
     ctx = _parameter_context(cfg, year, options, min(state.headcount, options.rows_per_shard), draws)
     register_tables(ctx, {"cohort": numbered(state.cohort)})
-    return YearPlan(ctx, params.scenario_params(cfg, year), year, len(cfg.plan_designs), options.contributions)
+    return YearPlan(ctx, params.scenario_params(cfg, year), year, len(cfg.plan_designs), options.contributions,
+                    cfg.hours_of_service)
 
 
 def _parameter_context(cfg: Config, year: int, options: RunOptions, rows: int,
@@ -236,7 +238,7 @@ def member_rows(plan: YearPlan) -> tuple[pa.Table, pa.Table, pa.Table | None]:
 def emitted(plan: YearPlan, members: pa.Table, snapshot: pa.Table, contributions: pa.Table | None,
             shard: int = 1, shards: int = 1) -> YearTables:
     """A shard's tables in contract form (no SessionContext: may run on a thread)."""
-    snapshot = emit.snapshot_rows(snapshot, plan.designs)
+    snapshot = emit.snapshot_rows(snapshot, plan.designs, plan.hours_of_service)
     return YearTables(plan.year, emit.events(members, plan.designs, plan.bound), snapshot, plan.counts(), shard,
                       shards, None if contributions is None else
                       emit.contract_rows(contributions, plan.designs, CONTRIBUTIONS_SCHEMA, beside=snapshot))
@@ -331,7 +333,7 @@ def shard_tables(cfg: Config, year: int, bound: dict[str, pa.Scalar], shard: Sha
         return_freed_memory()
     with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
         ctx = _parameter_context(cfg, year, options, shard.cohort.num_rows + shard.hires.num_rows)
-        plan = YearPlan(ctx, dict(bound), year, len(cfg.plan_designs), options.contributions)
+        plan = YearPlan(ctx, dict(bound), year, len(cfg.plan_designs), options.contributions, cfg.hours_of_service)
         # the kept relations read only parameter tables (KEPT_STAGES): recomputed here, not shipped
         compose(plan, KEPT_STAGES, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
         rows = shard_member_rows(plan, shard, _keeper(options, plan, scratch, SHARD_MATERIALIZED), options.engine)

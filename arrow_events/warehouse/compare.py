@@ -1,4 +1,5 @@
-"""Compare two warehouses: identical files, or where and how they differ."""
+"""Compare two warehouses: identical files, or where and how they differ; first of all, whether the two runs
+were made with different seeds or configs (then differing files are expected, not a fault)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from arrow_events.config import config_from_toml
 from arrow_events.errors import UserError
 from arrow_events.schema import KEYS, TABLES
-from arrow_events.warehouse.writer import DATA_FILE, existing_years, partition_dir, sha256_file
+from arrow_events.warehouse.manifest import read_manifest
+from arrow_events.warehouse.results import plain_text
+from arrow_events.warehouse.writer import DATA_FILE, existing_years, manifest_path, partition_dir, sha256_file
 
 # what a table's rows are counted by when the files differ
 COUNT_BY = {"events": "event_type", "snapshot": "status", "contributions": "plan_design_id"}
@@ -41,15 +45,17 @@ class CompareReport:
     b: Path
     files_compared: int = 0
     diffs: list[TableDiff] = field(default_factory=list)
+    runs_differ: list[str] = field(default_factory=list)  # how the two runs' seeds, scenarios and configs differ
 
     @property
     def identical(self) -> bool:
         return not self.diffs
 
     def render(self, examples: int = 5) -> str:
+        said = [f"note: the two runs differ in {what}" for what in self.runs_differ]
         if self.identical:
-            return f"identical: {self.files_compared} data files match byte for byte"
-        lines = [f"different: {len(self.diffs)} of {self.files_compared} data files differ"]
+            return "\n".join([*said, f"identical: {self.files_compared} data files match byte for byte"])
+        lines = [*said, f"different: {len(self.diffs)} of {self.files_compared} data files differ"]
         for d in self.diffs:
             head = f"{d.table} {d.year}"
             if d.problem:
@@ -61,12 +67,12 @@ class CompareReport:
             for column, (x, y) in d.total_changes.items():
                 lines.append(f"    total {column}: {x:,} vs {y:,} ({y - x:+,})")
             for key in d.only_in_a[:examples]:
-                lines.append(f"    only in A: {key}")
+                lines.append(f"    only in A: ({', '.join(plain_text(k) for k in key)})")
             for key in d.only_in_b[:examples]:
-                lines.append(f"    only in B: {key}")
+                lines.append(f"    only in B: ({', '.join(plain_text(k) for k in key)})")
             for key, cols in d.changed[:examples]:
-                shown = ", ".join(f"{c}: {x!r} vs {y!r}" for c, (x, y) in cols.items())
-                lines.append(f"    differs at {key}: {shown}")
+                shown = ", ".join(f"{c}: {plain_text(x)} vs {plain_text(y)}" for c, (x, y) in cols.items())
+                lines.append(f"    differs at ({', '.join(plain_text(k) for k in key)}): {shown}")
             hidden = d.changed_rows - len(d.changed[:examples])
             if hidden > 0:
                 lines.append(f"    ... and {hidden} more rows with differing values")
@@ -78,7 +84,7 @@ def compare_warehouses(a: str | Path, b: str | Path, examples: int = 5) -> Compa
     for d in (a, b):
         if not d.is_dir():
             raise UserError(f"{d}: not a warehouse directory")
-    report = CompareReport(a, b)
+    report = CompareReport(a, b, runs_differ=runs_differ(a, b))
     for table in TABLES:
         for year in sorted(set(existing_years(a, table)) | set(existing_years(b, table))):
             report.files_compared += 1
@@ -89,6 +95,45 @@ def compare_warehouses(a: str | Path, b: str | Path, examples: int = 5) -> Compa
             elif sha256_file(fa) != sha256_file(fb):
                 report.diffs.append(_diff_table(table, year, fa, fb, examples))
     return report
+
+
+def runs_differ(a: Path, b: Path) -> list[str]:
+    """How the runs behind two warehouses differ, from their manifests (the first year both hold): seed,
+    scenario, plan designs and config, with the first config keys that differ."""
+    years = sorted(set(existing_years(a, "snapshot")) & set(existing_years(b, "snapshot")))
+    if not years:
+        return []
+    try:
+        ma, mb = (read_manifest(manifest_path(w, years[0])) for w in (a, b))
+    except (OSError, ValueError, TypeError):
+        return []
+    said = []
+    if ma.seed != mb.seed:
+        said.append(f"seed ({ma.seed} vs {mb.seed})")
+    if ma.scenario_id != mb.scenario_id:
+        said.append(f"scenario_id ({ma.scenario_id} vs {mb.scenario_id})")
+    keys = _config_keys_that_differ(ma.config_toml, mb.config_toml)
+    if keys:
+        more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+        said.append(f"config ({', '.join(keys[:3])}{more})")
+    return said
+
+
+def _config_keys_that_differ(a: str | None, b: str | None) -> list[str]:
+    """'[scenario].growth 0.03 vs 0.05', the config keys whose values differ (seed left to the seed's line)."""
+    try:
+        da, db = (config_from_toml(t or "", "manifest").model_dump(exclude={"engine"}) for t in (a, b))
+    except UserError:
+        return [] if a == b else ["unreadable in a manifest"]
+    found = []
+    for section in sorted(da.keys() | db.keys()):
+        x, y = da.get(section), db.get(section)
+        if isinstance(x, dict) and isinstance(y, dict):
+            found += [f"[{section}].{k} {plain_text(x.get(k))} vs {plain_text(y.get(k))}"
+                      for k in sorted(x.keys() | y.keys()) if x.get(k) != y.get(k) and k != "seed"]
+        elif x != y:
+            found.append(f"{section} differ" if section == "plan_designs" else f"[{section}] differs")
+    return found
 
 
 def _read(path: Path) -> pa.Table | None:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from arrow_events.config import Config, config_from_dict
 from arrow_events.errors import UserError, first_line
-from arrow_events.schema import EVENT_TYPES, KEYS, MOMENT_STRIDE, REQUIRED_TABLES, TABLES
+from arrow_events.schema import EVENT_TYPES, KEYS, MOMENT_STRIDE, REQUIRED_TABLES, TABLES, contract_schemas
 from arrow_events.warehouse import validate_contributions
 from arrow_events.warehouse.manifest import YearManifest, read_manifest
 from arrow_events.warehouse.writer import (
@@ -106,7 +106,7 @@ def _read_years(out: Path, years: list[int], report: ValidationReport
         manifest = _read_manifest(out, year, report)
         if manifest is not None:
             manifests[year] = manifest
-        for name, schema in TABLES.items():
+        for name, schema in contract_schemas(_hours_of_service(manifest)).items():
             table = _read_checked(out, name, year, schema, manifest, report)
             if table is not None:
                 tables[(name, year)] = table
@@ -130,6 +130,15 @@ def _check_year(year: int, tables: dict[tuple[str, int], pa.Table], manifest: Ye
     if cfg is not None and contributions is not None:
         for where, detail in validate_contributions.check(year, contributions, snapshot, cfg):
             report.add("contributions", where, detail)
+
+
+def _hours_of_service(manifest: YearManifest | None) -> bool:
+    """Whether the year's config requires hours of service (its snapshot then carries scheduled hours); an
+    unusable config is reported by the year's checks."""
+    try:
+        return config_from_dict(tomllib.loads(manifest.config_toml or ""), "manifest").hours_of_service
+    except (AttributeError, tomllib.TOMLDecodeError, UserError):
+        return False
 
 
 def _manifest_config(year: int, manifest: YearManifest, report: ValidationReport) -> Config | None:

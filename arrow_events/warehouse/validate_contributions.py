@@ -7,7 +7,9 @@ deferrals within the 402(g) limit plus the catch-up for the age at Dec 31, and
 the never-enrolled; the match equal to the design's tiers applied to the effective rate,
 within its cap, and none for leavers where the design requires being active at Dec 31;
 the core contribution exactly the rate times plan compensation for actives eligible at
-Dec 31, else none.
+Dec 31, else none; neither for those credited with fewer hours of service than the design's
+``match_min_hours`` or ``core_min_hours`` (scheduled hours a week, from the snapshot when a design
+requires hours, else the standard week, times the weeks employed in the year).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrow_events.config import Config, PlanDesign, limits_for
+from arrow_events.config import STANDARD_WEEKLY_HOURS, Config, PlanDesign, limits_for
 from arrow_events.schema import money_to_cents
 
 
@@ -36,6 +38,17 @@ def _tiered(rate: np.ndarray, design: PlanDesign) -> np.ndarray:
     for t in design.match_tiers:
         share += t.match_rate * np.maximum(0.0, np.minimum(rate, t.employee_max) - t.employee_min)
     return share
+
+
+def hours_worked(year: int, snapshot: pa.Table) -> np.ndarray:
+    """Hours of service credited in ``year`` per snapshot row: scheduled hours a week x days employed / 7."""
+    first = pc.max_element_wise(snapshot["hire_date"], pa.scalar(dt.date(year, 1, 1)))
+    last = pc.fill_null(snapshot["termination_date"], pa.scalar(dt.date(year, 12, 31)))
+    days = (pc.cast(last, pa.int32()).to_numpy(zero_copy_only=False)
+            - pc.cast(first, pa.int32()).to_numpy(zero_copy_only=False) + 1)
+    weekly = (snapshot["scheduled_hours_per_week"].to_numpy() if "scheduled_hours_per_week" in snapshot.column_names
+              else np.full(snapshot.num_rows, STANDARD_WEEKLY_HOURS))
+    return np.round(weekly * days / 7, 6)
 
 
 def check(year: int, contributions: pa.Table, snapshot: pa.Table, cfg: Config) -> Iterator[tuple[str, str]]:
@@ -61,6 +74,7 @@ def check(year: int, contributions: pa.Table, snapshot: pa.Table, cfg: Config) -
     never_enrolled = ~snapshot["enrolled"].to_numpy(zero_copy_only=False) & pc.is_null(
         snapshot["enrollment_date"]).to_numpy(zero_copy_only=False)
     design_ids = snapshot["plan_design_id"].to_numpy(zero_copy_only=False)
+    hours = hours_worked(year, snapshot)
 
     rules = [
         (pay > limits.compensation, f"plan compensation above the {limits.compensation / 100:,.0f} limit"),
@@ -77,13 +91,16 @@ def check(year: int, contributions: pa.Table, snapshot: pa.Table, cfg: Config) -
         due = _half_up(np.minimum(pay * _tiered(rate, design), design.max_match_percentage * pay))
         if design.match_requires_active_at_year_end:
             due = np.where(active, due, 0)
-        core_due = np.where(active & eligible, (round(design.core_rate * 1_000_000) * pay + 500_000) // 1_000_000, 0)
+        due = np.where(hours >= design.match_min_hours, due, 0)
+        core_due = np.where(active & eligible & (hours >= design.core_min_hours),
+                            (round(design.core_rate * 1_000_000) * pay + 500_000) // 1_000_000, 0)
         name = design.plan_design_id
         rules += [
             (mine & (match > cap), f"{name}: match above max_match_percentage of plan compensation"),
             # recomputed in floats, which may land a half cent the other way of the engine's exact cents
             (mine & (np.abs(match - due) > 1), f"{name}: match differs from the tiers applied to the effective rate"),
-            (mine & (core != core_due), f"{name}: core differs from core_rate x plan compensation (eligible actives)"),
+            (mine & (core != core_due), f"{name}: core differs from core_rate x plan compensation (eligible actives"
+                                        f"{' with core_min_hours' if design.core_min_hours else ''})"),
         ]
     ids = contributions["employee_id"]
     for broken, what in rules:
