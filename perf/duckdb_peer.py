@@ -22,9 +22,10 @@ from duckdb import sqltypes
 from arrow_events import udfs
 from arrow_events.config import Config
 from arrow_events.engine import emit, params
+from arrow_events.engine.paths import Batch
 from arrow_events.engine.shards import cut, numbered
-from arrow_events.engine.state import CohortState, from_census, from_snapshot
-from arrow_events.engine.year import BOUND, COUNTS, GLOBAL_STAGES, STAGES, YearTables
+from arrow_events.engine.state import CohortState, from_census, from_snapshot, with_path_keys
+from arrow_events.engine.year import COUNTS, GLOBAL_STAGES, STAGES, YearTables
 from arrow_events.queries import sql
 from arrow_events.warehouse.manifest import YearManifest
 from arrow_events.warehouse.writer import commit_year, prepare_warehouse, staged_year
@@ -52,22 +53,21 @@ def _query(con: duckdb.DuckDBPyConnection, name: str, bound: dict) -> pa.Table:
 
 
 def duckdb_year(con: duckdb.DuckDBPyConnection, cfg: Config, year: int, state: CohortState) -> YearTables:
-    inputs = {**params.static_tables(cfg), **params.year_tables(cfg, year), "cohort": numbered(state.cohort)}
+    batch = Batch.of(cfg)  # one path
+    state = with_path_keys(state, batch)
+    inputs = {**params.static_tables(batch), **params.year_tables(batch, year), "cohort": numbered(state.cohort)}
     for name, table in inputs.items():
         con.register(name, table)
-    bound = {k: v.as_py() for k, v in params.scenario_params(cfg, year).items()}
+    bound = {k: v.as_py() for k, v in params.calendar_params(cfg, year).items()}
 
     def compute(names: list[str]) -> None:
         for name in names:
-            if name in BOUND:
-                row = _query(con, name, bound)
-                schema = BOUND[name] or row.schema
-                bound.update({f.name: row[f.name][0].as_py() if row.num_rows else None for f in schema})
             con.register(name, _query(con, name, bound))
 
     # the global step, then the whole cohort as one shard (shards do not change a byte)
     compute(GLOBAL_STAGES)
-    hires = _query(con, "hire", bound)
+    hires = con.table("hire").to_arrow_table()
+    counts = con.table("year_counts").to_arrow_table().select(COUNTS).to_pylist()
     shard = next(cut(state, hires, state.headcount + hires.num_rows + 1, params.design_ids(cfg)))
     con.register("cohort", shard.cohort)
     con.register("hire", shard.hires)
@@ -75,9 +75,8 @@ def duckdb_year(con: duckdb.DuckDBPyConnection, cfg: Config, year: int, state: C
     members = con.table("member_year").to_arrow_table()
     designs = len(cfg.plan_designs)
     snapshot = emit.snapshot_rows(_query(con, "snapshot", bound), designs)
-    scalars = {k: pa.scalar(v) for k, v in bound.items() if k in ("scenario_id", "scenario_key", "sim_year")}
-    events = emit.events(members, designs, scalars)
-    return YearTables(year, events, snapshot, {k: bound[k] for k in COUNTS})
+    events, _ = emit.events(members, designs, year)
+    return YearTables(year, events, snapshot, counts[0])
 
 
 def run_duckdb(cfg: Config, census: pa.Table, out: Path, threads: int = 2) -> list[dict]:

@@ -9,7 +9,7 @@ WITH steps AS (
     -- merit on or after promotion); escalation, then deferral change (likewise), which happen
     -- only to the enrolled, or enrollment, then opt-out, only to the others
     SELECT
-        y.member_ix, y.design_rank,
+        y.member_ix, y.design_rank, y.variant,
         y.termination_on IS NULL AS active_at_year_end,
         y.hours_worked,
         COALESCE(y.eligibility_date <= $year_end, false) AS eligible_at_year_end,
@@ -41,7 +41,7 @@ sums AS (
     -- deferred_days: pay_days x 1,000,000 x the deferrals elected (each day's pay x the rate in
     -- millionths, summed); when the rate changes in the year, by udfs/accrual.py
     SELECT
-        e.member_ix, e.design_rank, e.active_at_year_end, e.eligible_at_year_end, e.pay_days, e.hours_worked,
+        e.member_ix, e.design_rank, e.variant, e.active_at_year_end, e.eligible_at_year_end, e.pay_days, e.hours_worked,
         CASE WHEN e.rate_first_change_on IS NULL AND e.rate_second_change_on IS NULL
              THEN CAST(round(e.rate * 1000000) AS BIGINT) * e.pay_days
              ELSE deferred(e.first_day, e.stop_day,
@@ -95,4 +95,4 @@ SELECT
          THEN (p.core_rate_micro * d.plan_compensation_cents + 500000) / 1000000 ELSE 0 END AS employer_core_cents,
     d.deferral_limit_reached
 FROM plan_contributions AS p  -- the small side first: DataFusion builds its hash table from it
-JOIN deferrals AS d ON d.design_rank = p.design_rank
+JOIN deferrals AS d ON d.variant = p.variant AND d.design_rank = p.design_rank

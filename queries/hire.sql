@@ -1,31 +1,38 @@
--- hire: this year's new employees, NH_<year>_<seq>, with the draws they need: a global step
--- (the level mix is the whole cohort's; which hires leave again is decided among all of them:
--- nh_term_pick ranks the hires dated before Dec 31 by u_nh_term, ties by employee_id).
+-- hire: each path's new employees this year, NH_<year>_<seq>, with the draws they need: a global
+-- step (the level mix is the path's whole cohort's; which hires leave again is decided among all
+-- of the path's hires: nh_term_pick ranks those dated before Dec 31 by u_nh_term, ties by
+-- employee_id). Numbers and draws are the path's own, as in a run of that path alone.
 -- Levels by the slot method: slot k (1..H) sits at (k - 0.5) / H and takes the level whose
 -- cumulative share [lo/N, hi/N) of Jan-1 headcount contains it. In integers:
 -- (2k - 1) N >= 2 H lo  <=>  k >= ceil((2 H lo + N) / 2N), and likewise for hi, so each
 -- level owns the slot range [ceil((2 H lo + N) / 2N), ceil((2 H hi + N) / 2N)), exactly.
 WITH level_mix AS (
-    SELECT level_id, COUNT(*) AS n FROM cohort_t GROUP BY level_id
+    SELECT path, level_id, COUNT(*) AS n FROM cohort_t GROUP BY path, level_id
 ),
 level_cum AS (
     SELECT
+        path,
         level_id,
-        SUM(n) OVER (ORDER BY level_id) - n AS cum_lo,
-        SUM(n) OVER (ORDER BY level_id) AS cum_hi
+        SUM(n) OVER (PARTITION BY path ORDER BY level_id) - n AS cum_lo,
+        SUM(n) OVER (PARTITION BY path ORDER BY level_id) AS cum_hi
     FROM level_mix
 ),
 level_slots AS (
     SELECT
-        level_id,
+        lc.path,
+        lc.level_id,
         -- exact: the quotient of two integers below 2**53 is correctly rounded, and a
         -- non-integer quotient is at least 1 / 2N away from the next integer
-        CAST(ceil(CAST(2 * $hires * cum_lo + $n_active AS DOUBLE) / (2 * $n_active)) AS BIGINT) AS first_slot,
-        CAST(ceil(CAST(2 * $hires * cum_hi + $n_active AS DOUBLE) / (2 * $n_active)) AS BIGINT) AS end_slot
-    FROM level_cum
+        CAST(ceil(CAST(2 * yc.hires * lc.cum_lo + yc.n_active AS DOUBLE) / (2 * yc.n_active)) AS BIGINT)
+            AS first_slot,
+        CAST(ceil(CAST(2 * yc.hires * lc.cum_hi + yc.n_active AS DOUBLE) / (2 * yc.n_active)) AS BIGINT)
+            AS end_slot
+    FROM year_counts AS yc  -- the small side first
+    JOIN level_cum AS lc ON lc.path = yc.path
 ),
 slotted AS (
     SELECT
+        s.path,
         s.level_id,
         s.hire_seq,
         -- at least 6 digits; lpad would truncate a 7-digit sequence, so never pad below its length
@@ -33,23 +40,25 @@ slotted AS (
             || lpad(CAST(s.hire_seq AS VARCHAR), CAST(greatest(6, length(CAST(s.hire_seq AS VARCHAR))) AS INT), '0')
             AS employee_id
     FROM (
-        SELECT level_id, unnest(range(first_slot, end_slot)) AS hire_seq FROM level_slots
+        SELECT path, level_id, unnest(range(first_slot, end_slot)) AS hire_seq FROM level_slots
     ) AS s
 ),
 keyed AS (
-    SELECT sl.*, employee_key(sl.employee_id) AS employee_key FROM slotted AS sl
+    SELECT sl.*, p.variant, p.seed, employee_key(sl.employee_id) AS employee_key
+    FROM paths AS p
+    JOIN slotted AS sl ON sl.path = p.path
 ),
 drawn AS (
     SELECT
         k.*,
-        hash_rng_key(k.employee_key, $sim_year, 'hire_age', $seed) AS u_hire_age,
-        hash_rng_key(k.employee_key, $sim_year, 'hire_pay', $seed) AS u_hire_pay,
-        hash_rng_key(k.employee_key, $sim_year, 'hire_date', $seed) AS u_hire_date,
-        hash_rng_key(k.employee_key, $sim_year, 'nh_term', $seed) AS u_nh_term,
-        hash_rng_key(k.employee_key, $sim_year, 'nh_term_date', $seed) AS u_nh_term_date,
-        hash_rng_key(k.employee_key, $sim_year, 'enroll', $seed) AS u_enroll,
-        hash_rng_key(k.employee_key, $sim_year, 'enroll_date', $seed) AS u_enroll_date,
-        hash_rng_key(k.employee_key, $sim_year, 'opt_out', $seed) AS u_opt_out
+        hash_rng_key(k.employee_key, $sim_year, 'hire_age', k.seed) AS u_hire_age,
+        hash_rng_key(k.employee_key, $sim_year, 'hire_pay', k.seed) AS u_hire_pay,
+        hash_rng_key(k.employee_key, $sim_year, 'hire_date', k.seed) AS u_hire_date,
+        hash_rng_key(k.employee_key, $sim_year, 'nh_term', k.seed) AS u_nh_term,
+        hash_rng_key(k.employee_key, $sim_year, 'nh_term_date', k.seed) AS u_nh_term_date,
+        hash_rng_key(k.employee_key, $sim_year, 'enroll', k.seed) AS u_enroll,
+        hash_rng_key(k.employee_key, $sim_year, 'enroll_date', k.seed) AS u_enroll_date,
+        hash_rng_key(k.employee_key, $sim_year, 'opt_out', k.seed) AS u_opt_out
     FROM keyed AS k
 ),
 dated AS (
@@ -59,9 +68,10 @@ dated AS (
         ha.age AS hire_age,
         -- pay = (min + (max - min) * position) * (1 - spread + 2 * spread * u), half-up to cents
         CAST(floor((l.pay_min + (l.pay_max - l.pay_min) * l.hire_pay_position)
-                   * (1 - $hire_pay_spread + 2 * $hire_pay_spread * d.u_hire_pay) * 100 + 0.5) AS BIGINT)
+                   * (1 - s.hire_pay_spread + 2 * s.hire_pay_spread * d.u_hire_pay) * 100 + 0.5) AS BIGINT)
             AS compensation_cents
     FROM drawn AS d
+    JOIN scenarios AS s ON s.variant = d.variant
     JOIN levels AS l ON l.level_id = d.level_id
     JOIN hire_ages AS ha ON d.u_hire_age >= ha.u_lo AND d.u_hire_age < ha.u_hi
 ),
@@ -80,6 +90,9 @@ aged AS (
     FROM born AS b
 )
 SELECT
+    a.path,
+    a.variant,
+    a.seed,
     a.employee_id,
     a.employee_key,
     a.hire_seq,
@@ -97,8 +110,8 @@ SELECT
     a.u_enroll_date,
     a.u_opt_out,
     CASE WHEN a.hire_date < $year_end THEN ROW_NUMBER() OVER (
-        PARTITION BY a.hire_date < $year_end ORDER BY a.u_nh_term, a.employee_id) END AS nh_term_pick
+        PARTITION BY a.path, a.hire_date < $year_end ORDER BY a.u_nh_term, a.employee_id) END AS nh_term_pick
 FROM aged AS a
 JOIN age_bands AS ab ON ab.years = least(a.age, $band_top)
 JOIN tenure_bands AS tb ON tb.years = least(a.tenure, $band_top)
-ORDER BY a.employee_id
+ORDER BY a.path, a.employee_id

@@ -10,7 +10,7 @@ WITH cut AS (
     SELECT d.*, COALESCE(d.termination_on, CAST($year_end AS DATE)) AS last_day FROM deferral_change AS d
 )
 SELECT
-    c.member_ix, c.design_rank,
+    c.member_ix, c.design_rank, c.path, c.variant, c.scenario_id, c.scenario_key,
     c.plan_design_id, c.plan_design_key, c.employee_id, c.employee_key,
     c.age, c.tenure, c.age_band, c.tenure_band,
     c.level_id, c.compensation_cents, c.deferral_rate,

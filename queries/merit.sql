@@ -4,13 +4,13 @@
 -- cell, then one comparison with the tier boundary inside the cell, if any).
 SELECT
     p.*,
-    CASE WHEN p.tenure >= 1 THEN $merit_date END AS merit_on,
+    CASE WHEN p.tenure >= 1 THEN p.merit_date END AS merit_on,
     CASE WHEN p.tenure >= 1
          THEN CAST(floor(COALESCE(p.promotion_compensation_cents, p.compensation_cents)
                          * (1 + CASE WHEN p.promoted THEN p.promoted_merit_rate ELSE p.merit_rate END
                                 * CASE WHEN p.u_merit < mc.boundary THEN mc.multiplier_below
                                        ELSE mc.multiplier END
-                            + $cola) + 0.5) AS BIGINT) END
+                            + p.cola) + 0.5) AS BIGINT) END
         AS merit_compensation_cents
 FROM merit_cells AS mc  -- the small side first, so that DataFusion builds its hash table from it
 JOIN promotion AS p ON mc.cell = CAST(floor(COALESCE(p.u_merit, 0.0) * $merit_cell_count) AS BIGINT)

@@ -3,7 +3,7 @@
 -- plan_* lists; new hires start unenrolled) and the design's eligibility date:
 -- max(hire + waiting_days, min_age-th birthday), never when eligibility_override is false.
 SELECT
-    d.*,
+    d.* EXCLUDE (variant),
     m.*,
     da.voluntary_first_year_rate,
     da.voluntary_later_rate,
@@ -19,7 +19,8 @@ SELECT
         ELSE greatest(m.hire_date + d.waiting_days, anniversary(m.birth_date, d.min_age))
     END AS eligibility_date,
     d.auto_enroll AND (d.auto_enroll_all OR m.hire_date >= $first_year_start) AS in_auto_enroll_scope
-FROM plan_designs AS d  -- the small side first: the left side of a cross join is built in memory
-CROSS JOIN termination AS m
--- the small side first again, so that DataFusion builds its hash table from it
-JOIN design_ages AS da ON da.design_rank = d.design_rank AND da.years = least(m.age, $band_top)
+FROM plan_designs AS d  -- the small side first: DataFusion builds its hash table from it
+JOIN termination AS m ON m.variant = d.variant  -- the member's variant's designs
+-- the small side first again
+JOIN design_ages AS da ON da.variant = d.variant AND da.design_rank = d.design_rank
+                      AND da.years = least(m.age, $band_top)

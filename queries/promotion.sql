@@ -3,17 +3,17 @@
 WITH decided AS (
     SELECT
         m.*,
-        m.level_id < $max_level AND m.tenure >= 1 AND m.age < $promotion_max_age
+        m.level_id < $max_level AND m.tenure >= 1 AND m.age < m.promotion_max_age
             AND m.u_promo < m.promotion_p AS promoted
     FROM members AS m
 )
 SELECT
     d.*,
-    CASE WHEN d.promoted THEN $promotion_date END AS promotion_on,
+    CASE WHEN d.promoted THEN d.promotion_date END AS promotion_on,
     CASE WHEN d.promoted THEN CAST(d.level_id + 1 AS INT) END AS promotion_level_id,
     CASE WHEN d.promoted THEN CAST(floor(d.compensation_cents
-        * least(1 + $promotion_raise_cap,
-                1 + $promotion_raise + $promotion_raise_spread * (2 * d.u_promo_raise - 1))
+        * least(1 + d.promotion_raise_cap,
+                1 + d.promotion_raise + d.promotion_raise_spread * (2 * d.u_promo_raise - 1))
         + 0.5) AS BIGINT) END AS promotion_compensation_cents,
     CASE WHEN d.promoted THEN d.promotion_p END AS promotion_probability
 FROM decided AS d

@@ -1,7 +1,7 @@
 -- rng: the cohort with what its rules look up by level, age and tenure (hazards: the bands,
 -- the termination weight, the promotion probability, the merit rates) and every draw it
 -- needs this year, computed once per employee and stream: all start from the employee's
--- draw_key (its key, the year and the seed mixed once; udfs.hash_rng). With them the key
+-- draw_key (its key, the year and its path's seed mixed once; udfs.hash_rng). With them the key
 -- of the weighted sampling of experienced terminations: key = -ln(u_term) / weight, the
 -- smallest keys leave, ties by employee_id (the global step's termination_cutoff marks the
 -- last one drawn). Those scheduled to leave this year are not drawn: no key.
@@ -17,12 +17,13 @@ WITH keyed AS (
         employee_key(c.employee_id) AS employee_key
     FROM hazards AS h  -- the small side first, so that DataFusion builds its hash table from it
     JOIN cohort_t AS c
-        ON h.level_id = c.level_id
+        ON h.variant = c.variant
+       AND h.level_id = c.level_id
        AND h.age_years = least(c.age, $age_band_top)
        AND h.tenure_years = least(c.tenure, $tenure_band_top)
 ),
 drawing AS (
-    SELECT k.*, draw_key(k.employee_key, $sim_year, $seed) AS draw_key FROM keyed AS k
+    SELECT k.*, draw_key(k.employee_key, $sim_year, k.seed) AS draw_key FROM keyed AS k
 )
 SELECT
     k.*,

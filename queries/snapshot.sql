@@ -1,7 +1,7 @@
 -- snapshot: the workforce and plan state at the end of the year, one row per plan design
 -- and employee active at any time in the year: the state the member's last event shows.
 -- Its actives are next year's cohort; they carry a scheduled termination date only while
--- it is still in the future. (member_ix and design_rank place the row; the writer drops them.)
+-- it is still in the future. (member_ix, design_rank and path place the row; the writer drops them.)
 WITH rated AS (
     -- enrollment and opt-out happen only to the unenrolled, escalation and deferral change
     -- only to the enrolled, and escalation comes first: the latest change is found by precedence
@@ -17,7 +17,8 @@ WITH rated AS (
 SELECT
     m.member_ix,
     m.design_rank,
-    $scenario_id AS scenario_id,
+    m.path,
+    m.scenario_id,
     m.plan_design_id,
     m.employee_id,
     CASE WHEN m.termination_on IS NULL THEN 'active' ELSE 'terminated' END AS status,

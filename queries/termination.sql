@@ -3,7 +3,7 @@
 -- (a known termination date from the census) count toward it and leave on that date,
 -- category scheduled_termination. The rest, experienced_terms - scheduled_terms, are drawn
 -- from the cohort members not scheduled this year by weighted sampling without replacement
--- (rng.sample_key; the global step's termination_cutoff marks the last one drawn), dated
+-- (rng.sample_key; the global step's termination_cutoff, in path_year, marks the last one drawn), dated
 -- a uniform day of the year.
 -- New hire: exactly new_hire_terms of this year's hires dated before Dec 31, those with
 -- the smallest u_nh_term (hire.nh_term_pick), dated uniformly in (hire_date, Dec 31].
@@ -11,10 +11,10 @@ WITH decided AS (
     SELECT
         m.*,
         CASE WHEN m.scheduled_this_year THEN 'scheduled_termination'
-             WHEN m.sample_key < $cutoff_key
-               OR (m.sample_key = $cutoff_key AND m.employee_id <= $cutoff_employee_id)
+             WHEN m.sample_key < m.cutoff_key
+               OR (m.sample_key = m.cutoff_key AND m.employee_id <= m.cutoff_employee_id)
                  THEN 'experienced_termination'
-             WHEN m.nh_term_pick <= $new_hire_terms THEN 'new_hire_termination'
+             WHEN m.nh_term_pick <= m.new_hire_terms THEN 'new_hire_termination'
         END AS termination_category
     FROM merit AS m
 )

@@ -1,8 +1,10 @@
--- yearly_metrics: what plan designs are compared on, per year and plan design (docs/model.md §7),
--- over a warehouse's snapshot and contributions tables (each with its simulation_year).
+-- yearly_metrics: what plan designs are compared on, per path, year and plan design (docs/model.md
+-- §7), over the snapshot and contributions rows measured (each with its path and simulation_year:
+-- a warehouse's tables are path 0, a sweep's batch holds many paths).
 -- Counts are of actives at Dec 31; amounts are the year's totals over everyone employed in it.
 WITH workforce AS (
     SELECT
+        s.path,
         s.simulation_year,
         s.plan_design_id,
         count(*) FILTER (WHERE s.status = 'active') AS actives,
@@ -12,11 +14,12 @@ WITH workforce AS (
         count(*) FILTER (WHERE s.status = 'active' AND s.enrolled
                          AND s.eligibility_date <= make_date(s.simulation_year, 12, 31)) AS eligible_participants,
         avg(s.deferral_rate) FILTER (WHERE s.status = 'active' AND s.enrolled) AS mean_deferral_rate
-    FROM snapshot AS s
-    GROUP BY s.simulation_year, s.plan_design_id
+    FROM measured_snapshot AS s
+    GROUP BY s.path, s.simulation_year, s.plan_design_id
 ),
 money AS (
     SELECT
+        c.path,
         c.simulation_year,
         c.plan_design_id,
         sum(c.plan_compensation) AS plan_compensation,
@@ -24,10 +27,11 @@ money AS (
         sum(c.employer_match) AS employer_match,
         sum(c.employer_core) AS employer_core,
         count(*) FILTER (WHERE c.deferral_limit_reached) AS at_deferral_limit
-    FROM contributions AS c
-    GROUP BY c.simulation_year, c.plan_design_id
+    FROM measured_contributions AS c
+    GROUP BY c.path, c.simulation_year, c.plan_design_id
 )
 SELECT
+    w.path,
     w.simulation_year,
     w.plan_design_id,
     w.actives,
@@ -44,5 +48,6 @@ SELECT
         AS employer_cost_rate,
     m.at_deferral_limit
 FROM workforce AS w
-LEFT JOIN money AS m ON m.simulation_year = w.simulation_year AND m.plan_design_id = w.plan_design_id
-ORDER BY w.simulation_year, w.plan_design_id
+LEFT JOIN money AS m
+    ON m.path = w.path AND m.simulation_year = w.simulation_year AND m.plan_design_id = w.plan_design_id
+ORDER BY w.path, w.simulation_year, w.plan_design_id

@@ -21,7 +21,7 @@ LAYERS = [
     ["arrow_events.engine"],
     ["arrow_events.warehouse"],
     ["arrow_events.execute"],
-    ["arrow_events.simulation", "arrow_events.streams"],
+    ["arrow_events.simulation", "arrow_events.streams", "arrow_events.batch"],
     ["arrow_events.sweep", "arrow_events.service"],
     ["arrow_events.cli", "arrow_events.__main__", "arrow_events"],
 ]

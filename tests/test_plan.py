@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from arrow_events import from_census, load_config
+from arrow_events.engine.context import register_tables
 from arrow_events.engine.explain import whole_year
 from arrow_events.engine.year import (
     BRANCHES,
@@ -57,7 +58,7 @@ def test_stream_names_in_sql_match_the_counted_streams():
 def test_a_shard_is_one_plan_with_one_cohort_scan_and_each_draw_once():
     cfg = load_config(None)
     state = from_census(default_census(cfg), cfg)
-    plan = whole_year(cfg, 2025, state)  # after the global step, the cohort as one shard
+    plan, _ = whole_year(cfg, 2025, state)  # after the global step, the cohort as one shard
     assert SHARD_MATERIALIZED == shared(STAGES) == set()  # each relation has one reader: nothing is kept
     compose(plan, STAGES[:-1], SHARD_KEEP)  # all views, inlined into the shard's one plan
     member_year = plan.sql("member_year").optimized_logical_plan().display_indent()
@@ -97,7 +98,10 @@ def test_hire_ids_stay_unique_past_999999_hires():
     state = from_census(default_census(cfg), cfg)
     plan = prepare(cfg, 2025, state)
     compose(plan, GLOBAL_STAGES[: GLOBAL_STAGES.index("year_counts") + 1], GLOBAL_KEEP)
-    plan.bound["hires"] = pa.scalar(1_000_002, pa.int64())  # as a 5M-employee cohort would hire
+    counts = plan.ctx.table("year_counts").to_arrow_table()
+    counts = counts.set_column(counts.schema.get_field_index("hires"), "hires",
+                               pa.array([1_000_002], pa.int64()))  # as a 5M-employee cohort would hire
+    register_tables(plan.ctx, {"year_counts": counts})
     ids = plan.sql("hire").to_arrow_table()["employee_id"].to_pylist()
     assert len(ids) == len(set(ids)) == 1_000_002
     assert {"NH_2025_000001", "NH_2025_999999", "NH_2025_1000000", "NH_2025_1000002"} <= set(ids)
@@ -118,11 +122,12 @@ def test_batch_size_does_not_change_the_year(monkeypatch):
 
 def test_stage_order_follows_what_each_file_reads_and_binds():
     # read off the SQL by hand: merit reads promotion and its tier cells; opt_out reads enrollment;
-    # hire binds $hires
+    # hire reads the counts; the members read their path's row of path_year, which holds the cutoff
     assert reads("merit") == {"promotion", "merit_cells"}
     assert reads("opt_out") == {"enrollment"}
     assert reads("plan_members") == {"plan_designs", "termination", "design_ages"}
-    assert "year_counts" in needs("hire") and "termination_cutoff" in needs("termination")
+    assert "year_counts" in needs("hire") and "termination_cutoff" in needs("path_year")
+    assert "path_year" in needs("members")
     for stages in (GLOBAL_STAGES, STAGES):
         for i, name in enumerate(stages):
             assert not (needs(name) & set(stages[i + 1:])), name

@@ -208,11 +208,44 @@ def test_termination_cutoff_skips_the_scheduled_and_stops_at_the_last_key():
     keys = given([{"employee_id": "s", "sample_key": None, "scheduled_this_year": True},
                   {"employee_id": "a", "sample_key": 0.3, "scheduled_this_year": False},
                   {"employee_id": "b", "sample_key": 0.1, "scheduled_this_year": False}])
-    [one] = rows(year_plan(drawn_terms=i64(1)), "termination_cutoff", rng=keys)
+    # the counts: three in the cohort, one of them scheduled to leave (no key)
+    [one] = rows(year_plan(drawn_terms=i64(1), n_active=i64(3), scheduled_terms=i64(1)), "termination_cutoff",
+                 rng=keys)
     assert one == {"cutoff_key": 0.1, "cutoff_employee_id": "b"}
     # more to draw than there are keys: everyone with a key, never the scheduled
-    [every] = rows(year_plan(drawn_terms=i64(5)), "termination_cutoff", rng=keys)
+    [every] = rows(year_plan(drawn_terms=i64(5), n_active=i64(3), scheduled_terms=i64(1)), "termination_cutoff",
+                   rng=keys)
     assert every == {"cutoff_key": 0.3, "cutoff_employee_id": "a"}
+
+
+# --- path_year -------------------------------------------------------------------------------------------
+
+def test_path_year_gives_each_path_its_scenarios_values_counts_and_cutoff():
+    # two paths of different variants; path 1 draws nobody (no cutoff row): its cutoff is NULL
+    paths = given([{"path": 0, "variant": 1, "seed": 7}, {"path": 1, "variant": 0, "seed": 8}],
+                  path=pa.int64(), variant=pa.int64(), seed=pa.int64())
+    plan = year_plan()
+    scenarios = rows(plan, "path_year")  # the one default path, to read the scenarios' columns off
+    base = {k: v for k, v in scenarios[0].items() if k not in ("new_hire_terms", "cutoff_key", "cutoff_employee_id")}
+    two = pa.table({"variant": pa.array([0, 1], pa.int64()), "scenario_id": ["a", "b"],
+                    "scenario_key": pa.array([11, 22], pa.int64()), "cola": [0.01, 0.02],
+                    "promotion_date": pa.array([dt.date(YEAR, 2, 1), dt.date(YEAR, 3, 1)]),
+                    "promotion_raise": [0.1, 0.2], "promotion_raise_spread": [0.05, 0.06],
+                    "promotion_raise_cap": [0.3, 0.4], "promotion_max_age": pa.array([65, 60], pa.int64()),
+                    "merit_date": pa.array([dt.date(YEAR, 7, 15), dt.date(YEAR, 8, 1)])})
+    counts = given([{"path": 0, "new_hire_terms": 5}, {"path": 1, "new_hire_terms": 0}],
+                   path=pa.int64(), new_hire_terms=pa.int64())
+    cutoff = given([{"path": 0, "cutoff_key": 0.25, "cutoff_employee_id": "e9"}], path=pa.int64(),
+                   cutoff_key=pa.float64())
+    got = sorted(rows(plan, "path_year", paths=paths, scenarios=two, year_counts=counts, termination_cutoff=cutoff),
+                 key=lambda r: r["scenario_id"])
+    assert set(base) == set(got[0]) - {"new_hire_terms", "cutoff_key", "cutoff_employee_id"}
+    b, a = got[1], got[0]  # path 0 is variant 1 ('b'), path 1 variant 0 ('a')
+    assert (b["scenario_id"], b["scenario_key"], b["cola"], b["promotion_max_age"]) == ("b", 22, 0.02, 60)
+    assert (b["promotion_date"], b["merit_date"]) == (dt.date(YEAR, 3, 1), dt.date(YEAR, 8, 1))
+    assert (b["new_hire_terms"], b["cutoff_key"], b["cutoff_employee_id"]) == (5, 0.25, "e9")
+    assert (a["scenario_id"], a["promotion_raise"], a["new_hire_terms"]) == ("a", 0.1, 0)
+    assert a["cutoff_key"] is None and a["cutoff_employee_id"] is None
 
 
 # --- hire ------------------------------------------------------------------------------------------------

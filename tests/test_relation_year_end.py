@@ -266,13 +266,15 @@ match_min_hours = 1000
 # --- yearly_metrics ----------------------------------------------------------------------------------------------
 
 def warehouse_tables(snapshot: list[dict], contributions: list[dict]) -> SessionContext:
-    """A context like the report's (arrow_events.warehouse.report): each table with its simulation_year."""
+    """A context like the report's (arrow_events.warehouse.report): each table, as measured, with its
+    simulation_year and path (a record's "path", default 0)."""
     ctx = SessionContext(SessionConfig().set("datafusion.sql_parser.map_string_types_to_utf8view", "false"))
-    year = pa.field("simulation_year", pa.int32())
+    year, path = pa.field("simulation_year", pa.int32()), pa.field("path", pa.int64())
     for name, schema, records in (("snapshot", SNAPSHOT_SCHEMA, snapshot),
                                   ("contributions", CONTRIBUTIONS_SCHEMA, contributions)):
-        schema = schema.append(year)
-        ctx.register_record_batches(name, [[pa.RecordBatch.from_pylist(records, schema)]])
+        schema = schema.append(year).append(path)
+        records = [{"path": 0, **r} for r in records]
+        ctx.register_record_batches(f"measured_{name}", [[pa.RecordBatch.from_pylist(records, schema)]])
     return ctx
 
 
@@ -331,6 +333,15 @@ def test_yearly_metrics_count_actives_at_year_end_and_sum_everyone_employed():
     # each year against its own Dec 31
     assert (a26["actives"], a26["eligible"], a26["participants"], a26["participation_rate"]) == (2, 2, 1, 0.5)
     assert a26["employer_cost_rate"] == pytest.approx((765 + 510 + 410) / 92000)
+    # a batch's paths are measured apart: path 1 is path 0's 2026 rows less the second member
+    one = [{**r, "path": 1} for r in snapshot + contributions if r["simulation_year"] == 2026 and r["employee_id"] != "e4"]
+    got = warehouse_tables(snapshot + [r for r in one if "status" in r],
+                           contributions + [r for r in one if "status" not in r]).sql(
+        sql("yearly_metrics")).to_arrow_table().to_pylist()
+    assert [(r["path"], r["simulation_year"], r["plan_design_id"]) for r in got] == [
+        (0, 2025, "a"), (0, 2025, "b"), (0, 2026, "a"), (1, 2026, "a")]
+    assert got[2] == {**a26, "path": 0}
+    assert (got[3]["actives"], got[3]["plan_compensation"]) == (1, Decimal("51000.00"))
 
 
 # --- workforce_metrics -------------------------------------------------------------------------------------------

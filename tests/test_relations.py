@@ -1,8 +1,13 @@
 """Single SQL relations on a few given rows, like dbt unit tests: each rule checked by hand.
 
 Each test registers the relation's inputs as small Arrow tables in a year's context and
-runs one file of queries/ with the scenario's bound parameters; the expected rows are
-worked out in the test from docs/model.md, not taken from the engine.
+runs one file of queries/ with the scenario's parameters; the expected rows are worked out in
+the test from docs/model.md, not taken from the engine.
+
+The rows are one path's (path 0 of a batch of one): ``rows`` gives the hand-written rows the path
+keys the engine adds (``path``, ``variant``, ``seed``, and down the member chain the path's row of
+path_year), and a test sets a scenario value, a count or the cutoff by name in ``plan.bound``, as
+the one path's rows of scenarios, year_counts and path_year.
 """
 
 from __future__ import annotations
@@ -14,30 +19,93 @@ from importlib.resources import files
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from arrow_events import load_config
 from arrow_events.config import Config
 from arrow_events.engine import params
 from arrow_events.engine.context import register_tables
+from arrow_events.engine.paths import Batch
 from arrow_events.engine.state import COHORT_SCHEMA, PLAN_COHORT_SCHEMA, CohortState
-from arrow_events.engine.year import YearPlan, prepare
+from arrow_events.engine.year import COUNTS, STAGES, YearPlan, prepare
+from arrow_events.queries import sql
 
 YEAR = 2025
+PATH_KEYS = ("path", "variant", "seed")
+# the given tables keyed by variant only (a variant's rows of a parameter table)
+BY_VARIANT = {"plan_designs", "design_ages", "plan_contributions", "hazards"}
+# the member chain from members on: each row carries its path's row of path_year
+CHAIN = set(STAGES[STAGES.index("members"):])
 
 
 def year_plan(cfg: Config | None = None, year: int = YEAR, **bound: pa.Scalar) -> YearPlan:
     """A context for ``year`` (default 2025) with the config's (default: the defaults') parameter
-    tables and scalars, plus ``bound``."""
+    tables and scalars, plus ``bound``: a calendar parameter, or a value of the one path's scenario,
+    counts or path_year row by name."""
     cfg = cfg or load_config(None)
     plan = prepare(cfg, year, CohortState(COHORT_SCHEMA.empty_table(), PLAN_COHORT_SCHEMA.empty_table()))
+    plan.cfg = cfg  # type: ignore[attr-defined]
     plan.bound.update(bound)
     return plan
 
 
+def _path_tables(plan: YearPlan) -> dict[str, pa.Table]:
+    """The one path's rows of scenarios, paths, year_counts and path_year, with the values set in
+    ``plan.bound`` by name."""
+    values = {k: v.as_py() for k, v in plan.bound.items()}
+    scenarios = params.scenarios_table(Batch.of(plan.cfg), plan.year)  # type: ignore[attr-defined]
+    scenarios = _set(scenarios, values)
+    paths = _set(params.paths_table(Batch.of(plan.cfg)), values)  # type: ignore[attr-defined]
+    counts = pa.table({"path": pa.array([0], pa.int64()),
+                       **{k: pa.array([values.get(k, 0)], pa.int64()) for k in COUNTS}})
+    path_year = scenarios.drop_columns(["variant", "growth", "termination_rate", "new_hire_termination_rate",
+                                        "promotion_base_rate", "hire_pay_spread"])
+    path_year = path_year.add_column(0, "path", pa.array([0], pa.int64())).append_column(
+        "new_hire_terms", counts["new_hire_terms"]).append_column(
+        "cutoff_key", pa.array([values.get("cutoff_key")], pa.float64())).append_column(
+        "cutoff_employee_id", pa.array([values.get("cutoff_employee_id")], pa.string()))
+    cutoff = path_year.select(["path", "cutoff_key", "cutoff_employee_id"]).filter(
+        pc.is_valid(path_year["cutoff_key"]))
+    return {"scenarios": scenarios, "paths": paths, "year_counts": counts, "termination_cutoff": cutoff,
+            "path_year": path_year}
+
+
+def _set(table: pa.Table, values: dict) -> pa.Table:
+    """``table`` (one row) with the columns named in ``values`` set to them."""
+    for i, f in enumerate(table.schema):
+        if f.name in values and f.name != "path":
+            table = table.set_column(i, f, pa.array([values[f.name]], f.type))
+    return table
+
+
+def _keyed(name: str, table: pa.Table, path: dict[str, pa.Table]) -> pa.Table:
+    """A hand-written table with the path keys the engine's rows of it carry."""
+    if name in BY_VARIANT and "variant" not in table.column_names:
+        return table.append_column("variant", pa.array([0] * table.num_rows, pa.int64()))
+    if "employee_id" not in table.column_names and "member_ix" not in table.column_names:
+        return table
+    n = table.num_rows
+    seed = path["paths"]["seed"][0].as_py()
+    for key, value in zip(PATH_KEYS, (0, 0, seed)):
+        if key not in table.column_names:
+            table = table.append_column(key, pa.array([value] * n, pa.int64()))
+    if name in CHAIN:
+        row = path["path_year"]
+        for f in row.schema:
+            if f.name not in table.column_names:
+                table = table.append_column(f, pa.repeat(row[f.name][0], n).cast(f.type))
+    return table
+
+
 def rows(plan: YearPlan, name: str, **tables: pa.Table) -> list[dict]:
-    """Run queries/<name>.sql on ``tables`` (registered under the names it reads), rows by employee_id."""
-    register_tables(plan.ctx, tables)
-    return sorted(plan.sql(name).to_arrow_table().to_pylist(), key=lambda r: r.get("employee_id", ""))
+    """Run queries/<name>.sql on ``tables`` (registered under the names it reads, with the path keys
+    added), rows by employee_id, without the path keys."""
+    path = _path_tables(plan)
+    register_tables(plan.ctx, {**path, **{k: _keyed(k, t, path) for k, t in tables.items()}})
+    calendar = params.calendar_params(plan.cfg, plan.year)  # type: ignore[attr-defined]
+    got = plan.ctx.sql(sql(name), param_values={k: plan.bound[k] for k in calendar}).to_arrow_table()
+    got = got.drop_columns([k for k in PATH_KEYS if k in got.column_names])
+    return sorted(got.to_pylist(), key=lambda r: r.get("employee_id", ""))
 
 
 def by_id(plan: YearPlan, name: str, **tables: pa.Table) -> dict[str, dict]:
@@ -86,7 +154,7 @@ def test_termination_cutoff_and_branch_break_ties_by_employee_id():
     ids = ["e", "b", "a", "c", "d"]
     keys = pa.table({"employee_id": ids, "sample_key": [0.1, 0.2, 0.2, 0.2, 0.5],
                      "scheduled_this_year": [False] * 5})
-    plan = year_plan(drawn_terms=pa.scalar(3, pa.int64()))
+    plan = year_plan(drawn_terms=pa.scalar(3, pa.int64()), n_active=pa.scalar(5, pa.int64()))
     [cut] = rows(plan, "termination_cutoff", rng=keys)
     assert cut == {"cutoff_key": 0.2, "cutoff_employee_id": "b"}
     plan.bound.update(cutoff_key=pa.scalar(0.2), cutoff_employee_id=pa.scalar("b"),

@@ -34,11 +34,19 @@ _ABSENT = np.iinfo(np.int64).max
 
 
 def row_order(member_ix: pa.Array, design_rank: pa.Array, designs: int) -> np.ndarray:
-    """The rows' indices in (member, design) order: every pair occurs once, so no sort is needed."""
+    """The rows' indices in (member, design) order: every pair occurs once, so no sort is needed when they
+    are all there (some members' rows only, e.g. some paths' events: sorted)."""
     position = _numbers(member_ix)[0] * designs + _numbers(design_rank)[0]
+    if len(position) and position.max() + 1 != len(position):
+        return np.argsort(position, kind="stable")
     order = np.empty(len(position), np.int64)
     order[position] = np.arange(len(position))
     return order
+
+
+def in_row_order(rows: pa.Table, name: str, designs: int) -> np.ndarray:
+    """Column ``name`` of a query's rows (one per member and design), in contract order, as NumPy."""
+    return _numbers(rows[name])[0][row_order(rows["member_ix"], rows["design_rank"], designs)]
 
 
 def contract_rows(rows: pa.Table, designs: int, schema: pa.Schema, beside: pa.Table | None = None) -> pa.Table:
@@ -63,10 +71,11 @@ def snapshot_rows(snapshot: pa.Table, designs: int, hours_of_service: bool = Fal
     return contract_rows(snapshot, designs, snapshot_schema(hours_of_service))
 
 
-def events(members: pa.Table, designs: int, bound: dict[str, pa.Scalar]) -> pa.Table:
-    """Every event of ``members`` (member_year rows), in contract order and types."""
+def events(members: pa.Table, designs: int, year: int) -> tuple[pa.Table, np.ndarray]:
+    """Every event of ``members`` (member_year rows of ``year``), in contract order and types, and each
+    event's path."""
     if not members.num_rows:
-        return EVENTS_SCHEMA.empty_table()
+        return EVENTS_SCHEMA.empty_table(), np.zeros(0, np.int64)
     column = _Columns(members)
     order = row_order(members["member_ix"], members["design_rank"], designs)
 
@@ -118,11 +127,11 @@ def events(members: pa.Table, designs: int, bound: dict[str, pa.Scalar]) -> pa.T
         return members[name].take(rows).combine_chunks()
 
     # the id's fold over scenario, design, employee and year is the row's; only the seq is the event's
-    prefix = event_id_prefix(np.int64(bound["scenario_key"].as_py()), column["plan_design_key"][0],
-                             column["employee_key"][0], np.int64(bound["sim_year"].as_py()))
+    prefix = event_id_prefix(column["scenario_key"][0], column["plan_design_key"][0], column["employee_key"][0],
+                             np.int64(year))
     columns = {
         "event_id": event_id_text(prefix[rows], seq),
-        "scenario_id": pa.repeat(bound["scenario_id"], len(rows)),
+        "scenario_id": take("scenario_id"),
         "plan_design_id": take("plan_design_id"),
         "employee_id": take("employee_id"),
         "event_type": pa.array(EVENT_TYPES).take(types),
@@ -141,7 +150,7 @@ def events(members: pa.Table, designs: int, bound: dict[str, pa.Scalar]) -> pa.T
         "age_band": take("age_band"),
         "tenure_band": take("tenure_band"),
     }
-    return pa.Table.from_arrays([columns[f.name] for f in EVENTS_SCHEMA], schema=EVENTS_SCHEMA)
+    return pa.Table.from_arrays([columns[f.name] for f in EVENTS_SCHEMA], schema=EVENTS_SCHEMA), column["path"][0][rows]
 
 
 def _categories(members: pa.Table, rows: np.ndarray, types: np.ndarray, of_type: list[np.ndarray]) -> pa.Array:

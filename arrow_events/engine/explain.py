@@ -11,14 +11,13 @@ import pyarrow.parquet as pq
 from arrow_events.config import Config
 from arrow_events.engine.context import register_tables
 from arrow_events.engine.params import design_ids
+from arrow_events.engine.paths import Batch
 from arrow_events.engine.shards import cut
-from arrow_events.engine.state import CohortState
+from arrow_events.engine.state import CohortState, with_path_keys
 from arrow_events.engine.year import (
-    BOUND,
     GLOBAL_KEEP,
     GLOBAL_MATERIALIZED,
     GLOBAL_STAGES,
-    KEPT,
     SHARD_KEEP,
     STAGES,
     YearPlan,
@@ -26,6 +25,7 @@ from arrow_events.engine.year import (
     finish,
     global_step,
     prepare,
+    reduced,
 )
 from arrow_events.errors import UserError
 from arrow_events.options import RunOptions
@@ -41,15 +41,18 @@ def _count(pattern: str, text: str) -> int:
 
 def _as_one_shard(plan: YearPlan, cfg: Config, state: CohortState, hires: pa.Table) -> None:
     """Register the whole cohort and all the hires as the year's one shard."""
+    state = with_path_keys(state, Batch.of(cfg))
     shard = next(cut(state, hires, state.headcount + hires.num_rows + 1, design_ids(cfg)))
     register_tables(plan.ctx, {"cohort": shard.cohort, "hire": shard.hires})
 
 
-def whole_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> YearPlan:
-    """The year after its global step, with the whole cohort as its one shard: what explain looks at."""
+def whole_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> tuple[YearPlan, list[dict[str, int]]]:
+    """The year after its global step, with the whole cohort as its one shard: what explain looks at
+    (and the year's counts)."""
     plan = prepare(cfg, year, state, RunOptions(threads=threads))
-    _as_one_shard(plan, cfg, state, global_step(plan))
-    return plan
+    step = global_step(plan)
+    _as_one_shard(plan, cfg, state, step.hires)
+    return plan, step.counts
 
 
 def explain_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -> str:
@@ -57,18 +60,18 @@ def explain_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -
     draws = DrawCounter()
     plan = prepare(cfg, year, state, RunOptions(threads=threads), draws=draws)
     sections, scans, draw_exprs = [], 0, 0
+    counts: list[dict[str, int]] = []
     for step, stages, keep in (("global step", GLOBAL_STAGES, GLOBAL_KEEP), ("shard", STAGES, SHARD_KEEP)):
         if step == "shard":
-            hires = plan.ctx.table("hire").to_arrow_table()
-            for name in set(GLOBAL_STAGES) - KEPT:
-                plan.ctx.deregister_table(name)
-            _as_one_shard(plan, cfg, state, hires)
+            found = reduced(plan)
+            counts = found.counts
+            _as_one_shard(plan, cfg, state, found.hires)
         for name in stages:
             df = plan.sql(name)
             logical = df.optimized_logical_plan().display_indent()
             physical = df.execution_plan().display_indent()
             # views run only inside the plans that read them (counted there)
-            executed = name in GLOBAL_MATERIALIZED or name in (*BOUND, "hire") if step == "global step" \
+            executed = name in GLOBAL_MATERIALIZED or name in ("hire", "path_year") if step == "global step" \
                 else name == stages[-1]
             if executed:
                 scans += _count(r"TableScan: cohort\b", logical)
@@ -78,7 +81,7 @@ def explain_year(cfg: Config, year: int, state: CohortState, threads: int = 2) -
                 kept = "the shard's plan: every relation above inlined, collected once"
             sections.append(f"== {step}: {name}: {kept}\n-- logical\n{logical}\n-- physical\n{physical}")
             compose(plan, [name], keep)
-    result = finish(plan)
+    result = finish(plan, counts)
     c = result.counts
     summary = [
         f"year {year}: fused plan, {threads} thread(s), one shard",
@@ -99,12 +102,12 @@ def dump_relation(cfg: Config, year: int, state: CohortState, name: str, dest: P
         raise UserError(f"dump: unknown relation {name!r} (choose from {', '.join(DUMPABLE)})")
     if dest.exists() and not dest.is_dir():
         raise UserError(f"out: {dest} exists and is not a directory")
-    plan = whole_year(cfg, year, state, threads)
+    plan, counts = whole_year(cfg, year, state, threads)
     if name in ("cohort", "hire"):
         table = plan.ctx.table(name).to_arrow_table()
     elif name in ("events", "snapshot"):
         compose(plan, STAGES, SHARD_KEEP)
-        result = finish(plan)
+        result = finish(plan, counts).of_path(0)
         table = result.events if name == "events" else result.snapshot
     else:
         compose(plan, STAGES[: STAGES.index(name) + 1], SHARD_KEEP)

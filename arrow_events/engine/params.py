@@ -1,18 +1,22 @@
 """Config -> the small Arrow tables the SQL joins against.
 
-Numbers reach the queries only through these tables and bound $parameters
-(the scenario's scalars), so every default of docs/model.md is a config value and no
-SQL text is built from values.
+Numbers reach the queries only through these tables and bound $parameters (what every path
+of a batch shares: the calendar, the table shapes, the limits), so every default of
+docs/model.md is a config value and no SQL text is built from values. What may differ
+between the paths of a batch (arrow_events.engine.paths) is rows: ``scenarios`` and the plan
+design tables hold one row (set of rows) per variant, ``paths`` each path's variant and seed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 
 from arrow_events.config import STANDARD_WEEKLY_HOURS, Config, limits_for
+from arrow_events.engine.paths import Batch
 from arrow_events.udfs import employee_key
 
 
@@ -30,32 +34,17 @@ def _upper_bounds(lower: list[int]) -> list[int | None]:
     return [*lower[1:], None]
 
 
-def scenario_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
-    """The scenario's scalars and this year's calendar, bound to the queries' $parameters."""
-    s = cfg.scenario
+def calendar_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
+    """What every path of a batch shares, bound to the queries' $parameters: this year's calendar, the
+    shapes of the level and band tables, the year's IRS limits."""
     jan1, dec31 = dt.date(year, 1, 1), dt.date(year, 12, 31)
     values = {
-        "scenario_id": (s.scenario_id, pa.string()),
-        "scenario_key": (_key(s.scenario_id), pa.int64()),
-        "seed": (s.seed, pa.int64()),
         "sim_year": (year, pa.int64()),
         "year_start": (jan1, pa.date32()),
         "year_end": (dec31, pa.date32()),
         "days_in_year": ((dec31 - jan1).days + 1, pa.int64()),
         "prior_year_start": (dt.date(year - 1, 1, 1), pa.date32()),
-        "first_year_start": (dt.date(s.start_year, 1, 1), pa.date32()),
-        "growth": (s.growth, pa.float64()),
-        "termination_rate": (s.termination_rate, pa.float64()),
-        "new_hire_termination_rate": (s.new_hire_termination_rate, pa.float64()),
-        "cola": (s.cola, pa.float64()),
-        "promotion_date": (_day(year, s.promotion_date), pa.date32()),
-        "promotion_base_rate": (s.promotion_base_rate, pa.float64()),
-        "promotion_raise": (s.promotion_raise, pa.float64()),
-        "promotion_raise_spread": (s.promotion_raise_spread, pa.float64()),
-        "promotion_raise_cap": (s.promotion_raise_cap, pa.float64()),
-        "promotion_max_age": (s.promotion_max_age, pa.int64()),
-        "merit_date": (_day(year, s.merit_date), pa.date32()),
-        "hire_pay_spread": (s.hire_pay_spread, pa.float64()),
+        "first_year_start": (dt.date(cfg.scenario.start_year, 1, 1), pa.date32()),
         "standard_weekly_hours": (STANDARD_WEEKLY_HOURS, pa.float64()),
         "max_level": (len(cfg.levels.pay_min), pa.int64()),
         "band_top": (BAND_TOP, pa.int64()),
@@ -70,8 +59,47 @@ def scenario_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
     return {k: pa.scalar(v, t) for k, (v, t) in values.items()}
 
 
-def design_ids(cfg: Config) -> list[str]:
+SCENARIO_TYPES = {
+    "variant": pa.int64(),
+    "scenario_id": pa.string(),
+    "scenario_key": pa.int64(),
+    "growth": pa.float64(),
+    "termination_rate": pa.float64(),
+    "new_hire_termination_rate": pa.float64(),
+    "cola": pa.float64(),
+    "promotion_date": pa.date32(),
+    "promotion_base_rate": pa.float64(),
+    "promotion_raise": pa.float64(),
+    "promotion_raise_spread": pa.float64(),
+    "promotion_raise_cap": pa.float64(),
+    "promotion_max_age": pa.int64(),
+    "merit_date": pa.date32(),
+    "hire_pay_spread": pa.float64(),
+}
+
+
+def scenarios_table(batch: Batch, year: int) -> pa.Table:
+    """One row per variant of the batch: its [scenario] values, this year's dates among them."""
+    rows = []
+    for v, cfg in enumerate(batch.variants):
+        s = cfg.scenario
+        row = {name: getattr(s, name, None) for name in SCENARIO_TYPES}
+        row.update(variant=v, scenario_key=_key(s.scenario_id), promotion_date=_day(year, s.promotion_date),
+                   merit_date=_day(year, s.merit_date))
+        rows.append(row)
+    return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in SCENARIO_TYPES.items()})
+
+
+def paths_table(batch: Batch) -> pa.Table:
+    """One row per path: its variant and seed."""
+    return pa.table({"path": pa.array(range(len(batch)), pa.int64()),
+                     "variant": pa.array(batch.variant_of, pa.int64()),
+                     "seed": pa.array(batch.seeds, pa.int64())})
+
+
+def design_ids(cfg: Config | Batch) -> list[str]:
     """The plan designs' ids in plan_design_id order, the order of an employee's rows in the output."""
+    cfg = cfg.base if isinstance(cfg, Batch) else cfg
     return sorted(d.plan_design_id for d in cfg.plan_designs)
 
 
@@ -254,19 +282,31 @@ def merit_cells_table(cfg: Config) -> pa.Table:
     })
 
 
-def static_tables(cfg: Config) -> dict[str, pa.Table]:
+def per_variant(batch: Batch, table: Callable[[Config], pa.Table]) -> pa.Table:
+    """``table`` of each variant's config, one after another, each row with its ``variant``."""
+    parts = [table(cfg) for cfg in batch.variants]
+    parts = [t.add_column(0, "variant", pa.array(np.full(t.num_rows, v), pa.int64())) for v, t in enumerate(parts)]
+    return pa.concat_tables(parts)
+
+
+def static_tables(batch: Batch | Config) -> dict[str, pa.Table]:
     """Parameter tables that do not change from year to year."""
+    batch = Batch.of(batch) if isinstance(batch, Config) else batch
+    cfg = batch.base  # what the batch shares
     return {
         "levels": levels_table(cfg),
         "tenure_bands": tenure_bands_table(cfg),
         "age_bands": age_bands_table(cfg),
-        "design_ages": design_ages_table(cfg),
+        "design_ages": per_variant(batch, design_ages_table),
         "hire_ages": hire_ages_table(cfg),
         "merit_cells": merit_cells_table(cfg),
-        "plan_contributions": plan_contributions_table(cfg),
+        "plan_contributions": per_variant(batch, plan_contributions_table),
+        "paths": paths_table(batch),
     }
 
 
-def year_tables(cfg: Config, year: int) -> dict[str, pa.Table]:
+def year_tables(batch: Batch | Config, year: int) -> dict[str, pa.Table]:
     """Parameter tables holding this year's calendar."""
-    return {"plan_designs": plan_designs_table(cfg, year)}
+    batch = Batch.of(batch) if isinstance(batch, Config) else batch
+    return {"plan_designs": per_variant(batch, lambda cfg: plan_designs_table(cfg, year)),
+            "scenarios": scenarios_table(batch, year)}

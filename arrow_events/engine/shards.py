@@ -1,9 +1,9 @@
-"""Cutting a year into shards: employee_id ranges over the Jan-1 cohort merged with the year's hires.
+"""Cutting a year into shards: (path, employee_id) ranges over the Jan-1 cohort merged with the year's hires.
 
-The cohort is kept in employee_id order (``state``), with each member's plan rows (one
+The cohort is kept in (path, employee_id) order (``state``), with each member's plan rows (one
 per plan design) beside it in the same order; the hires come sorted from the global
 step. A shard is a contiguous run of the merged order, so shards processed one after
-another emit the year in employee_id order, whatever their number.
+another emit the year path after path, each in employee_id order, whatever their number.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str]) -> I
     """
     cohort = with_plan_state(state, designs)
     n, h = cohort.num_rows, hires.num_rows
-    places = _hire_places(_ids(cohort), _ids(hires))
+    places = _places_by_path(cohort, hires)
     # each member's place in the merged employee_id order: a hire follows `places` cohort members
     hire_at = places + np.arange(h)
     cohort_at = np.arange(n) + np.searchsorted(places, np.arange(n), side="right")
@@ -54,9 +54,29 @@ def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str]) -> I
                     numbered(hires.slice(h0, h1 - h0), hire_at[h0:h1] - start), number, count)
 
 
+def _places_by_path(cohort: pa.Table, hires: pa.Table) -> np.ndarray:
+    """For each hire, how many of the cohort come before it in (path, employee_id) order."""
+    if "path" not in hires.column_names or not hires.num_rows:
+        return _hire_places(_ids(cohort), _ids(hires))
+    cohort_paths, hire_paths = cohort["path"].to_numpy(), hires["path"].to_numpy()
+    places = np.empty(hires.num_rows, np.int64)
+    cohort_ids, hire_ids = _ids(cohort), _ids(hires)
+    for path in np.unique(hire_paths):
+        c0, c1 = np.searchsorted(cohort_paths, [path, path + 1])
+        h0, h1 = np.searchsorted(hire_paths, [path, path + 1])
+        places[h0:h1] = c0 + _hire_places(cohort_ids[c0:c1], hire_ids[h0:h1])
+    return places
+
+
 def with_plan_state(state: CohortState, designs: list[str]) -> pa.Table:
     """The cohort with its plan rows as lists, one element per design in ``designs`` (NULL: no row)."""
     cohort, plan = state.cohort, state.plan_cohort
+    if "path" in cohort.column_names and not _aligned(cohort, plan, designs):
+        count = int(pc.max(cohort["path"]).as_py() or 0) + 1
+        bounds, plan_bounds = state.path_bounds(count=count), state.path_bounds("plan_cohort", count)
+        if len(bounds) > 2:  # employee ids repeat across paths: line up each path's plan rows on its own
+            return pa.concat_tables(with_plan_state(CohortState(cohort.slice(a, b - a), plan.slice(c, d - c)), designs)
+                                    for a, b, c, d in zip(bounds[:-1], bounds[1:], plan_bounds[:-1], plan_bounds[1:]))
     n, d = cohort.num_rows, len(designs)
     into = None  # which plan row fills each member's slot for each design; None: they line up already
     if not _aligned(cohort, plan, designs):  # the designs changed since the plan rows were written

@@ -5,6 +5,9 @@ same under every plan design) and ``plan_cohort`` (plan state, one row per plan
 design and active employee). An employee with a known future termination (a census
 termination date on or after the start) carries it as ``scheduled_termination_date``
 from year to year until the year it falls in.
+
+The state of a batch of paths (arrow_events.engine.paths) is every path's, path after path:
+both tables then start with a ``path`` column. A state without one is a single path's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pyarrow.compute as pc
 
 from arrow_events.census.intake import CENSUS_SCHEMA, Census, read_census
 from arrow_events.config import Config
+from arrow_events.engine.paths import Batch
 from arrow_events.schema import money_to_cents
 
 COHORT_SCHEMA = pa.schema(
@@ -58,6 +62,45 @@ class CohortState:
     @property
     def headcount(self) -> int:
         return self.cohort.num_rows
+
+    def for_paths(self, count: int) -> CohortState:
+        """This (one path's) state as the start of each of ``count`` paths, path after path."""
+        def repeated(table: pa.Table) -> pa.Table:
+            if "path" in table.column_names:
+                table = table.drop_columns(["path"])
+            n = table.num_rows
+            if count > 1:
+                table = table.take(pa.array(np.tile(np.arange(n), count)))
+            return table.add_column(0, "path", pa.array(np.repeat(np.arange(count), n), pa.int64()))
+
+        return CohortState(repeated(self.cohort), repeated(self.plan_cohort))
+
+    def path_bounds(self, table: str = "cohort", count: int | None = None) -> np.ndarray:
+        """Where each of ``count`` paths' rows of ``table`` start, and the end (default: up to the last path
+        with rows; a state without paths is path 0's)."""
+        rows = getattr(self, table)
+        if "path" not in rows.column_names:
+            return np.array([0, rows.num_rows])
+        paths = rows["path"].to_numpy()
+        count = count if count is not None else (int(paths[-1]) + 1 if len(paths) else 0)
+        return np.searchsorted(paths, np.arange(count + 1))
+
+
+def with_path_keys(state: CohortState, batch: Batch) -> CohortState:
+    """``state`` with each member's path, its variant and its seed (the columns the SQL keys its rows and
+    draws by); a state without paths is the batch's only path."""
+    cohort = state.cohort
+    if "path" not in cohort.column_names:
+        if len(batch) != 1:
+            raise ValueError(f"a state of one path given for a batch of {len(batch)}")
+        cohort = cohort.add_column(0, "path", pa.array(np.zeros(cohort.num_rows, np.int64)))
+    if "variant" in cohort.column_names:
+        return CohortState(cohort, state.plan_cohort)
+    path = cohort["path"].to_numpy()
+    variant = np.asarray(batch.variant_of, np.int64)[path]
+    seed = np.asarray(batch.seeds, np.int64)[path]
+    cohort = cohort.add_column(1, "variant", pa.array(variant)).add_column(2, "seed", pa.array(seed))
+    return CohortState(cohort, state.plan_cohort)
 
 
 def level_from_pay(cents: np.ndarray, cfg: Config) -> np.ndarray:
@@ -111,8 +154,11 @@ def from_census(census: Census | pa.Table | str | Path | Any, cfg: Config) -> Co
     return CohortState(cohort, plan)
 
 
-def from_snapshot(snapshot: pa.Table) -> CohortState:
-    """The actives of a year's snapshot (contract form) are the next year's cohort."""
+def from_snapshot(snapshot: pa.Table, paths: np.ndarray | None = None) -> CohortState:
+    """The actives of a year's snapshot (contract form) are the next year's cohort; with ``paths`` (each
+    row's, ascending), of each path."""
+    if paths is not None:
+        snapshot = snapshot.add_column(0, "path", pa.array(paths, pa.int64()))
     active = snapshot.filter(pc.equal(snapshot["status"], "active"))
     first_design = active["plan_design_id"][0] if active.num_rows else None
     workforce = active.filter(pc.equal(active["plan_design_id"], first_design)) if first_design else active
@@ -125,6 +171,9 @@ def from_snapshot(snapshot: pa.Table) -> CohortState:
         schema=COHORT_SCHEMA,
     )
     plan = active.select([f.name for f in PLAN_COHORT_SCHEMA]).cast(PLAN_COHORT_SCHEMA)
+    if paths is not None:
+        cohort = cohort.add_column(0, "path", workforce["path"])
+        plan = plan.add_column(0, "path", active["path"])
     return CohortState(cohort, plan)
 
 

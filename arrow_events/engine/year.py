@@ -26,12 +26,13 @@ only in which relations they materialize, and where.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -41,33 +42,25 @@ from arrow_events.config import Config
 from arrow_events.engine import emit, params
 from arrow_events.engine.context import SMALL_BATCH_SIZE, batch_size_for, new_context, register_tables
 from arrow_events.engine.memory import return_freed_memory
+from arrow_events.engine.paths import Batch
 from arrow_events.engine.shards import Shard, cut, numbered
-from arrow_events.engine.state import CohortState
+from arrow_events.engine.state import CohortState, with_path_keys
 from arrow_events.errors import ResourceLimitError, first_line
 from arrow_events.options import DEFAULT_OPTIONS, RunOptions
-from arrow_events.queries import composed, in_dependency_order, parameters, reads, sql
+from arrow_events.queries import composed, in_dependency_order, reads, sql
 from arrow_events.schema import CONTRIBUTIONS_SCHEMA
 from arrow_events.udfs import DrawCounter
 
-# One-row relations bound as $parameters of everything after them. termination_cutoff has no
-# row when nobody is drawn: its parameters are then NULL, and no key compares below NULL.
-BOUND = {"year_counts": None, "termination_cutoff": pa.schema([("cutoff_key", pa.float64()),
-                                                               ("cutoff_employee_id", pa.string())])}
-# The workforce counts a year reports (year_counts' columns), in the manifest.
+# The workforce counts a year reports per path (year_counts' columns), in the manifest.
 COUNTS = ["n_active", "n_prior_hires", "target", "scheduled_terms", "experienced_terms", "drawn_terms", "hires",
           "new_hire_terms"]
-_BOUND_COLUMNS = {"year_counts": set(COUNTS), "termination_cutoff": set(BOUND["termination_cutoff"].names)}
-
-
-def needs(name: str) -> set[str]:
-    """What queries/<name>.sql needs first: the relations it reads, and those whose row it binds."""
-    return reads(name) | {b for b, columns in _BOUND_COLUMNS.items() if parameters(name) & columns}
-
+needs = reads
 
 # The global step and a shard's relations (each name is queries/<name>.sql), in dependency order.
-GLOBAL_STAGES = in_dependency_order({"hazards", "cohort_t", "rng", "year_counts", "termination_cutoff", "hire"},
-                                    needs)
-# ``hire`` is the global step's, sliced to the shard
+GLOBAL_STAGES = in_dependency_order({"hazards", "cohort_t", "rng", "year_counts", "termination_cutoff", "hire",
+                                     "path_year"}, needs)
+# the global step's results a shard reads: ``hire`` sliced to the shard, ``path_year`` whole (a row a path)
+SHIPPED = {"hire", "path_year"}
 STAGES = in_dependency_order({"cohort_t", "rng", "members", "promotion", "merit", "termination", "plan_members",
                               "eligibility", "enrollment", "opt_out", "escalation", "deferral_change", "member_year"},
                              needs)
@@ -82,13 +75,13 @@ def shared(stages: list[str]) -> set[str]:
 
 
 # what the global step leaves for the shards to read (not the hires: they are collected, in
-# employee_id order, and cut up; a kept relation may come back in any order)
-KEPT = {name for name in GLOBAL_STAGES if name not in STAGES and name != "hire"
+# (path, employee_id) order, and cut up; a kept relation may come back in any order)
+KEPT = {name for name in GLOBAL_STAGES if name not in STAGES and name not in SHIPPED
         and any(name in reads(s) for s in STAGES)}
-# The global step's shared relation, cohort_t, stays a view: each of its three readers needs a
-# few of its columns and DataFusion computes only those, where holding it would keep every
+# The global step's shared relations are held, but cohort_t stays a view: each of its three readers
+# needs a few of its columns and DataFusion computes only those, where holding it would keep every
 # column of the whole cohort (0.7 GB at 5M employees) for the rest of the year.
-GLOBAL_MATERIALIZED = KEPT
+GLOBAL_MATERIALIZED = KEPT | (shared(GLOBAL_STAGES) - {"cohort_t"})
 # A context of a shard's own (shard_tables) computes the kept relations again rather than receiving them:
 # that is only the same relation when it reads nothing of the cohort.
 KEPT_STAGES = [name for name in GLOBAL_STAGES if name in KEPT]
@@ -99,65 +92,85 @@ SHARD_MATERIALIZED = shared(STAGES)
 
 @dataclass
 class YearPlan:
-    """A context holding one year's inputs, and the scalars bound to its queries."""
+    """A context holding one year's inputs for a batch of paths, and the scalars bound to its queries."""
 
     ctx: SessionContext
-    bound: dict[str, pa.Scalar]
+    bound: dict[str, pa.Scalar]  # what the paths share (params.calendar_params)
     year: int
-    designs: int  # plan designs: rows per member in member_year
+    designs: int  # plan designs: rows per member and path in member_year
     contributions: bool = True  # whether member_rows computes them
     hours_of_service: bool = False  # whether the snapshot carries scheduled hours (Config.hours_of_service)
+    events_of: frozenset[int] | None = None  # the paths whose events are emitted (None: all)
 
     def sql(self, name: str) -> DataFrame:
         return self.ctx.sql(sql(name), param_values=self.bound)
 
-    def counts(self) -> dict[str, int]:
-        """The year's workforce counts, as the global step bound them."""
-        return {k: self.bound[k].as_py() for k in COUNTS}
-
 
 @dataclass
 class YearTables:
-    """One year's (or one shard's) events and year-end snapshot, in contract form."""
+    """One year's (or one shard's) events and year-end snapshot, in contract form, of one path or, with
+    ``paths``, of several: then each table's rows are path after path and ``paths`` says whose each is."""
 
     year: int
     events: pa.Table
     snapshot: pa.Table
-    counts: dict[str, int]
+    counts: dict[str, int]  # the path's; of a batch, its first path's (``path_counts``: each one's)
     shard: int = 1  # which piece of the year this is, of ``shards``
     shards: int = 1
     contributions: pa.Table | None = None  # None: turned off
+    paths: dict[str, np.ndarray] | None = None  # per table, each row's path (ascending); None: one path
+    path_counts: list[dict[str, int]] | None = None  # each path's counts, for a batch
 
     def tables(self) -> dict[str, pa.Table]:
         """The contract tables by name, those turned off left out."""
         tables = {"events": self.events, "snapshot": self.snapshot, "contributions": self.contributions}
         return {name: t for name, t in tables.items() if t is not None}
 
+    def of_path(self, path: int) -> YearTables:
+        """Path ``path``'s rows (slices, no copy), as a run of that path alone has them."""
+        if self.paths is None:
+            return self
+        parts = {}
+        for name, table in self.tables().items():
+            rows = self.paths["snapshot" if name == "contributions" else name]
+            lo, hi = np.searchsorted(rows, [path, path + 1])
+            parts[name] = table.slice(int(lo), int(hi - lo))
+        counts = self.path_counts[path] if self.path_counts else self.counts
+        return YearTables(self.year, parts["events"], parts["snapshot"], counts, self.shard, self.shards,
+                          parts.get("contributions"))
+
 
 # How a relation is kept: given its name and query, return what later relations should read.
 Materializer = Callable[[str, DataFrame], DataFrame]
 
 
-def prepare(cfg: Config, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
-            draws: DrawCounter | None = None) -> YearPlan:
-    """A context holding the cohort and every parameter table for ``year`` (its draws counted in ``draws``)."""
-    ctx = _parameter_context(cfg, year, options, min(state.headcount, options.rows_per_shard), draws)
-    register_tables(ctx, {"cohort": numbered(state.cohort)})
-    return YearPlan(ctx, params.scenario_params(cfg, year), year, len(cfg.plan_designs), options.contributions,
-                    cfg.hours_of_service)
+def prepare(paths: Batch | Config, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
+            draws: DrawCounter | None = None, events_of: Iterable[int] | None = None) -> YearPlan:
+    """A context holding the cohort (every path's) and every parameter table for ``year`` (its draws counted
+    in ``draws``); events are emitted for the paths ``events_of`` (default: all)."""
+    batch = as_batch(paths)
+    ctx = _parameter_context(batch, year, options, min(state.headcount, options.rows_per_shard), draws)
+    register_tables(ctx, {"cohort": numbered(with_path_keys(state, batch).cohort)})
+    return YearPlan(ctx, params.calendar_params(batch.base, year), year, len(batch.base.plan_designs),
+                    options.contributions, batch.base.hours_of_service,
+                    None if events_of is None else frozenset(events_of))
 
 
-def _parameter_context(cfg: Config, year: int, options: RunOptions, rows: int,
+def as_batch(paths: Batch | Config) -> Batch:
+    return paths if isinstance(paths, Batch) else Batch.of(paths)
+
+
+def _parameter_context(batch: Batch, year: int, options: RunOptions, rows: int,
                        draws: DrawCounter | None = None) -> SessionContext:
     """A context holding every parameter table for ``year``, batches sized for ``rows`` members at a time."""
     # under a memory limit, small batches keep each operator's reservations small enough to spill
-    batch = SMALL_BATCH_SIZE if options.memory_limit is not None else batch_size_for(rows)
+    size = SMALL_BATCH_SIZE if options.memory_limit is not None else batch_size_for(rows)
     # no more partitions than the shard has batches: splitting one batch only adds repartitioning
     # (outputs do not depend on it, as on the thread count)
-    partitions = max(1, min(options.threads, -(-rows // batch)))
-    ctx = new_context(partitions, options.memory_limit, batch, draws)
-    register_tables(ctx, params.static_tables(cfg))
-    register_tables(ctx, params.year_tables(cfg, year))
+    partitions = max(1, min(options.threads, -(-rows // size)))
+    ctx = new_context(partitions, options.memory_limit, size, draws)
+    register_tables(ctx, params.static_tables(batch))
+    register_tables(ctx, params.year_tables(batch, year))
     return ctx
 
 
@@ -185,23 +198,13 @@ def to_parquet(scratch: Path, ctx: SessionContext) -> Materializer:
 
 
 def compose(plan: YearPlan, stages: list[str], keep: Callable[[str], Materializer]) -> None:
-    """Register each stage's SQL under its name, kept as ``keep(name)`` says.
-
-    Once year_counts exists its one row is bound as scalars too, so the branches
-    compare against constants instead of cross-joining a one-row table (which
-    DataFusion executes one probe row per batch on a single partition).
-    """
+    """Register each stage's SQL under its name, kept as ``keep(name)`` says."""
     for name in stages:
         with _memory_errors(plan.year, name):
             df = keep(name)(name, plan.sql(name))
         if plan.ctx.table_exist(name):  # the previous shard's, or the global step's
             plan.ctx.deregister_table(name)
         plan.ctx.register_view(name, df)
-        if name in BOUND:
-            row = plan.ctx.table(name).to_arrow_table()
-            schema = BOUND[name] or row.schema
-            plan.bound.update({f.name: row[f.name][0] if row.num_rows else pa.scalar(None, f.type)
-                               for f in schema})
 
 
 def compose_as_one(plan: YearPlan, stages: list[str]) -> None:
@@ -235,41 +238,78 @@ def member_rows(plan: YearPlan) -> tuple[pa.Table, pa.Table, pa.Table | None]:
     return members, snapshot, contributions
 
 
-def emitted(plan: YearPlan, members: pa.Table, snapshot: pa.Table, contributions: pa.Table | None,
-            shard: int = 1, shards: int = 1) -> YearTables:
-    """A shard's tables in contract form (no SessionContext: may run on a thread)."""
+def emitted(plan: YearPlan, counts: list[dict[str, int]], members: pa.Table, snapshot: pa.Table,
+            contributions: pa.Table | None, shard: int = 1, shards: int = 1) -> YearTables:
+    """A shard's tables in contract form, each row's path beside them (no SessionContext: may run on a
+    thread). ``counts``: each path's workforce counts."""
+    snapshot_paths = emit.in_row_order(snapshot, "path", plan.designs)
     snapshot = emit.snapshot_rows(snapshot, plan.designs, plan.hours_of_service)
-    return YearTables(plan.year, emit.events(members, plan.designs, plan.bound), snapshot, plan.counts(), shard,
-                      shards, None if contributions is None else
-                      emit.contract_rows(contributions, plan.designs, CONTRIBUTIONS_SCHEMA, beside=snapshot))
+    if plan.events_of is not None:
+        members = members.filter(pc.is_in(members["path"], pa.array(sorted(plan.events_of), pa.int64())))
+    events, event_paths = emit.events(members, plan.designs, plan.year)
+    return YearTables(plan.year, events, snapshot, counts[0], shard, shards,
+                      None if contributions is None else
+                      emit.contract_rows(contributions, plan.designs, CONTRIBUTIONS_SCHEMA, beside=snapshot),
+                      paths={"events": event_paths, "snapshot": snapshot_paths}, path_counts=counts)
 
 
-def finish(plan: YearPlan) -> YearTables:
-    """A shard's events and year-end snapshot, read off its member rows."""
-    return emitted(plan, *member_rows(plan))
+def finish(plan: YearPlan, counts: list[dict[str, int]]) -> YearTables:
+    """A shard's events and year-end snapshot, read off its member rows (``counts``: each path's)."""
+    return emitted(plan, counts, *member_rows(plan))
 
 
-def global_step(plan: YearPlan, keep: Callable[[str], Materializer] = GLOBAL_KEEP) -> pa.Table:
-    """Bind the year's counts and termination cutoff; return all of this year's hires, by employee_id."""
+@dataclass
+class Reduced:
+    """What a year's global step leaves the shards: all of its hires, by (path, employee_id); each path's
+    row of path_year (its scenario's values, its new-hire termination count and termination cutoff)
+    and its workforce counts, by path."""
+
+    hires: pa.Table
+    path_year: pa.Table
+    counts: list[dict[str, int]]
+
+
+def global_step(plan: YearPlan, keep: Callable[[str], Materializer] = GLOBAL_KEEP) -> Reduced:
+    """Reduce the whole cohort of every path to its year's counts, termination cutoff and hires."""
     compose(plan, GLOBAL_STAGES, keep)
+    return reduced(plan)
+
+
+def reduced(plan: YearPlan) -> Reduced:
+    """Collect what the global step's relations (composed in ``plan``) leave the shards; drop the rest."""
+    # path_year first: past a memory limit, its cutoff fails with DataFusion's own error, the hires with a panic
+    path_year = plan.ctx.table("path_year").to_arrow_table().sort_by("path")
     hires = plan.ctx.table("hire").to_arrow_table()
-    ids = hires["employee_id"]
-    if len(ids) > 1 and not pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
-        hires = hires.sort_by("employee_id")  # the SQL sorts them; shards rely on it, so make sure
+    if not _ascending(hires["path"], hires["employee_id"]):
+        hires = hires.sort_by([("path", "ascending"), ("employee_id", "ascending")])  # the SQL sorts them; make sure
+    counts = plan.ctx.table("year_counts").to_arrow_table().sort_by("path").select(COUNTS).to_pylist()
     for name in set(GLOBAL_STAGES) - KEPT:
         plan.ctx.deregister_table(name)
-    return hires
+    register_tables(plan.ctx, {"path_year": path_year})
+    return Reduced(hires, path_year, counts)
+
+
+def _ascending(paths: pa.ChunkedArray, ids: pa.ChunkedArray) -> bool:
+    """Whether rows are in (path, id) order."""
+    if len(ids) < 2:
+        return True
+    p, i = paths.combine_chunks(), ids.combine_chunks()
+    p0, p1, i0, i1 = p.slice(0, len(p) - 1), p.slice(1), i.slice(0, len(i) - 1), i.slice(1)
+    return pc.all(pc.or_(pc.less(p0, p1), pc.and_(pc.equal(p0, p1), pc.less(i0, i1)))).as_py()
 
 
 @dataclass
 class GlobalStep:
-    """A year after its global step: the scalars it bound and the year's shards, still to be run."""
+    """A year after its global step: the scalars bound, what it reduced, and the year's shards, still to
+    be run."""
 
     plan: YearPlan | None  # None once released
     bound: dict[str, pa.Scalar]
+    reduced: Reduced
     shards: Iterator[Shard]
     keep: Callable[[str], Materializer]  # how the shards' relations are kept
     engine: str
+    events_of: frozenset[int] | None = None  # the paths whose events are emitted (None: all)
 
     def release(self) -> None:
         """Drop the global step's context: shards that run in contexts of their own do not need it."""
@@ -277,18 +317,20 @@ class GlobalStep:
 
 
 @contextmanager
-def global_step_of(cfg: Config, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
-                   draws: DrawCounter | None = None) -> Iterator[GlobalStep]:
-    """Run ``year``'s global step from ``state`` (the cohort at t-1); its shards are run by the caller
-    (``local_shards`` here, or ``shard_tables`` anywhere else) before the block ends."""
+def global_step_of(paths: Batch | Config, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
+                   draws: DrawCounter | None = None, events_of: Iterable[int] | None = None) -> Iterator[GlobalStep]:
+    """Run ``year``'s global step from ``state`` (every path's cohort at t-1); its shards are run by the
+    caller (``local_shards`` here, or ``shard_tables`` anywhere else) before the block ends."""
     if options.tune_memory:
         return_freed_memory()
+    batch = as_batch(paths)
     with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
-        plan = prepare(cfg, year, state, options, draws=draws)
-        hires = global_step(plan, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
-        shards = cut(state, hires, options.rows_per_shard, params.design_ids(cfg))
-        del hires
-        yield GlobalStep(plan, plan.bound, shards, _keeper(options, plan, scratch, SHARD_MATERIALIZED), options.engine)
+        plan = prepare(batch, year, state, options, draws=draws, events_of=events_of)
+        reduced = global_step(plan, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
+        shards = cut(with_path_keys(state, batch), reduced.hires, options.rows_per_shard, params.design_ids(batch))
+        reduced.hires = reduced.hires.slice(0, 0)  # the shards hold them now
+        yield GlobalStep(plan, plan.bound, reduced, shards, _keeper(options, plan, scratch, SHARD_MATERIALIZED),
+                         options.engine, plan.events_of)
 
 
 def local_shards(step: GlobalStep) -> Iterator[YearTables]:
@@ -299,8 +341,8 @@ def local_shards(step: GlobalStep) -> Iterator[YearTables]:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-events-emit") as emitter:
         pending: Future[YearTables] | None = None
         for shard in step.shards:
-            job = emitter.submit(emitted, plan, *shard_member_rows(plan, shard, keep, step.engine), shard.number,
-                                 shard.of)
+            job = emitter.submit(emitted, plan, step.reduced.counts, *shard_member_rows(plan, shard, keep, step.engine),
+                                 shard.number, shard.of)
             if pending is not None:
                 yield pending.result()
             pending = job
@@ -325,19 +367,23 @@ def shard_member_rows(plan: YearPlan, shard: Shard, keep: Callable[[str], Materi
     return member_rows(plan)
 
 
-def shard_tables(cfg: Config, year: int, bound: dict[str, pa.Scalar], shard: Shard,
-                 options: RunOptions = DEFAULT_OPTIONS) -> YearTables:
-    """One shard of ``year`` in a context of its own, from the scalars the global step bound: what a Ray
-    task runs. The rows are those of the same shard run in the global step's context."""
+def shard_tables(batch: Batch, year: int, reduced: Reduced, shard: Shard, options: RunOptions = DEFAULT_OPTIONS,
+                 events_of: frozenset[int] | None = None) -> YearTables:
+    """One shard of ``year`` in a context of its own, from what the global step reduced (its hires aside:
+    the shard has its own): what a Ray task runs. The rows are those of the same shard run in the global
+    step's context."""
     if options.tune_memory:
         return_freed_memory()
     with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
-        ctx = _parameter_context(cfg, year, options, shard.cohort.num_rows + shard.hires.num_rows)
-        plan = YearPlan(ctx, dict(bound), year, len(cfg.plan_designs), options.contributions, cfg.hours_of_service)
+        ctx = _parameter_context(batch, year, options, shard.cohort.num_rows + shard.hires.num_rows)
+        base = batch.base
+        plan = YearPlan(ctx, params.calendar_params(base, year), year, len(base.plan_designs), options.contributions,
+                        base.hours_of_service, events_of)
+        register_tables(ctx, {"path_year": reduced.path_year})
         # the kept relations read only parameter tables (KEPT_STAGES): recomputed here, not shipped
         compose(plan, KEPT_STAGES, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
         rows = shard_member_rows(plan, shard, _keeper(options, plan, scratch, SHARD_MATERIALIZED), options.engine)
-        return emitted(plan, *rows, shard.number, shard.of)
+        return emitted(plan, reduced.counts, *rows, shard.number, shard.of)
 
 
 @contextmanager
@@ -365,11 +411,21 @@ def run_year(cfg: Config, year: int, state: CohortState, options: RunOptions = D
     """Generate one year's events and end-of-year snapshot from ``state``, held whole in memory (draws
     counted in ``draws``)."""
     with global_step_of(cfg, year, state, options, draws=draws) as step:
-        shards = list(local_shards(step))
-    return YearTables(year, pa.concat_tables([s.events for s in shards]),
-                      pa.concat_tables([s.snapshot for s in shards]), shards[0].counts,
-                      contributions=pa.concat_tables([s.contributions for s in shards]) if options.contributions
-                      else None)
+        return joined(list(local_shards(step)))
+
+
+def joined(shards: list[YearTables]) -> YearTables:
+    """A year's shards as one table each (of every path in them; ``of_path`` for one)."""
+    first = shards[0]
+    tables = {name: pa.concat_tables([s.tables()[name] for s in shards]) for name in first.tables()}
+    paths = None if first.paths is None else {
+        name: np.concatenate([s.paths[name] for s in shards]) for name in first.paths}  # type: ignore[index]
+    return YearTables(first.year, tables["events"], tables["snapshot"], first.counts,
+                      contributions=tables.get("contributions"), paths=paths, path_counts=first.path_counts)
+
+
+# the panic a repartition's consumer reports when its producer stopped at the memory limit
+_SIBLING_FAILED = "partition not used yet"
 
 
 @contextmanager
@@ -383,8 +439,11 @@ def _memory_errors(year: int, relation: str) -> Iterator[None]:
     except ResourceLimitError:
         raise
     except Exception as e:
-        if "Resources exhausted" not in str(e):
+        if "Resources exhausted" in str(e):
+            detail = first_line(str(e).split("Resources exhausted:", 1)[-1])
+        elif _SIBLING_FAILED in str(e):  # DataFusion 55: a repartition's other side panics once one side failed
+            detail = "a join or repartition could not reserve memory"
+        else:
             raise
-        detail = first_line(str(e).split("Resources exhausted:", 1)[-1])
         raise ResourceLimitError(f"year {year} needs more memory than the limit allows, computing {relation} "
                                  f"({detail}); raise memory_limit or use fewer threads") from None

@@ -2,7 +2,8 @@
 
 The global step runs on the driver (``execute.shards.year_shards``); each shard then goes to a task
 running ``engine.year.shard_tables``, the per-shard work the local executor does too, from the
-config, the year, the scalars the global step bound and the shard's cohort and hires. The
+batch of paths, the year, what the global step reduced (each path's row of path_year and counts)
+and the shard's cohort and hires. The
 tasks' ``YearTables`` come back through Ray's object store and are yielded in shard order,
 so the single writer on the driver writes the same bytes as with the local executor.
 
@@ -21,11 +22,9 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-import pyarrow as pa
-
-from arrow_events.config import Config
+from arrow_events.engine.paths import Batch
 from arrow_events.engine.shards import Shard
-from arrow_events.engine.year import YearTables, shard_tables
+from arrow_events.engine.year import Reduced, YearTables, shard_tables
 from arrow_events.errors import ResourceLimitError, UserError, first_line, os_reason
 from arrow_events.options import OptionError, RunOptions
 
@@ -85,19 +84,19 @@ def _answers(address: str) -> None:
                           "with ray start --head, or leave ray_address out for a local Ray") from None
 
 
-def remote_shards(cfg: Config, year: int, bound: dict[str, pa.Scalar], shards: Iterable[Shard],
-                  options: RunOptions) -> Iterator[YearTables]:
+def remote_shards(batch: Batch, year: int, reduced: Reduced, shards: Iterable[Shard], options: RunOptions,
+                  events_of: frozenset[int] | None = None) -> Iterator[YearTables]:
     """Each shard run as a Ray task; their tables in shard order, with a bounded number of tasks in flight."""
     ray = import_ray()
     with ray_session(options.ray_address):
         # one task per CPU: a task's DataFusion partitions (options.threads) share it
         task = ray.remote(num_cpus=1)(shard_tables)
-        cfg_ref, bound_ref = ray.put(cfg), ray.put(bound)  # once for the year, not once per shard
+        batch_ref, reduced_ref = ray.put(batch), ray.put(reduced)  # once for the year, not once per shard
         limit = IN_FLIGHT_PER_CPU * max(1, int(ray.cluster_resources().get("CPU", 1)))
         in_flight: deque[Any] = deque()
         try:
             for shard in shards:
-                in_flight.append(task.remote(cfg_ref, year, bound_ref, shard, options))
+                in_flight.append(task.remote(batch_ref, year, reduced_ref, shard, options, events_of))
                 if len(in_flight) >= limit:
                     yield _result(ray, in_flight.popleft())
             while in_flight:

@@ -4,26 +4,31 @@ writes the same bytes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from arrow_events.config import Config
+from arrow_events.engine.paths import Batch
 from arrow_events.engine.state import CohortState
 from arrow_events.engine.year import YearTables, global_step_of, local_shards
 from arrow_events.options import DEFAULT_OPTIONS, RunOptions
 
 
-def year_shards(cfg: Config, year: int, state: CohortState,
-                options: RunOptions = DEFAULT_OPTIONS) -> Iterator[YearTables]:
-    """One year from ``state`` (the cohort at t-1): its shards' tables, in employee_id order."""
-    with global_step_of(cfg, year, state, options) as step:
+def year_shards(paths: Config | Batch, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
+                events_of: Iterable[int] | None = None) -> Iterator[YearTables]:
+    """One year from ``state`` (the cohort at t-1): its shards' tables, in employee_id order. Of a config,
+    that path's tables; of a Batch, every path's (``YearTables.of_path``), events only for ``events_of``."""
+    batch = paths if isinstance(paths, Batch) else Batch.of(paths)
+    with global_step_of(batch, year, state, options, events_of=events_of) as step:
         if options.executor == "ray":
             from arrow_events.execute.ray_tasks import remote_shards  # Ray is imported only when asked for
 
             step.release()  # the tasks build contexts of their own: this one need not outlive the global step
-            yield from remote_shards(cfg, year, step.bound, step.shards, options)
+            shards = remote_shards(batch, year, step.reduced, step.shards, options, step.events_of)
         else:
-            yield from local_shards(step)
+            shards = local_shards(step)
+        for shard in shards:
+            yield shard if isinstance(paths, Batch) else shard.of_path(0)
 
 
 @contextmanager

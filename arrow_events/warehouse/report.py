@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -95,26 +96,36 @@ def yearly_metrics(out: str | Path) -> pa.Table:
     return _metrics(warehouse_context(out, 1, empty_when_missing=True))
 
 
-def metrics_of(years: Iterable[tuple[int, pa.Table, pa.Table | None]]) -> pa.Table:
+def metrics_of(years: Iterable[tuple[int, pa.Table, pa.Table | None]], paths: Iterable[np.ndarray] | None = None,
+               ) -> pa.Table:
     """The same metrics over years held in memory, each ``(year, snapshot, contributions or None)``: what a
-    sweep measures of a run it does not keep, equal to ``yearly_metrics`` of that run's warehouse."""
+    sweep measures of a run it does not keep, equal to ``yearly_metrics`` of that run's warehouse. With
+    ``paths`` (for each year, each snapshot row's path, ascending; contributions rows are the snapshot's),
+    the years of a batch of paths, measured path by path: a ``path`` column first."""
     tables: dict[str, list[pa.Table]] = {"snapshot": [], "contributions": []}
     year_field = pa.field(*PARTITION, nullable=False)  # as a warehouse's partition key reads
+    by_path = iter(paths) if paths is not None else None
     for year, snapshot, contributions in years:
+        path = pa.array(next(by_path) if by_path else np.zeros(snapshot.num_rows, np.int64), pa.int64())
         for name, table in (("snapshot", snapshot), ("contributions", contributions)):
             if table is not None:
-                tables[name].append(table.append_column(year_field, pa.array([year] * table.num_rows, PARTITION[1])))
+                tables[name].append(table.append_column(year_field, pa.array([year] * table.num_rows, PARTITION[1]))
+                                    .append_column("path", path))
     ctx = SessionContext(SessionConfig().with_target_partitions(1)
                          .set("datafusion.sql_parser.map_string_types_to_utf8view", "false"))
     for name, parts in tables.items():
-        schema = TABLES[name].append(year_field)
+        schema = TABLES[name].append(year_field).append(pa.field("path", pa.int64()))
         batches = [b for t in parts for b in t.to_batches()] or [pa.RecordBatch.from_pylist([], schema)]
-        ctx.register_record_batches(name, [batches])
-    return _metrics(ctx)
+        ctx.register_record_batches(f"measured_{name}", [batches])
+    metrics = ctx.sql(sql("yearly_metrics")).to_arrow_table()
+    return metrics if paths is not None else metrics.drop_columns(["path"])
 
 
 def _metrics(ctx: SessionContext) -> pa.Table:
-    return ctx.sql(sql("yearly_metrics")).to_arrow_table()
+    """yearly_metrics over a warehouse's tables (one path)."""
+    for name in ("snapshot", "contributions"):
+        ctx.register_view(f"measured_{name}", ctx.sql(f"SELECT *, CAST(0 AS BIGINT) AS path FROM {name}"))
+    return ctx.sql(sql("yearly_metrics")).to_arrow_table().drop_columns(["path"])
 
 
 def workforce_metrics(out: str | Path, by: str | None = None) -> pa.Table:
