@@ -21,6 +21,7 @@ from arrow_events.census.synthetic import synthetic_census
 from arrow_events.config import Config, config_from_toml, dump_toml, for_run
 from arrow_events.engine.params import design_ids
 from arrow_events.engine.state import CohortState, from_census, from_snapshot
+from arrow_events.engine.year import YearTables
 from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
 from arrow_events.execute.shards import executor_session, year_shards
 from arrow_events.options import OptionError, RunOptions, with_values
@@ -42,6 +43,7 @@ from arrow_events.warehouse.writer import (
 
 DEFAULT_EMPLOYEES = 5000
 DEFAULT_CENSUS_SEED = 42
+BUILTIN_SOURCE = f"synthetic census ({DEFAULT_EMPLOYEES} employees, seed {DEFAULT_CENSUS_SEED})"
 
 
 @dataclass
@@ -114,7 +116,7 @@ def starting_state(cfg: Config, first_year: int, out: Path, census: pa.Table | N
     if first_year == start:
         if census is None:
             census = default_census(cfg)
-            source = f"synthetic census ({DEFAULT_EMPLOYEES} employees, seed {DEFAULT_CENSUS_SEED})"
+            source = BUILTIN_SOURCE
         else:
             source = "census"
         return from_census(census, cfg), source
@@ -202,6 +204,21 @@ def run(
     return report
 
 
+@contextmanager
+def new_warehouse(cfg: Config, out: Path, years: list[int], options: RunOptions,
+                  census: Census | None) -> Iterator[PathWriter]:
+    """A path's warehouse, new at ``out``, as ``run`` starts one from ``census`` (None: the built-in one) in
+    the start year: its writer, for a batch of paths to feed that path's rows."""
+    check_warehouse(out)
+    prepare_warehouse(out)
+    with lock(out), _what_was_kept(out, years) as report:
+        rejects = write_rejects(out, census.rejects if census and census.rows_rejected else None)
+        source, entry = BUILTIN_SOURCE, None
+        if census is not None:
+            source, entry = census.source, _census_entry(census, rejects, out)
+        yield PathWriter(cfg, out, years, options, source, entry, report)
+
+
 def _census_entry(census: Census, rejects: Path | None, out: Path) -> dict[str, Any]:
     """What the start year's manifest says of the census it came from."""
     return {
@@ -245,30 +262,65 @@ class _Run:
 def _simulate_into(run: _Run, state: CohortState, source: str, census_entry: dict[str, Any] | None) -> None:
     """Each year's shards stream into the writer as they are computed; the next year's cohort is
     read back from the committed snapshot (as ``run --year`` would), so it is never held twice."""
-    cfg, out, years, options, progress, shard_progress, report = (
-        run.cfg, run.out, run.years, run.options, run.progress, run.shard_progress, run.report)
-    versions = _versions()
-    for year in years:
+    writer = PathWriter(run.cfg, run.out, run.years, run.options, source, census_entry, run.report)
+    for year in run.years:
+        with writer.year(year) as write:
+            for shard in year_shards(run.cfg, year, state, run.options):
+                write(shard)
+                if run.shard_progress:
+                    run.shard_progress(year, shard.shard, shard.shards)
+                del shard  # before the next shard is computed: peak memory
+        if run.progress:
+            run.progress(run.report.years[-1])
+        if year != run.years[-1]:
+            del state  # this year's cohort, before the next one is read
+            state = from_snapshot(read_partition(run.out, "snapshot", year, active_only=True))
+
+
+@dataclass
+class PathWriter:
+    """The single writer of one path's warehouse, year by year: a year's shards staged as they come
+    (``year``), then its manifest, then the commit. A lone run has one; a batch of paths one per path
+    it keeps, each fed that path's rows of the batch's shards."""
+
+    cfg: Config
+    out: Path
+    years: list[int]
+    options: RunOptions
+    source: str  # where the first year's cohort came from
+    census_entry: dict[str, Any] | None
+    report: RunReport
+    versions: dict[str, str] = field(default_factory=lambda: _versions())
+
+    @contextmanager
+    def year(self, year: int) -> Iterator[Callable[[YearTables], None]]:
+        """A function writing a shard's tables (in order); on leaving, the year is committed."""
         t0 = time.perf_counter()
         by_design: Counter[tuple[str, str]] = Counter()
-        headcount_end = 0
+        seen = {"headcount_end": 0, "shards": 0}
         counts: dict[str, int] = {}
-        shards = 0
-        with staged_year(out, year, contract_tables(options, cfg)) as stage:
-            for shard in year_shards(cfg, year, state, options):
-                shards += 1
-                for name, table in shard.tables().items():
-                    stage.write(name, table)
-                by_design.update(events_by_design(shard.events))
-                headcount_end += active_headcount(shard.snapshot)
-                counts = shard.counts
-                if shard_progress:
-                    shard_progress(year, shard.shard, shard.shards)
-                del shard, table  # before the next shard is computed: peak memory
+
+        def write(shard: YearTables) -> None:
+            seen["shards"] += 1
+            for name, table in shard.tables().items():
+                stage.write(name, table)
+            by_design.update(events_by_design(shard.events))
+            seen["headcount_end"] += active_headcount(shard.snapshot)
+            counts.update(shard.counts)
+
+        with staged_year(self.out, year, contract_tables(self.options, self.cfg)) as stage:
+            yield write
             generate_s = time.perf_counter() - t0
+        self._commit(year, stage, by_design, counts, seen, generate_s)
+        self.report.years[-1].write_s = time.perf_counter() - t0 - generate_s
+
+    def _commit(self, year: int, stage: Any, by_design: Counter[tuple[str, str]], counts: dict[str, int],
+                seen: dict[str, int], generate_s: float) -> None:
+        cfg, options = self.cfg, self.options
         by_type: Counter[str] = Counter()
         for (_, event_type), n in by_design.items():
             by_type[event_type] += n
+        first = year == self.years[0]
         manifest = YearManifest(
             simulation_year=year,
             scenario_id=cfg.scenario.scenario_id,
@@ -281,22 +333,16 @@ def _simulate_into(run: _Run, state: CohortState, source: str, census_entry: dic
             threads=options.threads,
             memory_limit_bytes=options.memory_limit,
             shard_rows=options.rows_per_shard,
-            shards=shards,
-            input=source if year == years[0] else f"snapshot {year - 1}",
-            census=census_entry if year == years[0] else None,
-            versions=versions,
+            shards=seen["shards"],
+            input=self.source if first else f"snapshot {year - 1}",
+            census=self.census_entry if first else None,
+            versions=self.versions,
             workforce_counts=counts,
             events_by_type=dict(sorted(by_type.items())),
             timings_s={"generate": round(generate_s, 4)},
         )
         per_design = {d: {t: by_design[(d, t)] for t in EVENT_TYPES} for d in design_ids(cfg)}
-        year_report = YearReport(year, counts["n_active"], headcount_end, manifest.events_by_type,
-                                 generate_s, 0.0, shards, per_design)
+        year_report = YearReport(year, counts["n_active"], seen["headcount_end"], manifest.events_by_type,
+                                 generate_s, 0.0, seen["shards"], per_design)
         # counted the moment it is committed: a Ctrl-C then reports it as kept
-        commit_year(out, year, stage, manifest, on_commit=partial(report.years.append, year_report))
-        year_report.write_s = time.perf_counter() - t0 - generate_s
-        if progress:
-            progress(year_report)
-        if year != years[-1]:
-            del state  # this year's cohort, before the next one is read
-            state = from_snapshot(read_partition(out, "snapshot", year, active_only=True))
+        commit_year(self.out, year, stage, manifest, on_commit=partial(self.report.years.append, year_report))

@@ -334,7 +334,8 @@ def test_yearly_metrics_count_actives_at_year_end_and_sum_everyone_employed():
     assert (a26["actives"], a26["eligible"], a26["participants"], a26["participation_rate"]) == (2, 2, 1, 0.5)
     assert a26["employer_cost_rate"] == pytest.approx((765 + 510 + 410) / 92000)
     # a batch's paths are measured apart: path 1 is path 0's 2026 rows less the second member
-    one = [{**r, "path": 1} for r in snapshot + contributions if r["simulation_year"] == 2026 and r["employee_id"] != "e4"]
+    one = [{**r, "path": 1} for r in snapshot + contributions
+           if r["simulation_year"] == 2026 and r["employee_id"] != "e4"]
     got = warehouse_tables(snapshot + [r for r in one if "status" in r],
                            contributions + [r for r in one if "status" not in r]).sql(
         sql("yearly_metrics")).to_arrow_table().to_pylist()

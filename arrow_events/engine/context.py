@@ -34,6 +34,7 @@ def new_context(threads: int = 2, memory_limit: int | None = None, batch_size: i
         # one pass: the queries are written in the shape they run in; the second and third passes found
         # nothing more to rewrite, and cost ~10% of a small year (python -m perf.settings)
         .set("datafusion.optimizer.max_passes", "1")
+        .set("datafusion.optimizer.join_reordering", "false")
         # plain Utf8 strings, the contract's type: no conversion of every string column at the writer
         .set("datafusion.sql_parser.map_string_types_to_utf8view", "false")
         .set("datafusion.execution.parquet.schema_force_view_types", "false")  # relations read back, likewise
