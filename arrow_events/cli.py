@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -22,7 +23,7 @@ from arrow_events.errors import Interrupted, ResourceLimitError, UserError, erro
 from arrow_events.options import COERCE, ENGINES, EXECUTORS, ON_BAD_ROWS, OptionError, RunOptions, parse_size
 from arrow_events.schema import EVENT_TYPES
 from arrow_events.simulation import RunReport, YearReport, run, starting_state
-from arrow_events.sweep import RunResult, SweepReport, parse_seeds, plan_sweep, run_sweep
+from arrow_events.sweep import BatchResult, SweepReport, parse_seeds, plan_sweep, run_sweep
 from arrow_events.warehouse.compare import compare_warehouses
 from arrow_events.warehouse.comparison import (
     compare_metrics,
@@ -542,30 +543,35 @@ def sql_command(warehouse: Path, query: str, fmt: str, out_file: Path | None, fo
 @click.option("--census", "census_path", type=click.Path(path_type=Path),
               help="Census file for every run. Default: the built-in synthetic 5,000-employee census.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("sweep"), show_default=True,
-              help="Sweep directory: runs/<scenario>/seed=<s>/, distribution.parquet, distribution.png.")
+              help="Sweep directory: metrics.parquet, distribution.parquet, distribution.png, batches/, runs/.")
 @click.option("--keep-warehouses", "keep_warehouses", metavar="SEEDS|all",
               help="Also write these seeds' whole warehouses (e.g. 7,9 or all) under runs/<scenario>/seed=<s>/"
               "warehouse/, as arrow-events run --seed writes them. Default: none; every run's metrics are written.")
+@click.option("--batch-paths", "batch_paths", type=click.IntRange(1, 100_000),
+              help="Paths (scenario x seed) per batch, each batch one plan per year. Default: as many as fit "
+              "--memory-limit (1 GB without it), and at least one batch per worker.")
 @click.option("--workers", type=click.IntRange(1, 1024),
-              help="Runs at once (default: the machine's cores); with --executor ray, the local Ray's CPUs.")
+              help="Batches at once (default: the machine's cores); with --executor ray, the local Ray's CPUs.")
 @click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
-              help="local: worker processes on this machine; ray: one Ray task per run.")
+              help="local: worker processes on this machine; ray: one Ray task per batch.")
 @click.option("--ray-address", type=Option("ray_address"),
               help="With --executor ray: an existing cluster (e.g. auto) instead of a local Ray; every node must "
               "see --out.")
 @click.option("--force", is_flag=True,
               help="Replace the runs of a scenario folder made with another config (refused otherwise).")
-@run_options("years", "threads", "on_bad_rows", "date_format", threads=1)  # a run's threads: the runs share the cores
+@run_options("years", "threads", "memory_limit", "on_bad_rows", "date_format", threads=1)  # batches share the cores
 @user_errors
 def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Path | None, out: Path,
                   force: bool, options: RunOptions, **execution: Any) -> None:
     """Run many independent simulations (seeds x configs) and the spread of their metrics.
 
-    Each run writes its yearly metrics (and, with --keep-warehouses, its warehouse) under
-    OUT/runs/<scenario>/seed=<s>/; then OUT/distribution.parquet holds the 5th, 25th, 50th, 75th
+    Each (scenario, seed) is a path; paths run in batches, each batch one plan per year over
+    all of its paths. OUT/metrics.parquet holds every path's yearly metrics (one row per
+    scenario, seed, year and plan design); OUT/distribution.parquet the 5th, 25th, 50th, 75th
     and 95th percentiles per year, plan design and metric, and OUT/distribution.png the fan
-    chart. Running the same command again skips the finished runs (after a kill, a failure, or
-    with more seeds). A failed run is listed at the end and exits 1; the others finish.
+    chart. With --keep-warehouses, those seeds' warehouses go to OUT/runs/<scenario>/seed=<s>/.
+    Running the same command again skips the finished paths (after a kill, a failure, or with
+    more seeds). A failed batch's paths are listed at the end and exit 1; the others finish.
 
     A [sweep] table in a config makes one scenario per value of [scenario] keys, e.g.
     growth = [0.02, 0.03] (several keys: every combination), and may set seeds = "1-20".
@@ -573,6 +579,7 @@ def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Pat
     \b
     Examples:
       arrow-events sweep --seeds 1-100
+      arrow-events sweep --seeds 1-1000 --years 2025-2034 --batch-paths 200
       arrow-events sweep --seeds 1-20 --config examples/plan_designs.toml --years 2025-2029
       arrow-events sweep --config a.toml --config b.toml --census census.csv --out compare/
       arrow-events sweep --seeds 1-1000 --executor ray --ray-address auto
@@ -595,7 +602,7 @@ def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Pat
     try:
         with progress:
             report = run_sweep(runs, out, workers=workers, executor=executor, ray_address=ray_address, force=force,
-                               on_start=progress.start, on_done=progress.done)
+                               batch_paths=execution["batch_paths"], on_start=progress.start, on_batch=progress.done)
     except KeyboardInterrupt:
         _exit_now(f"interrupted: {progress.finished} run(s) finished; run the same command again to do the rest", 130)
     click.echo(_sweep_summary(report))
@@ -605,28 +612,40 @@ def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Pat
 
 
 class _SweepProgress:
-    """On a terminal, a progress bar of the runs (done / total, ETA) on stderr; piped, one line per finished run."""
+    """On a terminal, a progress bar of the paths (done / total, ETA) on stderr; piped, one line per finished
+    batch: its paths and years, the paths and path-years done so far and the time left."""
 
     def __init__(self, executor: str) -> None:
         self.executor, self.total, self.finished, self.done_count = executor, 0, 0, 0
+        self.path_years = 0
         self.bar: Any = None
+        self.t0 = time.perf_counter()
 
     def start(self, report: SweepReport) -> None:
         self.total = report.to_run
         skipped = f", {report.skipped} finished before and skipped" if report.skipped else ""
         _say(f"sweep: {report.total} run(s){skipped}; {self.total} to run ({self.executor}) into {report.out}/")
+        self.t0 = time.perf_counter()
         if sys.stderr.isatty() and self.total:
-            self.bar = click.progressbar(length=self.total, label="runs", show_eta=True, show_pos=True,
+            self.bar = click.progressbar(length=self.total, label="paths", show_eta=True, show_pos=True,
                                          file=sys.stderr)
             self.bar.__enter__()
 
-    def done(self, result: RunResult) -> None:
-        self.done_count += 1
-        self.finished += result.ok
+    def done(self, batch: BatchResult) -> None:
+        runs = len(batch.runs)
+        self.done_count += runs
+        self.finished += sum(r.ok for r in batch.runs)
+        self.path_years += sum(r.years for r in batch.runs)
         if self.bar is not None:
-            self.bar.update(1)
-        else:
-            click.echo(f"[{self.done_count}/{self.total}] {result.line()}", err=True)
+            self.bar.update(runs)
+            return
+        elapsed = time.perf_counter() - self.t0
+        left = elapsed / self.done_count * (self.total - self.done_count)
+        failed = sum(not r.ok for r in batch.runs)
+        what = f"{runs} path(s) x {batch.years} year(s) in {batch.seconds:.1f} s" + (f", {failed} failed" if failed
+                                                                                   else "")
+        click.echo(f"[{self.done_count}/{self.total}] {what}; {self.path_years:,} path-years done, "
+                   f"{_duration(left)} left", err=True)
 
     def __enter__(self) -> _SweepProgress:
         return self
@@ -634,6 +653,12 @@ class _SweepProgress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+
+
+def _duration(seconds: float) -> str:
+    """'2 min 5 s', '41 s'."""
+    minutes, s = divmod(round(seconds), 60)
+    return f"{minutes} min {s} s" if minutes else f"{s} s"
 
 
 def _sweep_summary(report: SweepReport) -> str:

@@ -1,29 +1,31 @@
 """Sweeps: many independent simulations (scenarios x seeds), their metrics, and the spread of those.
 
-Layout of a sweep directory ``out``:
+Each (scenario, seed) is a path. Paths that can run together (arrow_events.engine.paths: the
+same census, years and options, configs differing only in [scenario] values and plan design rules)
+are grouped into batches, each simulated as one plan per year (arrow_events.batch), sized to fit
+the memory limit (1 GB by default) or ``batch_paths``. Layout of a sweep directory ``out``:
 
-    runs/<scenario>/seed=<s>/warehouse/        the run's warehouse, written by simulate.run (the single writer),
-                                               for the seeds asked for (keep_warehouses); the others are
-                                               simulated in memory and only measured
-    runs/<scenario>/seed=<s>/run.json          what the run is: scenario, seed, config sha256, years, census sha256,
-                                               whether its warehouse is kept
-    runs/<scenario>/seed=<s>/metrics.parquet   the report's yearly metrics of the run, with scenario and
-                                               seed columns; written last and whole (temp file + rename), so its
-                                               presence means the run finished
-    census/<sha256 prefix>.arrow               the checked census every run memory-maps (when one is given), and
-                                               beside it the rows set aside with --on-bad-rows skip
-    rejects/census_rejects.csv                 those rows, listed once for the sweep
-    distribution.parquet                       percentiles over the finished runs (see ``percentiles``)
+    metrics.parquet                            the report's yearly metrics of every path of the sweep: one row
+                                               per scenario, seed, year and plan design (scenario, scenario_id,
+                                               seed, then yearly_metrics' columns)
+    distribution.parquet                       percentiles over the paths (see ``percentiles``)
     distribution.png                           the fan chart (charts.fan_chart)
+    batches/<digest>.parquet                   a finished batch's metrics, its runs' identities in the file's
+                                               metadata; written last and whole (temp file + rename)
+    runs/<scenario>/seed=<s>/warehouse/        the path's warehouse, for the seeds asked for (keep_warehouses),
+                                               the bytes ``arrow-events run`` writes of it
+    runs/<scenario>/seed=<s>/run.json          what that run is (scenario, seed, config sha256, years, census)
+    census/<sha256 prefix>.arrow               the checked census every batch memory-maps (when one is given),
+                                               and beside it the rows set aside with --on-bad-rows skip
+    rejects/census_rejects.csv                 those rows, listed once for the sweep
 
-A run is skipped when its metrics.parquet exists beside a run.json naming the same scenario, seed,
-config, years and census: re-running a sweep (after a kill, a failure or with more seeds) does only
-what is missing, and a run whose config changed is done again. Any other run starts from scratch:
-its directory, half-written or stale, is removed first.
+A path is done when a batch file lists it with the same scenario, seed, config, years and census: re-running
+a sweep (after a kill, a failure or with more seeds) batches only what is missing (resume works per batch),
+and a path whose config changed is done again.
 
-Runs execute in worker processes (``executor="local"``, started with "spawn" so that no DataFusion
-thread is ever forked) or as Ray tasks (``executor="ray"``). A run that fails, even by its process
-dying, is reported with its seed; the others go on.
+Batches run in worker processes (``executor="local"``, started with "spawn" so that no DataFusion
+thread is ever forked) or as Ray tasks (``executor="ray"``). A batch that fails, even by its process
+dying, is reported with its paths' seeds; the others go on.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,15 +50,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from arrow_events.batch import simulate_paths
 from arrow_events.census.intake import Census, read_census
 from arrow_events.config import Config, Scenario, config_from_dict, for_run, load_config, read_toml, unknown_key
+from arrow_events.engine.paths import batch_key
 from arrow_events.errors import UserError, error_line, os_reason
 from arrow_events.execute.pool import map_jobs
 from arrow_events.execute.ray_tasks import import_ray, ray_session
 from arrow_events.options import EXECUTORS, OptionError, RunOptions, with_values
-from arrow_events.simulation import run
-from arrow_events.streams import simulate
-from arrow_events.warehouse.report import charts_available, metrics_of, yearly_metrics
+from arrow_events.simulation import DEFAULT_EMPLOYEES
+from arrow_events.warehouse.report import charts_available
 from arrow_events.warehouse.writer import exclusive, replace_atomically, write_json
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -68,8 +71,15 @@ DISTRIBUTION_SCHEMA = pa.schema(
      ("metric", pa.string()), ("runs", pa.int64())] + [(f"p{p}", pa.float64()) for p in PERCENTILES])
 RUN_FILE, METRICS_FILE = "run.json", "metrics.parquet"
 DISTRIBUTION_FILE, CHART_FILE = "distribution.parquet", "distribution.png"
-LOCK_FILE = ".sweep.lock"
-SWEEP_ENTRIES = {"runs", "census", "rejects", DISTRIBUTION_FILE, CHART_FILE, LOCK_FILE}
+LOCK_FILE, BATCHES = ".sweep.lock", "batches"
+SWEEP_ENTRIES = {"runs", "census", "rejects", BATCHES, METRICS_FILE, DISTRIBUTION_FILE, CHART_FILE, LOCK_FILE}
+RUNS_KEY = b"arrow_events.runs"  # a batch file's metadata: the identities of the runs it measured
+# Batch sizing: what a batch may use unless --memory-limit says otherwise, what a process holds before any
+# path (Python, DataFusion, the census), and a path-member's share of a batch-year's peak (measured with
+# python -m perf --series sweep: see docs/performance.md)
+BATCH_MEMORY = 1 << 30
+PROCESS_BYTES = 320 << 20
+PATH_MEMBER_BYTES = 1_100
 DEFAULT_SEEDS = "1-10"
 # what a [sweep] grid may vary: the scenario's numbers and dates (the seed comes from the seeds)
 GRID_KEYS = [name for name in Scenario.model_fields if name not in ("scenario_id", "seed", "name")]
@@ -122,6 +132,7 @@ class StagedCensus:
     source: str
     rows_read: int
     rejects_file: Path | None  # the rows set aside, Arrow IPC, when there are any
+    members: int = 0  # the actives it starts from (batches are sized by it)
 
     def load(self) -> Census:
         table = pa.ipc.open_file(pa.memory_map(str(self.file))).read_all()
@@ -293,68 +304,104 @@ def _scenario_names(sources: list[SweepConfig]) -> list[str]:
     return names
 
 
-def refuse_other_configs(runs: Sequence[SweepRun], out: Path) -> None:
-    """A scenario's folder holds runs of one config: a run there made with another config (the seed aside)
-    would be pooled with this sweep's in the distribution. Say where, and how to keep both."""
-    for job in {r.scenario: r for r in reversed(runs)}.values():  # a scenario's runs differ only by seed
-        folder = Path(out) / "runs" / job.scenario
-        for record in sorted(folder.glob(f"seed=*/{RUN_FILE}")) if folder.is_dir() else []:
-            try:
-                made = json.loads(record.read_text(encoding="utf-8"))
-                seed, digest = made["seed"], made["config_sha256"]
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # half-written: redone from scratch like any unfinished run
-            if isinstance(seed, int) and digest != job.cfg.with_scenario(seed=seed).digest():
-                raise UserError(
-                    f"{folder}: holds runs of another config than {job.cfg.source} (e.g. seed={seed}); give this "
-                    "config a scenario name of its own ([scenario].name, or a file of another name), or another "
-                    "--out, or --force to replace those runs")
+def refuse_other_configs(runs: Sequence[SweepRun], out: Path, force: bool = False) -> list[Path]:
+    """A scenario's paths come from one config: a finished path of that scenario made with another config (the
+    seed aside) would be pooled with this sweep's in the distribution. Say where, and how to keep both; with
+    ``force``, return the batch files holding such paths, to forget once the sweep runs."""
+    configs = {r.scenario: r for r in runs}  # a scenario's runs differ only by seed
+    others = []
+    found = sorted(_finished_runs(out).values(), key=lambda f: (str(f[1].get("scenario")), str(f[1].get("seed"))))
+    for path, identity in found:
+        job = configs.get(identity.get("scenario"))
+        seed, digest = identity.get("seed"), identity.get("config_sha256")
+        if job is None or not isinstance(seed, int) or digest == job.cfg.with_scenario(seed=seed).digest():
+            continue
+        if force:
+            others.append(path)
+            continue
+        raise UserError(
+            f"{out / 'runs' / job.scenario}: holds runs of another config than {job.cfg.source} (e.g. seed={seed}); "
+            "give this config a scenario name of its own ([scenario].name, or a file of another name), or "
+            "another --out, or --force to replace those runs")
+    return others
 
 
 # -- running --------------------------------------------------------------------------------------
 
 
-def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None = None, executor: str = "local",
-              ray_address: str | None = None,
+def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None = None, executor: str = "local",  # noqa: PLR0913 (keywords, as flags)
+              ray_address: str | None = None, batch_paths: int | None = None,
               on_start: Callable[[SweepReport], None] | None = None,
-              on_done: Callable[[RunResult], None] | None = None, force: bool = False) -> SweepReport:
-    """Run what is not finished yet, then write distribution.parquet and the fan chart from every finished run.
+              on_batch: Callable[[BatchResult], None] | None = None, force: bool = False) -> SweepReport:
+    """Run the paths not finished yet, in batches, then write metrics.parquet, distribution.parquet and the fan
+    chart from every path of the sweep.
 
-    ``workers``: runs at once (default: the machine's cores; with Ray, the CPUs of the local Ray
-    instance, unused with ``ray_address``); each run runs as its ``options`` say. A scenario whose
-    folder holds runs of another config is refused (``refuse_other_configs``) unless ``force``.
+    ``workers``: batches at once (default: the machine's cores; with Ray, the CPUs of the local Ray
+    instance, unused with ``ray_address``); each path runs as its ``options`` say. ``batch_paths``: paths
+    per batch (default: as many as fit the runs' memory limit, 1 GB without one, and no fewer batches than
+    workers). A scenario with paths of another config is refused (``refuse_other_configs``) unless ``force``.
     ``on_start`` is called once the finished runs are known (``report.skipped``, ``report.to_run``),
-    ``on_done`` with each run's result as it ends. A failed run is in ``report.failed``.
+    ``on_batch`` with each batch's results as it ends. A failed run is in ``report.failed``.
     """
     t0 = time.perf_counter()
     out = _check_out(Path(out))
     workers = workers or len(os.sched_getaffinity(0))
+    if batch_paths is not None and batch_paths < 1:
+        raise OptionError("batch_paths", f"must be at least 1, got {batch_paths}")
     # Ray missing or unreachable is a bad argument: said before anything is written
     with _executor(executor, workers, ray_address) as execute, _sweep_lock(out):
-        if not force:
-            refuse_other_configs(runs, out)
+        replaced = refuse_other_configs(runs, out, force)
         jobs = _jobs(runs, out)
-        todo = [job for job in jobs if not _finished(job)]
+        finished = _finished_runs(out)
+        todo = [job for job in jobs if _done_in(job, finished) is None]
         report = SweepReport(out, total=len(jobs), skipped=len(jobs) - len(todo))
         report.rejects = _write_rejects(runs, out)
         if on_start:
             on_start(report)
-        results = execute(todo)
+        for path in replaced:  # forced: the other config's paths are forgotten (and redone, if they are this one's)
+            path.unlink(missing_ok=True)
+        results = execute(plan_batches(todo, batch_paths, workers))
         with closing(results):  # on Ctrl-C too: the workers are stopped before this returns
-            for result in results:
-                (report.finished if result.ok else report.failed).append(result)
-                if on_done:
-                    on_done(result)
-        done = [job.directory / METRICS_FILE for job in jobs if _finished(job)]
-        if done:
-            table = distribution(out, done)
-            report.distribution_path, report.chart_path = write_distribution(out, table)
-            report.distribution_rows = table.num_rows
-        else:  # an earlier sweep's would pass for this one's
-            for name in (DISTRIBUTION_FILE, CHART_FILE):
-                (out / name).unlink(missing_ok=True)
+            for batch in results:
+                for result in batch.runs:
+                    (report.finished if result.ok else report.failed).append(result)
+                if on_batch:
+                    on_batch(batch)
+        _write_sweep_metrics(out, jobs, report)
     report.total_s = time.perf_counter() - t0
     return report
+
+
+def _write_sweep_metrics(out: Path, jobs: Sequence[SweepRun], report: SweepReport) -> None:
+    """metrics.parquet, distribution.parquet and the chart of this sweep's finished paths (none finished: an
+    earlier sweep's files are removed, they would pass for this one's)."""
+    finished = _finished_runs(out)
+    done = [(job, found) for job in jobs if (found := _done_in(job, finished)) is not None]
+    if not done:
+        for name in (METRICS_FILE, DISTRIBUTION_FILE, CHART_FILE):
+            (out / name).unlink(missing_ok=True)
+        return
+    metrics = sweep_metrics(done)
+    replace_atomically(out / METRICS_FILE, lambda tmp: pq.write_table(metrics, tmp))
+    table = percentiles(metrics)
+    report.distribution_path, report.chart_path = write_distribution(out, table)
+    report.distribution_rows = table.num_rows
+
+
+def sweep_metrics(done: Sequence[tuple[SweepRun, Path]]) -> pa.Table:
+    """The metrics of each finished path (a run and the batch file holding it), in scenario, seed, year and
+    plan design order."""
+    wanted: dict[Path, set[tuple[str, int]]] = {}
+    for job, path in done:
+        wanted.setdefault(path, set()).add((job.scenario, job.seed))
+    parts = []
+    for path, keys in wanted.items():
+        table = pq.read_table(path)
+        mask = [(s, seed) in keys for s, seed in zip(table["scenario"].to_pylist(), table["seed"].to_pylist())]
+        parts.append(table.filter(pa.array(mask)))
+    order = [("scenario", "ascending"), ("seed", "ascending"), ("simulation_year", "ascending"),
+             ("plan_design_id", "ascending")]
+    return pa.concat_tables(parts).sort_by(order).replace_schema_metadata(None)
 
 
 def _check_out(out: Path) -> Path:
@@ -411,7 +458,8 @@ def _stage_census(census: Census, out: Path) -> StagedCensus:
         rejects = path.with_suffix(".rejects.arrow")
         _write_once(rejects, _ipc_bytes(census.rejects))
     _write_once(path, data)
-    return StagedCensus(path, digest, census.source, census.rows_read, rejects)
+    members = pc.sum(census.table["active"]).as_py() or 0
+    return StagedCensus(path, digest, census.source, census.rows_read, rejects, members)
 
 
 def _ipc_bytes(table: pa.Table) -> pa.Buffer:
@@ -426,64 +474,154 @@ def _write_once(path: Path, data: pa.Buffer) -> None:
         replace_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
-def _finished(job: SweepRun) -> bool:
-    """Finished as this sweep wants it: the same run, measured, and with its warehouse if one is asked for (a run
-    kept before serves a sweep that does not ask for it)."""
-    try:
-        identity = json.loads((job.directory / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    wanted = job.identity()
-    kept = identity.pop("warehouse", True)  # a run.json from before warehouses were optional: one was written
-    return (identity == {k: v for k, v in wanted.items() if k != "warehouse"} and (kept or not job.keep_warehouse)
-            and (job.directory / METRICS_FILE).is_file())
+def _identity_key(identity: dict[str, Any]) -> str:
+    """A run's identity as a key, whether its warehouse is kept aside."""
+    return json.dumps({k: v for k, v in identity.items() if k != "warehouse"}, sort_keys=True)
 
 
-def run_one(job: SweepRun) -> RunResult:
-    """Simulate one run into its directory and write its metrics; any failure comes back as one line."""
+def _finished_runs(out: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Every path a batch file lists as measured: its batch file and identity, by ``_identity_key`` (a path
+    measured twice: the batch that kept its warehouse, else the later file)."""
+    found: dict[str, tuple[Path, dict[str, Any]]] = {}
+    files = sorted((out / BATCHES).glob("*.parquet"), key=lambda f: f.stat().st_mtime_ns) \
+        if (out / BATCHES).is_dir() else []
+    for path in files:
+        try:
+            identities = json.loads(pq.read_schema(path).metadata[RUNS_KEY])
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+            continue  # not one of ours, or cut short: its paths are done again
+        for identity in identities:
+            key = _identity_key(identity)
+            if key not in found or identity.get("warehouse") or not found[key][1].get("warehouse"):
+                found[key] = (path, identity)
+    return found
+
+
+def _done_in(job: SweepRun, finished: dict[str, tuple[Path, dict[str, Any]]]) -> Path | None:
+    """The batch file holding ``job`` finished as this sweep wants it (with its warehouse if one is asked for),
+    or None."""
+    found = finished.get(_identity_key(job.identity()))
+    if found is None or (job.keep_warehouse and not found[1].get("warehouse")):
+        return None
+    return found[0]
+
+
+@dataclass(frozen=True)
+class SweepBatch:
+    """Paths run together: one plan per year over all of them (arrow_events.batch)."""
+
+    runs: tuple[SweepRun, ...]
+
+    @property
+    def file(self) -> Path:
+        """Where its metrics go, named by what it runs."""
+        out = self.runs[0].out
+        assert out is not None, "a batch of staged runs"
+        text = json.dumps([r.identity() for r in self.runs], sort_keys=True)
+        return out / BATCHES / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.parquet"
+
+
+@dataclass
+class BatchResult:
+    """A batch's runs' results (each run failed with the batch, or alone when its directory could not be made)."""
+
+    runs: list[RunResult]
+    seconds: float
+    years: int
+
+
+def plan_batches(todo: Sequence[SweepRun], batch_paths: int | None = None, workers: int = 1) -> list[SweepBatch]:
+    """``todo`` in batches: runs that can share a plan (the same census, years and options, configs that differ
+    only in [scenario] values and plan design rules), each batch at most ``batch_paths`` runs, by default as
+    many as fit the memory limit, and no fewer batches than ``workers`` when there are runs enough."""
+    groups: dict[tuple[Any, ...], list[SweepRun]] = {}
+    for job in todo:
+        census = job.census.sha256 if isinstance(job.census, StagedCensus) else None
+        key = (batch_key(job.cfg), job.years, census, job.options.replace(seed=None))
+        groups.setdefault(key, []).append(job)
+    batches = []
+    for jobs in groups.values():
+        size = batch_paths or max(1, min(_paths_that_fit(jobs[0]), -(-len(todo) // workers)))
+        batches += [SweepBatch(tuple(jobs[i:i + size])) for i in range(0, len(jobs), size)]
+    return batches
+
+
+def _paths_that_fit(job: SweepRun) -> int:
+    """Paths of ``job``'s size a batch holds within its memory limit (1 GB without one)."""
+    members = job.census.members if isinstance(job.census, StagedCensus) else DEFAULT_EMPLOYEES
+    growth = max(job.cfg.scenario.growth, 0.0)
+    members = int(members * (1 + growth) ** len(job.years)) + 1  # the largest year's workforce
+    budget = (job.options.memory_limit or BATCH_MEMORY) - PROCESS_BYTES
+    return max(1, budget // (members * PATH_MEMBER_BYTES))
+
+
+def run_batch(batch: SweepBatch) -> BatchResult:
+    """Simulate a batch, keep the warehouses asked for and write its metrics; any failure comes back as one
+    line for each of its runs (a kept run whose directory cannot be made fails alone)."""
     t0 = time.perf_counter()
+    failed: dict[int, str] = {}
+    keep = {}
+    for i, job in enumerate(batch.runs):
+        if job.keep_warehouse:
+            try:
+                keep[i] = _run_directory(job) / "warehouse"
+            except UserError as e:
+                failed[i] = str(e)
+    ok = [i for i in range(len(batch.runs)) if i not in failed]
     try:
-        _simulate_and_measure(job)
-    except Exception as e:  # the sweep goes on without this run, which the next sweep redoes
-        return RunResult(job.scenario, job.seed, time.perf_counter() - t0, error=error_line(e))
-    return RunResult(job.scenario, job.seed, time.perf_counter() - t0, years=len(job.years))
+        if ok:
+            _simulate_batch(SweepBatch(tuple(batch.runs[i] for i in ok)), {ok.index(i): d for i, d in keep.items()
+                                                                           if i in ok})
+    except Exception as e:  # the sweep goes on without this batch, which the next sweep redoes
+        failed.update(dict.fromkeys(ok, error_line(e)))
+    seconds = time.perf_counter() - t0
+    years = len(batch.runs[0].years)
+    return BatchResult([RunResult(job.scenario, job.seed, seconds, 0 if i in failed else years, failed.get(i))
+                        for i, job in enumerate(batch.runs)], seconds, years)
 
 
-def _simulate_and_measure(job: SweepRun) -> None:
-    """The run's metrics: of its warehouse (by the single writer, as ``arrow-events run`` writes it) when it is
-    kept, else of its years as they are simulated in memory (the same metrics, written without the warehouse)."""
+def _run_directory(job: SweepRun) -> Path:
+    """A kept run's directory, new (anything there before, half-written or stale, removed), with its run.json."""
     d = job.directory
-    if d.is_dir():  # half-written, or made under another config: from scratch
+    if d.is_dir():
         shutil.rmtree(d)
     try:
         d.mkdir(parents=True)
     except OSError as e:
         raise UserError(f"{d}: cannot create the run's directory ({os_reason(e)})") from None
     write_json(d / RUN_FILE, job.identity())
-    census = job.census.load() if job.census else None
-    if job.keep_warehouse:
-        run(job.cfg, d / "warehouse", census=census, options=job.options)
-        metrics = yearly_metrics(d / "warehouse")
-    else:
-        metrics = metrics_of((y.year, y.snapshot.to_arrow(), y.contributions.to_arrow() if y.contributions else None)
-                             for y in simulate(census, job.cfg, options=job.options))
-    metrics = metrics.add_column(0, "seed", pa.array([job.seed] * metrics.num_rows, pa.int64()))
-    metrics = metrics.add_column(0, "scenario", pa.array([job.scenario] * metrics.num_rows, pa.string()))
-    replace_atomically(d / METRICS_FILE, lambda tmp: pq.write_table(metrics, tmp))  # last: the run is finished
+    return d
+
+
+def _simulate_batch(batch: SweepBatch, keep: dict[int, Path]) -> None:
+    """The batch's metrics, with each run's scenario and seed, written last and whole: then its runs are done."""
+    first = batch.runs[0]
+    census = first.census.load() if isinstance(first.census, StagedCensus) else None
+    metrics = simulate_paths([job.cfg for job in batch.runs], first.years, census, first.options, keep)
+    path = metrics["path"]
+    metrics = metrics.drop_columns(["path"])
+    scenario_ids = pa.array([job.cfg.scenario.scenario_id for job in batch.runs], pa.string())
+    for name, values in (("seed", pa.array([job.seed for job in batch.runs], pa.int64())),
+                         ("scenario_id", scenario_ids),
+                         ("scenario", pa.array([job.scenario for job in batch.runs], pa.string()))):
+        metrics = metrics.add_column(0, name, values.take(path))
+    identities = json.dumps([job.identity() for job in batch.runs], sort_keys=True).encode()
+    metrics = metrics.replace_schema_metadata({RUNS_KEY: identities})
+    replace_atomically(batch.file, lambda tmp: pq.write_table(metrics, tmp))
 
 
 # -- executors ------------------------------------------------------------------------------------
 
 
-Execute = Callable[[list[SweepRun]], Iterator[RunResult]]  # the runs to do -> their results as they end
+Execute = Callable[[list[SweepBatch]], Iterator[BatchResult]]  # the batches to do -> their results as they end
 
 
 @contextmanager
 def _executor(executor: str, workers: int, ray_address: str | None) -> Iterator[Execute]:
-    """A function from the runs to do to their results as they end, on ``executor``; Ray is connected
+    """A function from the batches to do to their results as they end, on ``executor``; Ray is connected
     (or started, with ``workers`` CPUs) on entering, and a Ray this started is shut down on leaving."""
     if executor == "local":
-        yield lambda todo: map_jobs(run_one, todo, min(workers, len(todo)), _failed)
+        yield lambda todo: map_jobs(run_batch, todo, min(workers, len(todo)), _failed)
         return
     if executor != "ray":
         raise OptionError("executor", f"expected one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -491,23 +629,25 @@ def _executor(executor: str, workers: int, ray_address: str | None) -> Iterator[
         yield lambda todo: _ray_results(import_ray(), todo)
 
 
-def _failed(job: SweepRun, why: str) -> RunResult:
-    return RunResult(job.scenario, job.seed, 0.0, error=why)
+def _failed(batch: SweepBatch, why: str) -> BatchResult:
+    return BatchResult([RunResult(job.scenario, job.seed, 0.0, error=why) for job in batch.runs], 0.0,
+                       len(batch.runs[0].years))
 
 
-def _ray_results(ray: Any, jobs: list[SweepRun]) -> Iterator[RunResult]:
-    """Each run a Ray task of ``threads`` CPUs; the ones not done are cancelled when interrupted."""
-    refs: dict[Any, SweepRun] = {}
+def _ray_results(ray: Any, batches: list[SweepBatch]) -> Iterator[BatchResult]:
+    """Each batch a Ray task of ``threads`` CPUs; the ones not done are cancelled when interrupted."""
+    refs: dict[Any, SweepBatch] = {}
     try:
-        task = ray.remote(run_one)
-        refs = {task.options(num_cpus=job.options.threads, max_retries=0).remote(job): job for job in jobs}
+        task = ray.remote(run_batch)
+        refs = {task.options(num_cpus=batch.runs[0].options.threads, max_retries=0).remote(batch): batch
+                for batch in batches}
         while refs:
             [ref], _ = ray.wait(list(refs), num_returns=1)
-            job = refs.pop(ref)
+            batch = refs.pop(ref)
             try:
                 result = ray.get(ref)
-            except Exception as e:  # the task could not run (its worker died, run_one failed to import...)
-                result = RunResult(job.scenario, job.seed, 0.0, error=f"Ray task failed: {_ray_reason(e)}")
+            except Exception as e:  # the task could not run (its worker died, run_batch failed to import...)
+                result = _failed(batch, f"Ray task failed: {_ray_reason(e)}")
             yield result
     finally:
         for ref in refs:
@@ -524,12 +664,12 @@ def _ray_reason(e: Exception) -> str:
 # -- the distribution -----------------------------------------------------------------------------
 
 
-def distribution(out: str | Path, files: Iterable[str | Path] | None = None) -> pa.Table:
-    """The percentiles over finished runs: ``files`` (metrics.parquet paths), or every run under ``out``."""
-    paths = list(files) if files is not None else sorted((Path(out) / "runs").glob(f"*/seed=*/{METRICS_FILE}"))
-    if not paths:
-        raise UserError(f"{out}: no finished run (no runs/<scenario>/seed=<s>/{METRICS_FILE})")
-    return percentiles(pa.concat_tables(pq.read_table(p) for p in paths))
+def distribution(out: str | Path) -> pa.Table:
+    """The percentiles over a sweep's paths (its metrics.parquet)."""
+    path = Path(out) / METRICS_FILE
+    if not path.is_file():
+        raise UserError(f"{out}: no finished run (no {METRICS_FILE})")
+    return percentiles(pq.read_table(path))
 
 
 def percentiles(metrics: pa.Table) -> pa.Table:

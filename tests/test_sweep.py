@@ -57,9 +57,15 @@ def cli_args(inputs, out: Path, seeds: str = "1-5", years: str = "2025-2026") ->
 
 
 def run_metrics(out: Path, seeds=SEEDS, year: int | None = None) -> pa.Table:
-    """The runs' own metrics.parquet files, concatenated."""
-    table = pa.concat_tables(pq.read_table(out / "runs" / "baseline" / f"seed={s}" / "metrics.parquet") for s in seeds)
+    """The sweep's metrics.parquet rows of ``seeds`` (and ``year``)."""
+    table = pq.read_table(out / "metrics.parquet")
+    table = table.filter(pc.is_in(table["seed"], pa.array(seeds, pa.int64())))
     return table if year is None else table.filter(pc.equal(table["simulation_year"], year))
+
+
+def finished_paths(out: Path) -> int:
+    """The paths the sweep's batch files say are done."""
+    return sum(len(json.loads(pq.read_schema(f).metadata[b"arrow_events.runs"])) for f in out.glob("batches/*.parquet"))
 
 
 def test_parse_seeds():
@@ -110,15 +116,19 @@ def test_distribution_is_the_percentiles_of_the_runs(swept, inputs, tmp_path):
     for seed in SEEDS:  # only the warehouse asked for is kept; every run has its metrics
         d = out / "runs" / "baseline" / f"seed={seed}"
         kept = (d / "warehouse" / "manifests" / "simulation_year=2026.json").is_file()
-        assert kept == (seed == 2) and (d / "metrics.parquet").is_file()
-        assert json.loads((d / "run.json").read_text())["seed"] == seed
+        assert kept == (seed == 2) and kept == d.is_dir()
+        assert not kept or json.loads((d / "run.json").read_text())["seed"] == seed
+    metrics = pq.read_table(out / "metrics.parquet")  # one row per scenario, seed, year and plan design
+    assert metrics.column_names[:3] == ["scenario", "scenario_id", "seed"]
+    assert [(r["seed"], r["simulation_year"], r["plan_design_id"]) for r in metrics.to_pylist()] == [
+        (s, y, d) for s in SEEDS for y in YEARS for d in ("standard", "voluntary_only")]
     # a sweep's kept run is a plain run with that seed, byte for byte
     census, config = inputs
     run(load_config(config), tmp_path / "plain", YEARS, census, seed=2)
     assert compare_warehouses(tmp_path / "plain", out / "runs" / "baseline" / "seed=2" / "warehouse").identical
     # and a run measured in memory has the metrics `arrow-events report` gives of that run's warehouse
     run(load_config(config), tmp_path / "plain3", YEARS, census, seed=3)
-    swept3 = run_metrics(out, [3]).drop_columns(["scenario", "seed"])
+    swept3 = run_metrics(out, [3]).drop_columns(["scenario", "scenario_id", "seed"])
     assert swept3.equals(yearly_metrics(tmp_path / "plain3"))
     rows = [r for s in SEEDS for r in run_metrics(out, [s]).to_pylist()]
     assert {r["seed"] for r in rows} == set(SEEDS) and {r["scenario"] for r in rows} == {"baseline"}
@@ -196,7 +206,7 @@ def test_a_killed_sweep_resumes_to_the_same_distribution(swept, inputs, tmp_path
     args = [sys.executable, "-m", "arrow_events", *cli_args(inputs, out, years="2025")]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list(out.glob("runs/*/seed=*/metrics.parquet")) and proc.poll() is None and time.monotonic() < deadline:
+    while not list(out.glob("batches/*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -204,12 +214,12 @@ def test_a_killed_sweep_resumes_to_the_same_distribution(swept, inputs, tmp_path
     while alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert alive(proc.pid) == []
-    finished = len(list(out.glob("runs/*/seed=*/metrics.parquet")))  # a worker may finish a run as it goes
+    finished = finished_paths(out)  # a worker may finish a batch as it goes
     assert 1 <= finished < len(SEEDS)
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"{finished} finished before and skipped" in again.stderr.splitlines()[0]
-    assert again.stderr.splitlines()[1].startswith(f"[1/{len(SEEDS) - finished}] seed=")
+    assert again.stderr.splitlines()[1].startswith("[") and f"/{len(SEEDS) - finished}] " in again.stderr
     assert f"{len(SEEDS) - finished} run(s) finished, {finished} skipped" in again.stdout
     # as the uninterrupted sweep's first year: the runs redone from scratch are the same bytes
     assert pq.read_table(out / "distribution.parquet").equals(percentiles(run_metrics(swept[0], year=2025)))
@@ -219,7 +229,7 @@ def test_a_failed_run_is_reported_and_the_others_finish(swept, inputs, tmp_path)
     out = tmp_path / "sweep"
     (out / "runs" / "baseline").mkdir(parents=True)
     (out / "runs" / "baseline" / "seed=3").write_text("in the way")  # so that run cannot make its directory
-    r = CliRunner().invoke(main, cli_args(inputs, out, seeds="1-4", years="2025"))
+    r = CliRunner().invoke(main, [*cli_args(inputs, out, seeds="1-4", years="2025"), "--keep-warehouses", "3"])
     assert r.exit_code == 1, r.output
     failed = [line for line in r.stderr.splitlines() if line.startswith("failed:")]
     assert failed == [f"failed: baseline seed=3: {out}/runs/baseline/seed=3: cannot create the run's directory "
