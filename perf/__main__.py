@@ -10,7 +10,10 @@
     python -m perf --series report  # arrow-events report on 1M-employee warehouses of 1 and 5 years
     python -m perf --series ray     # a 5M-employee year on a local Ray of 2 workers against one process
     python -m perf --series ray --census census_5m.parquet   # that census file instead of generating one
-    python -m perf --series sweep   # 20 seeds x W1: one at a time, 2 local processes, Ray on 2 CPUs
+    python -m perf --series sweep   # issue 18: sweeps of 1000 and 100 seeds x 10 years against a lone run;
+                                    # then 20 seeds x W1 one at a time, in 2 local processes, as Ray tasks
+    python -m perf --series sweep --quick --no-variants   # 20 and 5 seeds x 3 years, in a minute or two
+    python -m perf --series sweep --batch-paths 100       # passed to every arrow-events sweep
 """
 
 from __future__ import annotations
@@ -182,7 +185,8 @@ def run_series(series: str, threads: int, quick: bool) -> tuple[list[dict], str,
 @click.option("--engines", default="fused,legacy,duckdb", show_default=True, help="fused, legacy, duckdb.")
 @click.option("--threads", "threads_text", default=",".join(map(str, sorted({1, 2, os.cpu_count() or 2}))),
               show_default=True, help="Thread counts, comma-separated (default: 1, 2 and the machine's cores).")
-@click.option("--repeats", type=int, default=5, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1),
+              help="Timed repeats per measurement. Default: 5; --series sweep: 3 lone runs (1 with --quick).")
 @click.option("--warmup", type=int, default=1, show_default=True)
 @click.option("--name", default="latest", show_default=True, help="Results file stem under --out.")
 @click.option("--out", type=click.Path(path_type=Path),
@@ -195,21 +199,28 @@ def run_series(series: str, threads: int, quick: bool) -> tuple[list[dict], str,
               help="engines: the side-by-side table (events and snapshot); scaling: 5k-5M employees; shards: 1M in "
               "1-16 shards; flight: a Flight round trip against the in-process call; contributions: runs with and "
               "without the contributions table; report: arrow-events report on 1M-employee warehouses; ray: a 5M "
-              "year on a local Ray of 2 workers against one process; sweep: arrow-events sweep of 20 seeds x W1 "
-              "sequential, in local processes and as Ray tasks.")
+              "year on a local Ray of 2 workers against one process; sweep: issue 18's targets, arrow-events sweep "
+              "of 1000 seeds x 10 years, and of 100 seeds against a lone run, then the executors compared.")
 @click.option("--census", "census_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="--series ray: the census file to simulate (default: a synthetic one of --employees, 5M).")
+@click.option("--batch-paths", type=click.IntRange(min=1),
+              help="--series sweep: passed to every arrow-events sweep as --batch-paths N (not passed by default).")
+@click.option("--variants/--no-variants", default=True, show_default=True,
+              help="--series sweep: also compare the executors (one run at a time, local processes, Ray tasks).")
 def main(quick: bool, workloads: str, employees: int | None, engines: str,  # noqa: PLR0913 (one per flag)
-         threads_text: str, repeats: int, warmup: int, name: str, out: Path, series: str,
-         census_path: Path | None) -> None:
+         threads_text: str, repeats: int | None, warmup: int, name: str, out: Path, series: str,
+         census_path: Path | None, batch_paths: int | None, variants: bool) -> None:
     """Time event generation per year, whole runs and peak RSS, by workload, engine and threads."""
     out = results_dir(out, quick)
+    if series == "sweep":
+        sweep_series(quick, repeats or (1 if quick else 3), batch_paths, variants, name, out)
+        return
+    repeats = repeats or 5
     by_series = {
         "flight": lambda: flight_series(quick, workloads, repeats, warmup, name, out),
         "contributions": lambda: contributions_series(quick, workloads, repeats, warmup, name, out),
         "report": lambda: report_series(quick, repeats, name, out),
         "ray": lambda: ray_series(employees or (20_000 if quick else None), census_path, name, out),
-        "sweep": lambda: sweep_series(quick, name, out),
         "engines": lambda: engines_series(quick, {"workloads": workloads, "employees": employees, "engines": engines,
                                                   "threads": threads_text, "repeats": repeats, "warmup": warmup},
                                           name, out),
@@ -356,20 +367,28 @@ def report_series(quick: bool, repeats: int, name: str, out: Path) -> None:
     click.echo(f"wrote {out / stem}.json, .md")
 
 
-def sweep_series(quick: bool, name: str, out: Path) -> None:
-    """``arrow-events sweep`` of 20 seeds x W1 (3 seeds x 1 year with --quick): one run at a time, two local
-    worker processes, and Ray tasks on a local Ray of 2 CPUs; wall time of the whole command each."""
-    from perf.sweep import markdown as sweep_markdown
-    from perf.sweep import measure_sweeps
+def sweep_series(quick: bool, repeats: int, batch_paths: int | None, variants: bool, name: str, out: Path) -> None:
+    """Issue 18's targets: ``arrow-events sweep`` of 1000 seeds x 2025-2034 (<= 180 s), of 100 seeds against a
+    lone ``arrow-events run`` (<= 8x); then the executors over 20 seeds x W1. --quick: 20 and 5 seeds x 3 years,
+    the executors over 3 seeds x 1 year."""
+    from perf import sweep
 
-    seeds, years = (3, "2025") if quick else (20, "2025-2029")
-    results = measure_sweeps(seeds, years, lambda line: click.echo(line, err=True))
-    doc = {"machine": machine(), "quick": quick, "measured_on": dt.date.today().isoformat(), "results": results}
-    if any(r["executor"] == "ray" for r in results):
+    if batch_paths is not None and not sweep.has_batch_paths():
+        raise click.UsageError("--batch-paths: this arrow-events sweep has no --batch-paths option yet")
+    sizes = sweep.QUICK if quick else sweep.FULL
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    targets = sweep.measure_targets(sizes, repeats, batch_paths, say, quick)
+    compared = sweep.measure_variants(sizes, batch_paths, say) if variants else []
+    doc = {"machine": machine(), "quick": quick, "measured_on": dt.date.today().isoformat(), "repeats": repeats,
+           "batch_paths": batch_paths, "sizes": vars(sizes),
+           "targets_set": {"wall_s": sweep.WALL_TARGET_S, "ratio_to_lone": sweep.RATIO_TARGET},
+           "targets": targets, "variants": compared}
+    if any(r["executor"] == "ray" for r in compared):
         doc["machine"]["versions"]["ray"] = version("ray")
-    stem = "sweep" if name == "latest" else name
-    md = sweep_markdown(doc)
-    save(out, stem, doc, md)
+    save(out, "sweep" if name == "latest" else name, doc, sweep.markdown(doc))
 
 
 def flight_series(quick: bool, workloads: str, repeats: int, warmup: int, name: str, out: Path) -> None:

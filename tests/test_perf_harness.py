@@ -37,3 +37,33 @@ def test_quick_shard_series_counts_its_shards_and_writes_the_same_events(tmp_pat
     assert [r["shards"] for r in doc["results"]] == [1, 2, 4, 8, 16]
     assert len({r["events_sha256"] for r in doc["results"]}) == 1  # sharding changes no byte
     assert (tmp_path / "shards.png").stat().st_size > 1000
+
+
+def test_quick_sweep_series_times_the_sweeps_against_a_lone_run_and_compares_the_executors(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "perf", "--quick", "--series", "sweep", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads((tmp_path / "sweep.json").read_text())
+    assert doc["quick"] and doc["batch_paths"] is None and "datafusion" in doc["machine"]["versions"]
+    headline, ratio, lone = doc["targets"]
+    assert [r["seeds"] for r in doc["targets"]] == [20, 5, 1] and lone["variant"] == "lone run"
+    assert headline["command"] == "arrow-events sweep --seeds 1-20 --years 2025-2027 --out DIR"
+    assert lone["command"] == "arrow-events run --years 2025-2027 --out DIR" and len(lone["walls_s"]) == 1
+    for r in doc["targets"]:
+        assert r["paths"] == r["seeds"] and r["years"] == "2025-2027" and r["peak_rss_mb"] > 0
+        assert abs(r["paths_per_s"] * r["wall_s"] - r["paths"]) < 1e-6
+        assert abs(r["ratio_to_lone"] - r["wall_s"] / lone["wall_s"]) < 1e-6
+    assert headline["target"] and ratio["target"] and headline["met"] is None  # quick sizes are not judged
+    assert all(r["same_distribution"] for r in doc["variants"]) and doc["variants"][0]["variant"] == "sequential"
+    md = (tmp_path / "sweep.md").read_text()
+    assert "| variant | seeds | years | wall s | paths/s |" in md and md.count("| sweep, ") == 2
+    assert "| lone run | 1 | 2025-2027 |" in md
+
+
+def test_the_sweep_series_passes_batch_paths_only_when_given():
+    from perf.sweep import sweep_command
+
+    assert "--batch-paths" not in sweep_command(100, "2025-2034")
+    assert sweep_command(100, "2025-2034", 50)[-2:] == ["--batch-paths", "50"]
