@@ -428,7 +428,10 @@ def _sweep_lock(out: Path) -> Iterator[None]:
 
 
 def _jobs(runs: Sequence[SweepRun], out: Path) -> list[SweepRun]:
-    """The runs staged in ``out``: each checked census written once, as files its runs memory-map."""
+    """The runs staged in ``out``: each checked census written once, as files its runs memory-map. The runs get
+    ``out`` as an absolute path: a Ray task resolves a relative one against its worker's directory, not this
+    process's (on a cluster, the one its node's raylet started in)."""
+    out = out.absolute()
     staged: dict[int, StagedCensus] = {}  # by id(census): the runs of a start year share one
     for r in runs:
         if isinstance(r.census, Census) and id(r.census) not in staged:
