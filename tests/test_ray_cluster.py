@@ -15,9 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from arrow_events import load_config, run
+from arrow_events.batch import simulate_paths
+from arrow_events.options import RunOptions
 from tests.test_cli import invoke
 from tests.test_output import digests
 
@@ -113,14 +116,28 @@ def test_a_sweep_on_the_cluster_writes_the_local_bytes(cluster, tmp_path):
     before = task_nodes(cluster)
     on_ray = sweep(tmp_path, "ray", "--executor", "ray", "--ray-address", cluster.address)
     assert on_ray == local
-    # what was compared: the distribution, each run's metrics, and the kept runs' whole warehouses
-    assert "distribution.parquet" in local
+    # what was compared: the distribution, the paths' metrics (the sweep's and each batch's: the two
+    # scenarios share batches), and the kept runs' whole warehouses
+    assert {"distribution.parquet", "metrics.parquet"} <= set(local)
+    assert len([path for path in local if path.startswith("batches/")]) == 2  # 8 paths, 2 workers
+    assert pq.read_table(tmp_path / "local" / "metrics.parquet").num_rows == len(SCENARIOS) * 4 * 2
     for scenario in SCENARIOS:
-        for seed in range(1, 5):
-            assert f"runs/{scenario}/seed={seed}/metrics.parquet" in local
         for seed in KEPT:
             kept = [path for path in local if path.startswith(f"runs/{scenario}/seed={seed}/warehouse/")]
             assert len(kept) == 6, kept  # 2 years x events, snapshot, contributions
+    assert nodes_of_tasks_since(cluster, before) == worker_nodes(cluster)
+
+
+def test_a_batchs_shards_on_the_cluster_give_the_local_bytes(cluster, tmp_path):
+    # paths of two configs in one batch, its shards (1,500 members: they straddle paths) as Ray tasks
+    cfg = load_config(None)
+    configs = [cfg.with_scenario(seed=s, growth=0.03 + 0.01 * (s % 2)) for s in range(1, 5)]
+    local = simulate_paths(configs, [2025, 2026], keep={1: tmp_path / "local"}, options=RunOptions(shard_rows=1500))
+    before = task_nodes(cluster)
+    on_ray = simulate_paths(configs, [2025, 2026], keep={1: tmp_path / "ray"},
+                            options=RunOptions(shard_rows=1500, executor="ray", ray_address=cluster.address))
+    assert on_ray.equals(local)
+    assert len(digests(tmp_path / "local")) == 6 and digests(tmp_path / "ray") == digests(tmp_path / "local")
     assert nodes_of_tasks_since(cluster, before) == worker_nodes(cluster)
 
 
