@@ -33,8 +33,9 @@ from arrow_events.warehouse.report import (
 )
 
 COMPARISON_FILE, COMPARISON_CSV, COMPARISON_CHART = "comparison.parquet", "comparison.csv", "comparison.png"
-# a sweep directory: its percentiles beside its runs (arrow_events.sweep's DISTRIBUTION_FILE, a layer above)
-SWEEP_DISTRIBUTION, SWEEP_RUNS = "distribution.parquet", "runs"
+# a sweep directory: its percentiles beside its paths' metrics (arrow_events.sweep's DISTRIBUTION_FILE and
+# METRICS_FILE, a layer above)
+SWEEP_DISTRIBUTION, SWEEP_METRICS = "distribution.parquet", "metrics.parquet"
 PLAN_METRICS = ["actives", "eligible", "participants", "participation_rate", "mean_deferral_rate",
                 "plan_compensation", "employee_deferrals", "employer_match", "employer_core", "employer_cost",
                 "employer_cost_rate", "at_deferral_limit"]
@@ -52,7 +53,7 @@ RATES = {m for m in PLAN_METRICS + WORKFORCE_METRICS if m.endswith(("_rate", "_g
 
 
 def is_sweep(path: Path) -> bool:
-    return (path / SWEEP_DISTRIBUTION).is_file() and (path / SWEEP_RUNS).is_dir()
+    return (path / SWEEP_DISTRIBUTION).is_file() and (path / SWEEP_METRICS).is_file()
 
 
 def _warehouse_rows(path: Path, label: str) -> list[dict]:
