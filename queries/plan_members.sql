@@ -2,13 +2,22 @@
 -- rates for the member's age, the plan state at Jan 1 (the design's element of the member's
 -- plan_* lists; new hires start unenrolled) and the design's eligibility date:
 -- max(hire + waiting_days, min_age-th birthday), never when eligibility_override is false.
+WITH design_age AS (
+    -- each design with its rates for every whole year of age (design_ages), so that a member finds
+    -- its designs and their rates for its age in one join
+    SELECT
+        d.*,
+        da.years,
+        da.voluntary_first_year_rate,
+        da.voluntary_later_rate,
+        da.voluntary_deferral_rate,
+        da.opt_out_mult
+    FROM plan_designs AS d
+    JOIN design_ages AS da ON da.variant = d.variant AND da.design_rank = d.design_rank
+)
 SELECT
-    d.* EXCLUDE (variant),
+    d.* EXCLUDE (variant, years),
     m.*,
-    da.voluntary_first_year_rate,
-    da.voluntary_later_rate,
-    da.voluntary_deferral_rate,
-    da.opt_out_mult,
     COALESCE(m.plan_deferral_rates[d.design_rank + 1], 0.0) AS deferral_rate,
     COALESCE(m.plan_deferral_rates[d.design_rank + 1], 0.0) > 0 AS enrolled,
     m.plan_enrollment_dates[d.design_rank + 1] AS enrollment_date,
@@ -19,8 +28,6 @@ SELECT
         ELSE greatest(m.hire_date + d.waiting_days, anniversary(m.birth_date, d.min_age))
     END AS eligibility_date,
     d.auto_enroll AND (d.auto_enroll_all OR m.hire_date >= $first_year_start) AS in_auto_enroll_scope
-FROM plan_designs AS d  -- the small side first: DataFusion builds its hash table from it
-JOIN termination AS m ON m.variant = d.variant  -- the member's variant's designs
--- the small side first again
-JOIN design_ages AS da ON da.variant = d.variant AND da.design_rank = d.design_rank
-                      AND da.years = least(m.age, $band_top)
+FROM design_age AS d  -- the small side first: DataFusion builds its hash table from it
+-- the member's variant's designs, at its age
+JOIN termination AS m ON m.variant = d.variant AND d.years = least(m.age, $band_top)
