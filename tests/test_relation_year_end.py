@@ -266,8 +266,8 @@ match_min_hours = 1000
 # --- yearly_metrics ----------------------------------------------------------------------------------------------
 
 def warehouse_tables(snapshot: list[dict], contributions: list[dict]) -> SessionContext:
-    """A context like the report's (arrow_events.warehouse.report): each table, as measured, with its
-    simulation_year and path (a record's "path", default 0)."""
+    """A context like the report's (arrow_events.warehouse.report): each table with its simulation_year, and
+    as measured with its path too (a record's "path", default 0)."""
     ctx = SessionContext(SessionConfig().set("datafusion.sql_parser.map_string_types_to_utf8view", "false"))
     year, path = pa.field("simulation_year", pa.int32()), pa.field("path", pa.int64())
     for name, schema, records in (("snapshot", SNAPSHOT_SCHEMA, snapshot),
@@ -275,6 +275,7 @@ def warehouse_tables(snapshot: list[dict], contributions: list[dict]) -> Session
         schema = schema.append(year).append(path)
         records = [{"path": 0, **r} for r in records]
         ctx.register_record_batches(f"measured_{name}", [[pa.RecordBatch.from_pylist(records, schema)]])
+        ctx.register_record_batches(name, [[pa.RecordBatch.from_pylist(records, schema.remove(len(schema) - 1))]])
     return ctx
 
 

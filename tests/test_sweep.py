@@ -203,7 +203,8 @@ def alive(pgid: int) -> list[int]:
 
 def test_a_killed_sweep_resumes_to_the_same_distribution(swept, inputs, tmp_path):
     out = tmp_path / "sweep"
-    args = [sys.executable, "-m", "arrow_events", *cli_args(inputs, out, years="2025")]
+    # a path to a batch: five batches for two workers, so that the kill finds some done and some not
+    args = [sys.executable, "-m", "arrow_events", *cli_args(inputs, out, years="2025"), "--batch-paths", "1"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while not list(out.glob("batches/*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
