@@ -11,6 +11,7 @@ Library first; the command line is a thin layer over these functions (docs/api.m
     yearly_metrics("warehouse")                            # the report: per plan design and year
 """
 
+from arrow_events.batch import simulate_paths
 from arrow_events.census.intake import Census, normalize_census, read_census, synthetic_census
 from arrow_events.census.synthetic import write_census
 from arrow_events.config import Config, dump_toml, load_config
@@ -58,6 +59,7 @@ __all__ = [
     "compare_warehouses",
     # sweeps
     "plan_sweep",
+    "simulate_paths",
     "run_sweep",
     "distribution",
     # errors
