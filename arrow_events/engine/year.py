@@ -1,9 +1,10 @@
 """Compose the SQL files in queries/ into the plan for one simulation year.
 
-A year runs in two steps. The global step reduces over the whole Jan-1 cohort only what
-needs the whole workforce (the year's counts, the termination cutoff, the hires); its
-one-row results are bound as scalars. Then the cohort, in employee_id order and merged
-with the hires, is cut into employee_id ranges (shards), each planned and run on its own.
+A year runs in two steps, for one path or a batch of them (arrow_events.engine.paths: every row
+carries its path). The global step reduces over each path's whole Jan-1 cohort only what needs
+the whole workforce (the year's counts, the termination cutoff, the hires); its results per path
+(path_year, a row each) are a table the shards read. Then the cohort, in (path, employee_id)
+order and merged with the hires, is cut into ranges (shards), each planned and run on its own.
 
 A shard is member-major: each branch adds its outcome to the member's row (one file per
 branch, each reading the one before), giving member_year, one row per plan design and
@@ -54,7 +55,7 @@ from arrow_events.udfs import DrawCounter
 # The workforce counts a year reports per path (year_counts' columns), in the manifest.
 COUNTS = ["n_active", "n_prior_hires", "target", "scheduled_terms", "experienced_terms", "drawn_terms", "hires",
           "new_hire_terms"]
-needs = reads
+needs = reads  # what a relation needs first: what it reads (nothing is bound from one relation to the next)
 
 # The global step and a shard's relations (each name is queries/<name>.sql), in dependency order.
 GLOBAL_STAGES = in_dependency_order({"hazards", "cohort_t", "rng", "year_counts", "termination_cutoff", "hire",
