@@ -368,9 +368,27 @@ def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None 
                     (report.finished if result.ok else report.failed).append(result)
                 if on_batch:
                     on_batch(batch)
+        unseen_as_failed(report, jobs, _finished_runs(out))
         _write_sweep_metrics(out, jobs, report)
     report.total_s = time.perf_counter() - t0
     return report
+
+
+def unseen_as_failed(report: SweepReport, jobs: Sequence[SweepRun],
+                     finished: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    """A path its batch reported done but whose metrics this sweep cannot find (a Ray node that writes
+    ``out`` somewhere this machine does not see) is a failure, not a finished path."""
+    by_key = {(job.scenario, job.seed): job for job in jobs}
+    seen = []
+    for result in report.finished:
+        job = by_key.get((result.scenario, result.seed))
+        if job is not None and _done_in(job, finished) is None:
+            result.error = (f"its batch finished, but its metrics are not in {report.out / BATCHES}; every node "
+                            "must see --out at the same path")
+            report.failed.append(result)
+        else:
+            seen.append(result)
+    report.finished = seen
 
 
 def _write_sweep_metrics(out: Path, jobs: Sequence[SweepRun], report: SweepReport) -> None:

@@ -327,3 +327,17 @@ def test_without_matplotlib_a_sweep_writes_its_distribution_and_no_chart(swept, 
     parquet, chart = write_distribution(tmp_path, table)
     assert chart is None and pq.read_table(parquet).equals(table)
     assert not (tmp_path / "distribution.png").exists()  # it would not match the new distribution
+
+
+def test_a_path_whose_metrics_cannot_be_found_is_failed(swept, inputs, tmp_path):
+    # as on a Ray cluster whose nodes write --out where this machine does not see it: the batch says
+    # done, the batch file is not there
+    from arrow_events.sweep import RunResult, SweepReport, _finished_runs, _jobs, unseen_as_failed
+
+    out, _ = swept
+    census, config = inputs
+    jobs = _jobs(plan_sweep([config], [1, 99], census, YEARS), out)  # seed 99 was never run
+    report = SweepReport(out, finished=[RunResult("baseline", 1, 1.0, 2), RunResult("baseline", 99, 1.0, 2)])
+    unseen_as_failed(report, jobs, _finished_runs(out))
+    assert [r.seed for r in report.finished] == [1] and [r.seed for r in report.failed] == [99]
+    assert report.failed[0].error.startswith(f"its batch finished, but its metrics are not in {out}/batches")
