@@ -368,8 +368,9 @@ def run_sweep(runs: Sequence[SweepRun], out: str | Path, *, workers: int | None 
                     (report.finished if result.ok else report.failed).append(result)
                 if on_batch:
                     on_batch(batch)
-        unseen_as_failed(report, jobs, _finished_runs(out))
-        _write_sweep_metrics(out, jobs, report)
+        finished = _finished_runs(out)  # now with this sweep's batches
+        unseen_as_failed(report, jobs, finished)
+        _write_sweep_metrics(out, jobs, report, finished)
     report.total_s = time.perf_counter() - t0
     return report
 
@@ -391,10 +392,10 @@ def unseen_as_failed(report: SweepReport, jobs: Sequence[SweepRun],
     report.finished = seen
 
 
-def _write_sweep_metrics(out: Path, jobs: Sequence[SweepRun], report: SweepReport) -> None:
-    """metrics.parquet, distribution.parquet and the chart of this sweep's finished paths (none finished: an
-    earlier sweep's files are removed, they would pass for this one's)."""
-    finished = _finished_runs(out)
+def _write_sweep_metrics(out: Path, jobs: Sequence[SweepRun], report: SweepReport,
+                         finished: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    """metrics.parquet, distribution.parquet and the chart of this sweep's finished paths (``finished``: the
+    batch files' paths; none finished: an earlier sweep's files are removed, they would pass for this one's)."""
     done = [(job, found) for job in jobs if (found := _done_in(job, finished)) is not None]
     if not done:
         for name in (METRICS_FILE, DISTRIBUTION_FILE, CHART_FILE):
