@@ -11,7 +11,8 @@ WITH decided AS (
     FROM escalation AS s
 )
 SELECT
-    d.*,
+    -- what deferral_change is the last to read is not passed on
+    d.* EXCLUDE (enrolled, match_ceiling, deferral_change_rate, deferral_change_date, u_defer, changes),
     CASE WHEN d.changes THEN d.deferral_change_date END AS deferral_change_on,
     CASE WHEN d.changes THEN d.match_ceiling END AS deferral_change_deferral_rate,
     CASE WHEN d.changes THEN d.deferral_change_rate END AS deferral_change_probability

@@ -26,7 +26,10 @@ decided AS (
     FROM candidates AS c
 )
 SELECT
-    d.*,
+    -- what enrollment is the last to read is not passed on
+    d.* EXCLUDE (auto_enroll_rate, auto_enroll_window_days, auto_enroll_first_date, voluntary_first_year_rate,
+                 voluntary_later_rate, voluntary_deferral_rate, u_enroll, u_enroll_date, in_auto_enroll_scope,
+                 may_enroll, ae_date, first_year, voluntary_p),
     CASE d.enrollment_category
         WHEN 'auto_enrollment' THEN d.ae_date
         WHEN 'voluntary_enrollment' THEN

@@ -9,7 +9,8 @@ WITH decided AS (
     FROM opt_out AS o
 )
 SELECT
-    d.*,
+    -- what escalation is the last to read is not passed on
+    d.* EXCLUDE (auto_escalation, escalation_step, escalation_cap, escalation_date, escalates),
     CASE WHEN d.escalates THEN d.escalation_date END AS escalation_on,
     CASE WHEN d.escalates
          THEN least(d.escalation_cap, floor((d.deferral_rate + d.escalation_step) * 1e6 + 0.5) / 1e6) END

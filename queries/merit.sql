@@ -3,7 +3,8 @@
 -- the tier whose [u_lo, u_hi) holds it, found through merit_cells (an equi-join on the draw's
 -- cell, then one comparison with the tier boundary inside the cell, if any).
 SELECT
-    p.*,
+    -- what merit is the last to read is not passed on
+    p.* EXCLUDE (merit_rate, promoted_merit_rate, u_merit, cola, merit_date, promoted),
     CASE WHEN p.tenure >= 1 THEN p.merit_date END AS merit_on,
     CASE WHEN p.tenure >= 1
          THEN CAST(floor(COALESCE(p.promotion_compensation_cents, p.compensation_cents)

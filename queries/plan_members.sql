@@ -16,8 +16,9 @@ WITH design_age AS (
     JOIN design_ages AS da ON da.variant = d.variant AND da.design_rank = d.design_rank
 )
 SELECT
-    d.* EXCLUDE (variant, years),
-    m.*,
+    -- what plan_members is the last to read is not passed on
+    d.* EXCLUDE (variant, years, min_age, waiting_days, auto_enroll, auto_enroll_all),
+    m.* EXCLUDE (plan_deferral_rates, plan_enrollment_dates, plan_opted_out),
     COALESCE(m.plan_deferral_rates[d.design_rank + 1], 0.0) AS deferral_rate,
     COALESCE(m.plan_deferral_rates[d.design_rank + 1], 0.0) > 0 AS enrolled,
     m.plan_enrollment_dates[d.design_rank + 1] AS enrollment_date,

@@ -8,7 +8,9 @@ WITH decided AS (
     FROM members AS m
 )
 SELECT
-    d.*,
+    -- what promotion alone reads is not passed on
+    d.* EXCLUDE (promotion_p, u_promo, u_promo_raise, promotion_date, promotion_raise, promotion_raise_spread,
+                 promotion_raise_cap, promotion_max_age),
     CASE WHEN d.promoted THEN d.promotion_date END AS promotion_on,
     CASE WHEN d.promoted THEN CAST(d.level_id + 1 AS INT) END AS promotion_level_id,
     CASE WHEN d.promoted THEN CAST(floor(d.compensation_cents

@@ -19,7 +19,9 @@ WITH decided AS (
     FROM merit AS m
 )
 SELECT
-    d.*,
+    -- what termination is the last to read is not passed on
+    d.* EXCLUDE (draw_key, scheduled_this_year, sample_key, nh_term_pick, u_nh_term_date, new_hire_terms,
+                 cutoff_key, cutoff_employee_id),
     CASE d.termination_category
         WHEN 'scheduled_termination' THEN d.scheduled_termination_date
         WHEN 'experienced_termination' THEN CAST($year_start AS DATE)

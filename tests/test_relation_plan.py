@@ -94,9 +94,11 @@ def test_plan_members_eligibility_scope_and_plan_state_per_design():
     assert rates[("never", "voluntary_only")] == (0.80, 0.08, 0.09, 0.4)  # 56
     assert rates[("veteran", "waiting")] == (0.2, 0.02, 0.08, 1.0)  # the waiting design's own groups
     assert rates[("jan1_hire", "waiting")] == (0.1, 0.01, 0.04, 1.0)
-    # the design's parameters ride along
-    assert row[("veteran", "voluntary_only")]["auto_enroll"] is False
-    assert row[("veteran", "waiting")]["waiting_days"] == 90
+    # the design's parameters later branches read ride along; what only plan_members reads does not
+    # (auto_enroll and waiting_days are checked above through the scope and the eligibility date)
+    waiting = row[("veteran", "waiting")]
+    assert (waiting["auto_enroll_rate"], waiting["escalation_cap"]) == (0.06, 0.10)
+    assert not {"auto_enroll", "auto_enroll_all", "waiting_days", "min_age", "plan_deferral_rates"} & set(got[0])
 
 
 # --- eligibility ---------------------------------------------------------------------------------------------
