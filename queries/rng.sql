@@ -26,7 +26,7 @@ drawing AS (
     SELECT k.*, draw_key(k.employee_key, $sim_year, k.seed) AS draw_key FROM keyed AS k
 )
 SELECT
-    k.* EXCLUDE (seed, termination_weight),  -- drawn from: not read after
+    k.* EXCLUDE (seed, termination_weight, hired_last_year),  -- not read after
     CASE WHEN NOT k.scheduled_this_year
          THEN -ln(draw(k.draw_key, 'term')) / k.termination_weight END AS sample_key,
     draw(k.draw_key, 'promo') AS u_promo,

@@ -21,14 +21,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrow_events import load_config
+from arrow_events import load_config, read_census, synthetic_census
 from arrow_events.config import Config
 from arrow_events.engine import params
 from arrow_events.engine.context import register_tables
+from arrow_events.engine.explain import whole_year
 from arrow_events.engine.paths import Batch
-from arrow_events.engine.state import COHORT_SCHEMA, PLAN_COHORT_SCHEMA, CohortState
-from arrow_events.engine.year import COUNTS, STAGES, YearPlan, prepare
-from arrow_events.queries import sql
+from arrow_events.engine.state import COHORT_SCHEMA, PLAN_COHORT_SCHEMA, CohortState, from_census
+from arrow_events.engine.year import COUNTS, GLOBAL_STAGES, SHARD_KEEP, STAGES, YearPlan, compose, prepare
+from arrow_events.queries import reads, sql
 
 YEAR = 2025
 PATH_KEYS = ("path", "variant", "seed")
@@ -280,3 +281,19 @@ def test_every_relation_in_queries_has_a_given_rows_test():
                  if f.name.endswith(".sql")}
     assert len(relations) >= 20
     assert relations - tested == set()
+
+
+def test_the_member_chain_passes_on_only_what_a_later_relation_reads():
+    """Each relation of a shard leaves out (EXCLUDE) what no later relation reads: a column carried on
+    for nothing is planned again at every step of the chain and copied by every join after it
+    (docs/how-it-works.md, Member-major)."""
+    cfg = load_config(None)
+    plan, _ = whole_year(cfg, YEAR, from_census(read_census(synthetic_census(50, 3, YEAR), YEAR), cfg))
+    compose(plan, STAGES, SHARD_KEEP)
+    for i, name in enumerate(STAGES[:-1]):
+        readers = [*STAGES[i + 1:], *(g for g in GLOBAL_STAGES if name in reads(g))]
+        text = "\n".join(re.sub(r"--[^\n]*", "", sql(r)) for r in readers)
+        columns = plan.ctx.table(name).schema().names
+        unread = [c for c in columns if not re.search(rf"\b{c}\b", text)]
+        assert unread == [], f"{name} passes on {unread}, which no later relation reads"
+    assert max(len(plan.ctx.table(name).schema()) for name in STAGES) < 60
