@@ -58,7 +58,7 @@ def duckdb_year(con: duckdb.DuckDBPyConnection, cfg: Config, year: int, state: C
     inputs = {**params.static_tables(batch), **params.year_tables(batch, year), "cohort": numbered(state.cohort)}
     for name, table in inputs.items():
         con.register(name, table)
-    bound = {k: v.as_py() for k, v in params.calendar_params(cfg, year).items()}
+    bound = {k: v.as_py() for k, v in params.shared_params(cfg).items()}
 
     def compute(names: list[str]) -> None:
         for name in names:

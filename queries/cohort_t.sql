@@ -5,8 +5,9 @@
 SELECT
     c.*,
     -- whole years completed on Jan 1 (docs/model.md §1)
-    whole_years(c.birth_date, $sim_year) AS age,
-    whole_years(c.hire_date, $sim_year) AS tenure,
-    c.hire_date >= $prior_year_start AS hired_last_year,
-    COALESCE(c.scheduled_termination_date BETWEEN $year_start AND $year_end, false) AS scheduled_this_year
-FROM cohort AS c
+    whole_years(c.birth_date, cal.sim_year) AS age,
+    whole_years(c.hire_date, cal.sim_year) AS tenure,
+    c.hire_date >= cal.prior_year_start AS hired_last_year,
+    COALESCE(c.scheduled_termination_date BETWEEN cal.year_start AND cal.year_end, false) AS scheduled_this_year
+FROM calendar AS cal  -- the year's one row
+CROSS JOIN cohort AS c

@@ -36,10 +36,11 @@ slotted AS (
         s.level_id,
         s.hire_seq,
         -- at least 6 digits; lpad would truncate a 7-digit sequence, so never pad below its length
-        'NH_' || CAST($sim_year AS VARCHAR) || '_'
+        'NH_' || CAST(cal.sim_year AS VARCHAR) || '_'
             || lpad(CAST(s.hire_seq AS VARCHAR), CAST(greatest(6, length(CAST(s.hire_seq AS VARCHAR))) AS INT), '0')
-            AS employee_id
-    FROM (
+            AS employee_id,
+        cal.sim_year, cal.year_start, cal.year_end, cal.days_in_year
+    FROM calendar AS cal CROSS JOIN (
         SELECT path, level_id, unnest(range(first_slot, end_slot)) AS hire_seq FROM level_slots
     ) AS s
 ),
@@ -51,20 +52,20 @@ keyed AS (
 drawn AS (
     SELECT
         k.*,
-        hash_rng_key(k.employee_key, $sim_year, 'hire_age', k.seed) AS u_hire_age,
-        hash_rng_key(k.employee_key, $sim_year, 'hire_pay', k.seed) AS u_hire_pay,
-        hash_rng_key(k.employee_key, $sim_year, 'hire_date', k.seed) AS u_hire_date,
-        hash_rng_key(k.employee_key, $sim_year, 'nh_term', k.seed) AS u_nh_term,
-        hash_rng_key(k.employee_key, $sim_year, 'nh_term_date', k.seed) AS u_nh_term_date,
-        hash_rng_key(k.employee_key, $sim_year, 'enroll', k.seed) AS u_enroll,
-        hash_rng_key(k.employee_key, $sim_year, 'enroll_date', k.seed) AS u_enroll_date,
-        hash_rng_key(k.employee_key, $sim_year, 'opt_out', k.seed) AS u_opt_out
+        hash_rng_key(k.employee_key, k.sim_year, 'hire_age', k.seed) AS u_hire_age,
+        hash_rng_key(k.employee_key, k.sim_year, 'hire_pay', k.seed) AS u_hire_pay,
+        hash_rng_key(k.employee_key, k.sim_year, 'hire_date', k.seed) AS u_hire_date,
+        hash_rng_key(k.employee_key, k.sim_year, 'nh_term', k.seed) AS u_nh_term,
+        hash_rng_key(k.employee_key, k.sim_year, 'nh_term_date', k.seed) AS u_nh_term_date,
+        hash_rng_key(k.employee_key, k.sim_year, 'enroll', k.seed) AS u_enroll,
+        hash_rng_key(k.employee_key, k.sim_year, 'enroll_date', k.seed) AS u_enroll_date,
+        hash_rng_key(k.employee_key, k.sim_year, 'opt_out', k.seed) AS u_opt_out
     FROM keyed AS k
 ),
 dated AS (
     SELECT
         d.*,
-        CAST($year_start AS DATE) + CAST(floor(d.u_hire_date * $days_in_year) AS INT) AS hire_date,
+        d.year_start + CAST(floor(d.u_hire_date * d.days_in_year) AS INT) AS hire_date,
         ha.age AS hire_age,
         -- pay = (min + (max - min) * position) * (1 - spread + 2 * spread * u), half-up to cents
         CAST(floor((l.pay_min + (l.pay_max - l.pay_min) * l.hire_pay_position)
@@ -85,7 +86,7 @@ born AS (
 aged AS (
     SELECT
         b.*,
-        whole_years(b.birth_date, $sim_year) AS age,
+        whole_years(b.birth_date, b.sim_year) AS age,
         CAST(0 AS BIGINT) AS tenure
     FROM born AS b
 )
@@ -109,8 +110,8 @@ SELECT
     a.u_enroll,
     a.u_enroll_date,
     a.u_opt_out,
-    CASE WHEN a.hire_date < $year_end THEN ROW_NUMBER() OVER (
-        PARTITION BY a.path, a.hire_date < $year_end ORDER BY a.u_nh_term, a.employee_id) END AS nh_term_pick
+    CASE WHEN a.hire_date < a.year_end THEN ROW_NUMBER() OVER (
+        PARTITION BY a.path, a.hire_date < a.year_end ORDER BY a.u_nh_term, a.employee_id) END AS nh_term_pick
 FROM aged AS a
 JOIN age_bands AS ab ON ab.years = least(a.age, $band_top)
 JOIN tenure_bands AS tb ON tb.years = least(a.tenure, $band_top)

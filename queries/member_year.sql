@@ -7,7 +7,8 @@
 -- and deferral_rate are the state at Jan 1 (a hire's at hiring). The year-end snapshot
 -- reads the same row.
 WITH cut AS (
-    SELECT d.*, COALESCE(d.termination_on, CAST($year_end AS DATE)) AS last_day FROM deferral_change AS d
+    SELECT d.*, COALESCE(d.termination_on, cal.year_end) AS last_day, cal.year_start
+    FROM calendar AS cal CROSS JOIN deferral_change AS d
 )
 SELECT
     c.member_ix, c.design_rank, c.path, c.variant, c.scenario_id, c.scenario_key,
@@ -34,7 +35,7 @@ SELECT
     -- hours of service credited in the year: the scheduled week (hires and a census without it: the
     -- standard week) over the days employed, to 6 decimals (docs/model.md §7)
     round(COALESCE(c.scheduled_hours_per_week, $standard_weekly_hours)
-          * CAST(CAST(c.last_day - greatest(c.hire_date, CAST($year_start AS DATE)) AS BIGINT) + 1 AS DOUBLE) / 7,
+          * CAST(CAST(c.last_day - greatest(c.hire_date, c.year_start) AS BIGINT) + 1 AS DOUBLE) / 7,
           6) AS hours_worked,
     COALESCE(c.scheduled_hours_per_week, $standard_weekly_hours) AS scheduled_hours_per_week
 FROM cut AS c

@@ -23,7 +23,8 @@ WITH keyed AS (
        AND h.tenure_years = least(c.tenure, $tenure_band_top)
 ),
 drawing AS (
-    SELECT k.*, draw_key(k.employee_key, $sim_year, k.seed) AS draw_key FROM keyed AS k
+    SELECT k.*, draw_key(k.employee_key, cal.sim_year, k.seed) AS draw_key
+    FROM calendar AS cal CROSS JOIN keyed AS k
 )
 SELECT
     k.* EXCLUDE (seed, termination_weight, hired_last_year),  -- not read after

@@ -25,7 +25,7 @@ SELECT
     m.hire_date,
     m.birth_date,
     m.termination_on AS termination_date,
-    CASE WHEN m.termination_on IS NULL AND m.scheduled_termination_date > $year_end
+    CASE WHEN m.termination_on IS NULL AND m.scheduled_termination_date > cal.year_end
          THEN m.scheduled_termination_date END AS scheduled_termination_date,
     CAST(CASE WHEN m.promotion_on IS NOT NULL THEN m.promotion_level_id ELSE m.level_id END AS INT) AS level_id,
     -- merit applies after promotion
@@ -40,4 +40,4 @@ SELECT
     m.eligibility_override,
     m.eligibility_date,
     m.scheduled_hours_per_week  -- kept only when a design requires hours of service
-FROM rated AS m
+FROM calendar AS cal CROSS JOIN rated AS m

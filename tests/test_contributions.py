@@ -105,8 +105,9 @@ def engine_contributions(cfg, cast: list[Member]) -> list[dict]:
     ctx = new_context(1)
     members = member_rows(cast, len(cfg.plan_designs))
     members = members.append_column("variant", pa.array([0] * members.num_rows, pa.int64()))  # a batch of one path
-    register_tables(ctx, {**params.static_tables(cfg), "member_year": members})
-    rows = ctx.sql(sql("contributions"), param_values=params.calendar_params(cfg, YEAR)).to_arrow_table()
+    register_tables(ctx, {**params.static_tables(cfg), "calendar": params.calendar_table(cfg, YEAR),
+                          "member_year": members})
+    rows = ctx.sql(sql("contributions"), param_values=params.shared_params(cfg)).to_arrow_table()
     keys = pa.table({"scenario_id": ["baseline"] * rows.num_rows,
                      "plan_design_id": [f"design_{i % len(cfg.plan_designs)}" for i in range(rows.num_rows)],
                      "employee_id": [m.employee_id for m in cast for _ in cfg.plan_designs]})

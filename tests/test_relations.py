@@ -103,8 +103,8 @@ def rows(plan: YearPlan, name: str, **tables: pa.Table) -> list[dict]:
     added), rows by employee_id, without the path keys."""
     path = _path_tables(plan)
     register_tables(plan.ctx, {**path, **{k: _keyed(k, t, path) for k, t in tables.items()}})
-    calendar = params.calendar_params(plan.cfg, plan.year)  # type: ignore[attr-defined]
-    got = plan.ctx.sql(sql(name), param_values={k: plan.bound[k] for k in calendar}).to_arrow_table()
+    shared = params.shared_params(plan.cfg)  # type: ignore[attr-defined]
+    got = plan.ctx.sql(sql(name), param_values={k: plan.bound[k] for k in shared}).to_arrow_table()
     got = got.drop_columns([k for k in PATH_KEYS if k in got.column_names])
     return sorted(got.to_pylist(), key=lambda r: r.get("employee_id", ""))
 

@@ -1,7 +1,7 @@
 """Config -> the small Arrow tables the SQL joins against.
 
 Numbers reach the queries only through these tables and bound $parameters (what every path
-of a batch shares: the calendar, the table shapes, the limits), so every default of
+and year of a batch shares: the first year, the table shapes), so every default of
 docs/model.md is a config value and no SQL text is built from values. What may differ
 between the paths of a batch (arrow_events.engine.paths) is rows: ``scenarios`` and the plan
 design tables hold one row (set of rows) per variant, ``paths`` each path's variant and seed.
@@ -34,16 +34,11 @@ def _upper_bounds(lower: list[int]) -> list[int | None]:
     return [*lower[1:], None]
 
 
-def calendar_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
-    """What every path of a batch shares, bound to the queries' $parameters: this year's calendar, the
-    shapes of the level and band tables, the year's IRS limits."""
-    jan1, dec31 = dt.date(year, 1, 1), dt.date(year, 12, 31)
+def shared_params(cfg: Config) -> dict[str, pa.Scalar]:
+    """What every path and year of a batch shares, bound to the queries' $parameters: the first year,
+    the shapes of the level and band tables. (What changes from year to year is a row of ``calendar``,
+    so that a run plans its queries once: arrow_events.engine.session.)"""
     values = {
-        "sim_year": (year, pa.int64()),
-        "year_start": (jan1, pa.date32()),
-        "year_end": (dec31, pa.date32()),
-        "days_in_year": ((dec31 - jan1).days + 1, pa.int64()),
-        "prior_year_start": (dt.date(year - 1, 1, 1), pa.date32()),
         "first_year_start": (dt.date(cfg.scenario.start_year, 1, 1), pa.date32()),
         "standard_weekly_hours": (STANDARD_WEEKLY_HOURS, pa.float64()),
         "max_level": (len(cfg.levels.pay_min), pa.int64()),
@@ -53,10 +48,24 @@ def calendar_params(cfg: Config, year: int) -> dict[str, pa.Scalar]:
         "tenure_band_top": (max(cfg.tenure_bands.lower), pa.int64()),
         "merit_cell_count": (merit_cell_count(cfg), pa.int64()),
     }
-    limits = limits_for(cfg.limits, year)
-    values.update({f"{name}_limit_cents": (getattr(limits, name), pa.int64())
-                   for name in ("deferral", "catch_up", "catch_up_60_63", "compensation")})
     return {k: pa.scalar(v, t) for k, (v, t) in values.items()}
+
+
+def calendar_table(cfg: Config, year: int) -> pa.Table:
+    """The year's one row of calendar values the queries read (``CROSS JOIN calendar AS cal``): its
+    number, first and last day, length, the first day of the year before, and the year's IRS limits."""
+    jan1, dec31 = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    limits = limits_for(cfg.limits, year)
+    values = {
+        "sim_year": (year, pa.int64()),
+        "year_start": (jan1, pa.date32()),
+        "year_end": (dec31, pa.date32()),
+        "days_in_year": ((dec31 - jan1).days + 1, pa.int64()),
+        "prior_year_start": (dt.date(year - 1, 1, 1), pa.date32()),
+        **{f"{name}_limit_cents": (getattr(limits, name), pa.int64())
+           for name in ("deferral", "catch_up", "catch_up_60_63", "compensation")},
+    }
+    return pa.table({k: pa.array([v], t) for k, (v, t) in values.items()})
 
 
 SCENARIO_TYPES = {
@@ -309,4 +318,4 @@ def year_tables(batch: Batch | Config, year: int) -> dict[str, pa.Table]:
     """Parameter tables holding this year's calendar."""
     batch = Batch.of(batch) if isinstance(batch, Config) else batch
     return {"plan_designs": per_variant(batch, lambda cfg: plan_designs_table(cfg, year)),
-            "scenarios": scenarios_table(batch, year)}
+            "scenarios": scenarios_table(batch, year), "calendar": calendar_table(batch.base, year)}

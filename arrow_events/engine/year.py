@@ -96,7 +96,7 @@ class YearPlan:
     """A context holding one year's inputs for a batch of paths, and the scalars bound to its queries."""
 
     ctx: SessionContext
-    bound: dict[str, pa.Scalar]  # what the paths share (params.calendar_params)
+    bound: dict[str, pa.Scalar]  # what the paths and years share (params.shared_params)
     year: int
     designs: int  # plan designs: rows per member and path in member_year
     contributions: bool = True  # whether member_rows computes them
@@ -152,7 +152,7 @@ def prepare(paths: Batch | Config, year: int, state: CohortState, options: RunOp
     batch = as_batch(paths)
     ctx = _parameter_context(batch, year, options, min(state.headcount, options.rows_per_shard), draws)
     register_tables(ctx, {"cohort": numbered(with_path_keys(state, batch).cohort)})
-    return YearPlan(ctx, params.calendar_params(batch.base, year), year, len(batch.base.plan_designs),
+    return YearPlan(ctx, params.shared_params(batch.base), year, len(batch.base.plan_designs),
                     options.contributions, batch.base.hours_of_service,
                     None if events_of is None else frozenset(events_of))
 
@@ -379,7 +379,7 @@ def shard_tables(batch: Batch, year: int, reduced: Reduced, shard: Shard, option
     with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
         ctx = _parameter_context(batch, year, options, shard.cohort.num_rows + shard.hires.num_rows)
         base = batch.base
-        plan = YearPlan(ctx, params.calendar_params(base, year), year, len(base.plan_designs), options.contributions,
+        plan = YearPlan(ctx, params.shared_params(base), year, len(base.plan_designs), options.contributions,
                         base.hours_of_service, events_of)
         register_tables(ctx, {"path_year": reduced.path_year})
         # the kept relations read only parameter tables (KEPT_STAGES): recomputed here, not shipped
