@@ -22,7 +22,7 @@ from arrow_events.census.intake import Census
 from arrow_events.config import Config
 from arrow_events.engine.paths import Batch
 from arrow_events.engine.state import CohortState, from_census, from_snapshot
-from arrow_events.engine.year import YearTables, joined
+from arrow_events.engine.year import Session, YearTables, joined
 from arrow_events.execute.shards import executor_session, year_shards
 from arrow_events.options import DEFAULT_OPTIONS, RunOptions
 from arrow_events.simulation import PathWriter, builtin_census, new_warehouse
@@ -44,8 +44,9 @@ def simulate_paths(configs: Sequence[Config], years: Sequence[int], census: Cens
         stack.enter_context(executor_session(options))
         writers = {p: stack.enter_context(new_warehouse(configs[p], out, list(years), options, census))
                    for p, out in keep.items()}
+        session = Session.of(options)
         for year in years:
-            state, metrics = _year(batch, year, state, options, writers)
+            state, metrics = _year(batch, year, state, options, writers, session)
             measured.append(metrics)
             if progress:
                 progress(year)
@@ -54,13 +55,13 @@ def simulate_paths(configs: Sequence[Config], years: Sequence[int], census: Cens
 
 
 def _year(batch: Batch, year: int, state: CohortState, options: RunOptions,
-          writers: Mapping[int, PathWriter]) -> tuple[CohortState, pa.Table]:
+          writers: Mapping[int, PathWriter], session: Session | None = None) -> tuple[CohortState, pa.Table]:
     """One year of every path: its metrics, and the cohort the next year starts from; the kept paths' tables
     written as each shard comes."""
     shards: list[YearTables] = []
     with ExitStack() as stack:
         writes = {p: stack.enter_context(w.year(year)) for p, w in writers.items()}
-        for shard in year_shards(batch, year, state, options, events_of=writes.keys()):
+        for shard in year_shards(batch, year, state, options, events_of=writes.keys(), session=session):
             for p, write in writes.items():
                 write(shard.of_path(p))
             shards.append(shard)

@@ -21,7 +21,7 @@ from arrow_events.census.synthetic import synthetic_census
 from arrow_events.config import Config, config_from_toml, dump_toml, for_run
 from arrow_events.engine.params import design_ids
 from arrow_events.engine.state import CohortState, from_census, from_snapshot
-from arrow_events.engine.year import YearTables
+from arrow_events.engine.year import Session, YearTables
 from arrow_events.errors import Interrupted, UserError, WarehouseError, kept_text, os_reason
 from arrow_events.execute.shards import executor_session, year_shards
 from arrow_events.options import OptionError, RunOptions, with_values
@@ -263,9 +263,10 @@ def _simulate_into(run: _Run, state: CohortState, source: str, census_entry: dic
     """Each year's shards stream into the writer as they are computed; the next year's cohort is
     read back from the committed snapshot (as ``run --year`` would), so it is never held twice."""
     writer = PathWriter(run.cfg, run.out, run.years, run.options, source, census_entry, run.report)
+    session = Session.of(run.options)
     for year in run.years:
         with writer.year(year) as write:
-            for shard in year_shards(run.cfg, year, state, run.options):
+            for shard in year_shards(run.cfg, year, state, run.options, session=session):
                 write(shard)
                 if run.shard_progress:
                     run.shard_progress(year, shard.shard, shard.shards)

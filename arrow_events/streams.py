@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from arrow_events.census.intake import Census, read_census
 from arrow_events.config import Config, config_from_toml, for_run, load_config
 from arrow_events.engine.state import CohortState, from_census, from_snapshot
-from arrow_events.engine.year import YearTables
+from arrow_events.engine.year import Session, YearTables
 from arrow_events.errors import UserError
 from arrow_events.execute.shards import executor_session, year_shards
 from arrow_events.options import OptionError, RunOptions, with_values
@@ -98,6 +98,7 @@ class Simulation(Iterator["YearStreams"]):
         self._pending = deque(years)
         self._current: _YearPump | None = None
         self._session = session or ExitStack()
+        self._planned = Session.of(options)  # the years' statements, planned once
 
     def __iter__(self) -> Simulation:
         return self
@@ -111,7 +112,7 @@ class Simulation(Iterator["YearStreams"]):
             raise StopIteration
         year = self._pending.popleft()
         assert self._state is not None
-        self._current = _YearPump(self.config, year, self._state, self.options)
+        self._current = _YearPump(self.config, year, self._state, self.options, self._planned)
         return YearStreams(self._current)
 
     def close(self) -> None:
@@ -124,9 +125,10 @@ class Simulation(Iterator["YearStreams"]):
 class _YearPump:
     """One year's shards, computed on demand; each shard's tables queued for their streams."""
 
-    def __init__(self, cfg: Config, year: int, state: CohortState, options: RunOptions) -> None:
+    def __init__(self, cfg: Config, year: int, state: CohortState, options: RunOptions,
+                 session: Session | None = None) -> None:
         self.year = year
-        self._shards: Iterator[YearTables] | None = year_shards(cfg, year, state, options)
+        self._shards: Iterator[YearTables] | None = year_shards(cfg, year, state, options, session=session)
         self.schemas = contract_tables(options, cfg)
         self._queues: dict[str, deque[pa.Table]] = {name: deque() for name in self.schemas}
         self._wanted = set(self._queues)  # streams still to be read; a finished one needs no queue

@@ -132,3 +132,45 @@ def test_stage_order_follows_what_each_file_reads_and_binds():
         for i, name in enumerate(stages):
             assert not (needs(name) & set(stages[i + 1:])), name
     assert GLOBAL_STAGES.index("year_counts") < GLOBAL_STAGES.index("hire")
+
+
+
+def _years(configs, session, options, years=range(2025, 2029)):
+    """Each year's tables of a batch of ``configs``, one after another, in ``session`` (None: planned afresh),
+    and after each year the ids of the session's planned statements."""
+    from arrow_events.engine.paths import Batch
+    from arrow_events.engine.state import from_snapshot
+    from arrow_events.engine.year import global_step_of, joined, local_shards
+
+    batch = Batch.of(configs)
+    state = from_census(default_census(batch.base), batch.base).for_paths(len(batch))
+    out, statements = [], []
+    for year in years:
+        with global_step_of(batch, year, state, options, session=session) as step:
+            tables = joined(list(local_shards(step)))
+        out.append(tables)
+        if session is not None:
+            statements.append({(which, name): id(df) for which in ("global_step", "shards")
+                               for name, df in getattr(session, which).frames.items()})
+        active = pa.compute.equal(tables.snapshot["status"], "active")
+        state = from_snapshot(tables.snapshot.filter(active), tables.paths["snapshot"][active.to_numpy()])
+    return out, statements
+
+
+def test_a_runs_session_plans_each_statement_once_and_gives_the_years_planned_afresh():
+    """A run's Session keeps its contexts from year to year and runs the same planned statements on
+    refilled tables (engine/session.py): every year, shard and path must come out as when each year is
+    planned afresh, and the statements must be the ones planned in the first year."""
+    from arrow_events.engine.year import Session
+
+    base = load_config(None)
+    other = base.model_copy(deep=True)
+    other.scenario.growth, other.scenario.seed = 0.08, 7
+    options = RunOptions(shard_rows=2000, threads=2)  # several shards a year, each in the same context
+    assert Session.of(RunOptions(engine="legacy")) is None and Session.of(RunOptions(memory_limit="1GB")) is None
+    afresh, _ = _years([base, other], None, options)
+    reused, statements = _years([base, other], Session.of(options), options)
+    for a, b in zip(afresh, reused, strict=True):
+        assert a.events.equals(b.events) and a.snapshot.equals(b.snapshot) and a.contributions.equals(b.contributions)
+        assert a.path_counts == b.path_counts
+    assert len(statements[0]) >= 6 and all(s == statements[0] for s in statements)  # planned in the first year only

@@ -44,6 +44,7 @@ from arrow_events.engine import emit, params
 from arrow_events.engine.context import SMALL_BATCH_SIZE, batch_size_for, new_context, register_tables
 from arrow_events.engine.memory import return_freed_memory
 from arrow_events.engine.paths import Batch
+from arrow_events.engine.session import PlannedContext
 from arrow_events.engine.shards import Shard, cut, numbered
 from arrow_events.engine.state import CohortState, with_path_keys
 from arrow_events.errors import ResourceLimitError, first_line
@@ -102,9 +103,25 @@ class YearPlan:
     contributions: bool = True  # whether member_rows computes them
     hours_of_service: bool = False  # whether the snapshot carries scheduled hours (Config.hours_of_service)
     events_of: frozenset[int] | None = None  # the paths whose events are emitted (None: all)
+    planned: PlannedContext | None = None  # the run's context (Session), whose statements are planned once
 
     def sql(self, name: str) -> DataFrame:
         return self.ctx.sql(sql(name), param_values=self.bound)
+
+
+@dataclass
+class Session:
+    """What a run keeps from one year to the next: the global step's context and the shards', each
+    with its statements planned once (arrow_events.engine.session). Only the fused engine without a
+    memory limit keeps them (the others materialize relations per year)."""
+
+    global_step: PlannedContext | None = None
+    shards: PlannedContext | None = None
+
+    @staticmethod
+    def of(options: RunOptions) -> Session | None:
+        """A session for a run under ``options``, or None where each year plans afresh."""
+        return Session() if options.engine == "fused" and options.memory_limit is None else None
 
 
 @dataclass
@@ -146,15 +163,38 @@ Materializer = Callable[[str, DataFrame], DataFrame]
 
 
 def prepare(paths: Batch | Config, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
-            draws: DrawCounter | None = None, events_of: Iterable[int] | None = None) -> YearPlan:
+            draws: DrawCounter | None = None, events_of: Iterable[int] | None = None,
+            session: Session | None = None) -> YearPlan:
     """A context holding the cohort (every path's) and every parameter table for ``year`` (its draws counted
-    in ``draws``); events are emitted for the paths ``events_of`` (default: all)."""
+    in ``draws``); events are emitted for the paths ``events_of`` (default: all). With a ``session``, its
+    global step's context, refilled."""
     batch = as_batch(paths)
-    ctx = _parameter_context(batch, year, options, min(state.headcount, options.rows_per_shard), draws)
-    register_tables(ctx, {"cohort": numbered(with_path_keys(state, batch).cohort)})
+    tables = {"cohort": numbered(with_path_keys(state, batch).cohort)}
+    planned = None if session is None else _planned(session, "global_step", batch, year, options, state, draws)
+    if planned is None:
+        ctx = _parameter_context(batch, year, options, min(state.headcount, options.rows_per_shard), draws)
+        register_tables(ctx, tables)
+    else:
+        ctx = planned.ctx
+        planned.refill(tables)
     return YearPlan(ctx, params.shared_params(batch.base), year, len(batch.base.plan_designs),
                     options.contributions, batch.base.hours_of_service,
-                    None if events_of is None else frozenset(events_of))
+                    None if events_of is None else frozenset(events_of), planned)
+
+
+def _planned(session: Session, which: str, batch: Batch, year: int, options: RunOptions, state: CohortState,
+             draws: DrawCounter | None = None) -> PlannedContext:
+    """The session's context ``which`` (global_step or shards) holding ``year``'s parameter tables: made
+    the first year (sized as ``prepare`` sizes one), refilled after."""
+    planned = getattr(session, which)
+    if planned is None:
+        ctx = _parameter_context(batch, year, options, min(state.headcount, options.rows_per_shard), draws,
+                                 registered=False)
+        planned = PlannedContext(ctx)
+        planned.refill(params.static_tables(batch))
+        setattr(session, which, planned)
+    planned.refill(params.year_tables(batch, year))
+    return planned
 
 
 def as_batch(paths: Batch | Config) -> Batch:
@@ -162,16 +202,18 @@ def as_batch(paths: Batch | Config) -> Batch:
 
 
 def _parameter_context(batch: Batch, year: int, options: RunOptions, rows: int,
-                       draws: DrawCounter | None = None) -> SessionContext:
-    """A context holding every parameter table for ``year``, batches sized for ``rows`` members at a time."""
+                       draws: DrawCounter | None = None, registered: bool = True) -> SessionContext:
+    """A context holding every parameter table for ``year`` (``registered``; else none yet), batches sized
+    for ``rows`` members at a time."""
     # under a memory limit, small batches keep each operator's reservations small enough to spill
     size = SMALL_BATCH_SIZE if options.memory_limit is not None else batch_size_for(rows)
     # no more partitions than the shard has batches: splitting one batch only adds repartitioning
     # (outputs do not depend on it, as on the thread count)
     partitions = max(1, min(options.threads, -(-rows // size)))
     ctx = new_context(partitions, options.memory_limit, size, draws)
-    register_tables(ctx, params.static_tables(batch))
-    register_tables(ctx, params.year_tables(batch, year))
+    if registered:
+        register_tables(ctx, params.static_tables(batch))
+        register_tables(ctx, params.year_tables(batch, year))
     return ctx
 
 
@@ -229,6 +271,8 @@ GLOBAL_KEEP, SHARD_KEEP = keeper(GLOBAL_MATERIALIZED), keeper(SHARD_MATERIALIZED
 def member_rows(plan: YearPlan) -> tuple[pa.Table, pa.Table, pa.Table | None]:
     """A shard's member rows (member_year, collected) and the snapshot and contributions queries'
     rows over them (contributions None when turned off)."""
+    if plan.planned is not None:
+        return _planned_member_rows(plan, plan.planned)
     members = plan.ctx.table("member_year").to_arrow_table()
     for name in STAGES:  # free the shard's relations before the output is built: peak memory
         plan.ctx.deregister_table(name)
@@ -236,6 +280,19 @@ def member_rows(plan: YearPlan) -> tuple[pa.Table, pa.Table, pa.Table | None]:
     snapshot = plan.sql("snapshot").to_arrow_table()
     contributions = plan.sql("contributions").to_arrow_table() if plan.contributions else None
     plan.ctx.deregister_table("member_year")
+    return members, snapshot, contributions
+
+
+def _planned_member_rows(plan: YearPlan, planned: PlannedContext) -> tuple[pa.Table, pa.Table, pa.Table | None]:
+    """``member_rows`` of the session's shard context: the shard's chain as one statement, and the snapshot
+    and contributions over its rows, each planned once per run."""
+    members = planned.frame("member_year", lambda: plan.ctx.sql(composed(STAGES), param_values=plan.bound))
+    members = members.to_arrow_table()
+    planned.refill({"member_year": members})
+    snapshot = planned.frame("snapshot", lambda: plan.sql("snapshot")).to_arrow_table()
+    contributions = (planned.frame("contributions", lambda: plan.sql("contributions")).to_arrow_table()
+                     if plan.contributions else None)
+    planned.empty(["member_year", "cohort", "hire"])  # the context holds nothing of a shard between shards
     return members, snapshot, contributions
 
 
@@ -272,21 +329,56 @@ class Reduced:
 
 def global_step(plan: YearPlan, keep: Callable[[str], Materializer] = GLOBAL_KEEP) -> Reduced:
     """Reduce the whole cohort of every path to its year's counts, termination cutoff and hires."""
+    if plan.planned is not None:
+        return _planned_global_step(plan, plan.planned)
     compose(plan, GLOBAL_STAGES, keep)
     return reduced(plan)
 
 
+# what the global step collects: the shards read them
+REDUCED = ["path_year", "hire", "year_counts"]
+
+
+def _planned_global_step(plan: YearPlan, planned: PlannedContext) -> Reduced:
+    """``global_step`` in the session's context: the first year plans each relation (the kept ones fill
+    tables that their readers read) and what it collects; later years fill the kept tables again and run
+    the same statements."""
+    if not planned.frames:
+        for name in GLOBAL_STAGES:
+            with _memory_errors(plan.year, name):
+                df = plan.sql(name)
+                if plan.ctx.table_exist(name):
+                    plan.ctx.deregister_table(name)
+                if name in GLOBAL_MATERIALIZED:
+                    planned.fill(name, df)
+                else:
+                    plan.ctx.register_view(name, df)
+        planned.frames.update({name: plan.ctx.table(name) for name in REDUCED})
+    else:
+        for name in GLOBAL_STAGES:
+            if name in GLOBAL_MATERIALIZED:
+                with _memory_errors(plan.year, name):
+                    planned.fill(name)
+    return _collected(planned.frames.__getitem__)
+
+
 def reduced(plan: YearPlan) -> Reduced:
     """Collect what the global step's relations (composed in ``plan``) leave the shards; drop the rest."""
-    # path_year first: past a memory limit, its cutoff fails with DataFusion's own error, the hires with a panic
-    path_year = plan.ctx.table("path_year").to_arrow_table().sort_by("path")
-    hires = plan.ctx.table("hire").to_arrow_table()
-    if not _ascending(hires["path"], hires["employee_id"]):
-        hires = hires.sort_by([("path", "ascending"), ("employee_id", "ascending")])  # the SQL sorts them; make sure
-    counts = plan.ctx.table("year_counts").to_arrow_table().sort_by("path").select(COUNTS).to_pylist()
+    collected = _collected(plan.ctx.table)
     for name in set(GLOBAL_STAGES) - KEPT:
         plan.ctx.deregister_table(name)
-    register_tables(plan.ctx, {"path_year": path_year})
+    register_tables(plan.ctx, {"path_year": collected.path_year})
+    return collected
+
+
+def _collected(table: Callable[[str], DataFrame]) -> Reduced:
+    """The hires, path_year and counts, ``table(name)`` giving each relation's statement."""
+    # path_year first: past a memory limit, its cutoff fails with DataFusion's own error, the hires with a panic
+    path_year = table("path_year").to_arrow_table().sort_by("path")
+    hires = table("hire").to_arrow_table()
+    if not _ascending(hires["path"], hires["employee_id"]):
+        hires = hires.sort_by([("path", "ascending"), ("employee_id", "ascending")])  # the SQL sorts them; make sure
+    counts = table("year_counts").to_arrow_table().sort_by("path").select(COUNTS).to_pylist()
     return Reduced(hires, path_year, counts)
 
 
@@ -319,20 +411,37 @@ class GlobalStep:
 
 @contextmanager
 def global_step_of(paths: Batch | Config, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
-                   draws: DrawCounter | None = None, events_of: Iterable[int] | None = None) -> Iterator[GlobalStep]:
+                   draws: DrawCounter | None = None, events_of: Iterable[int] | None = None,
+                   session: Session | None = None) -> Iterator[GlobalStep]:
     """Run ``year``'s global step from ``state`` (every path's cohort at t-1); its shards are run by the
-    caller (``local_shards`` here, or ``shard_tables`` anywhere else) before the block ends."""
+    caller (``local_shards`` here, or ``shard_tables`` anywhere else) before the block ends. With a
+    ``session`` (``Session.of(options)``), in the run's contexts, planned once."""
     if options.tune_memory:
         return_freed_memory()
     batch = as_batch(paths)
     state = with_path_keys(state, batch)  # once: prepare and the shards use the same keyed cohort
     with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
-        plan = prepare(batch, year, state, options, draws=draws, events_of=events_of)
+        plan = prepare(batch, year, state, options, draws=draws, events_of=events_of, session=session)
         reduced = global_step(plan, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
+        if plan.planned is not None:
+            plan.planned.empty(["cohort"])  # the whole cohort is the state's; the context need not hold it
         shards = cut(state, reduced.hires, options.rows_per_shard, params.design_ids(batch))
         reduced.hires = reduced.hires.slice(0, 0)  # the shards hold them now
-        yield GlobalStep(plan, plan.bound, reduced, shards, _keeper(options, plan, scratch, SHARD_MATERIALIZED),
-                         options.engine, plan.events_of)
+        shard_plan = plan if session is None or options.executor == "ray" else _shards_plan(
+            session, batch, plan, reduced, options, state)
+        yield GlobalStep(shard_plan, plan.bound, reduced, shards,
+                         _keeper(options, shard_plan, scratch, SHARD_MATERIALIZED), options.engine, plan.events_of)
+
+
+def _shards_plan(session: Session, batch: Batch, plan: YearPlan, reduced: Reduced, options: RunOptions,
+                 state: CohortState) -> YearPlan:
+    """The session's shard context for ``plan``'s year: its parameter tables, the relations the global
+    step keeps for the shards, and path_year."""
+    planned = _planned(session, "shards", batch, plan.year, options, state)
+    planned.refill({**{name: plan.ctx.table(name).to_arrow_table() for name in KEPT_STAGES},
+                    "path_year": reduced.path_year})
+    return YearPlan(planned.ctx, plan.bound, plan.year, plan.designs, plan.contributions, plan.hours_of_service,
+                    plan.events_of, planned)
 
 
 def local_shards(step: GlobalStep) -> Iterator[YearTables]:
@@ -357,6 +466,9 @@ def shard_member_rows(plan: YearPlan, shard: Shard, keep: Callable[[str], Materi
     """One shard's member rows, snapshot and contributions rows (``member_rows``), in a context holding
     the year's parameter tables and the relations the global step keeps, with the year's scalars bound:
     the per-shard work of every executor."""
+    if plan.planned is not None:
+        plan.planned.refill({"cohort": shard.cohort, "hire": shard.hires})
+        return member_rows(plan)
     register_tables(plan.ctx, {"cohort": shard.cohort, "hire": shard.hires})
     if engine == "legacy":  # like the dbt models it stands for, the chain starts from the stored cohort
         stored = keep("cohort")("cohort", plan.ctx.table("cohort"))

@@ -10,16 +10,17 @@ from contextlib import contextmanager
 from arrow_events.config import Config
 from arrow_events.engine.paths import Batch
 from arrow_events.engine.state import CohortState
-from arrow_events.engine.year import YearTables, global_step_of, local_shards
+from arrow_events.engine.year import Session, YearTables, global_step_of, local_shards
 from arrow_events.options import DEFAULT_OPTIONS, RunOptions
 
 
 def year_shards(paths: Config | Batch, year: int, state: CohortState, options: RunOptions = DEFAULT_OPTIONS, *,
-                events_of: Iterable[int] | None = None) -> Iterator[YearTables]:
+                events_of: Iterable[int] | None = None, session: Session | None = None) -> Iterator[YearTables]:
     """One year from ``state`` (the cohort at t-1): its shards' tables, in employee_id order. Of a config,
-    that path's tables; of a Batch, every path's (``YearTables.of_path``), events only for ``events_of``."""
+    that path's tables; of a Batch, every path's (``YearTables.of_path``), events only for ``events_of``.
+    ``session``: what the run's years share (``Session.of(options)``: each statement planned once)."""
     batch = paths if isinstance(paths, Batch) else Batch.of(paths)
-    with global_step_of(batch, year, state, options, events_of=events_of) as step:
+    with global_step_of(batch, year, state, options, events_of=events_of, session=session) as step:
         if options.executor == "ray":
             from arrow_events.execute.ray_tasks import remote_shards  # Ray is imported only when asked for
 
