@@ -26,8 +26,9 @@ from arrow_events.config import Config
 from arrow_events.engine import params
 from arrow_events.engine.context import register_tables
 from arrow_events.engine.paths import Batch
+from arrow_events.engine.stages import STAGES
 from arrow_events.engine.state import COHORT_SCHEMA, PLAN_COHORT_SCHEMA, CohortState
-from arrow_events.engine.year import COUNTS, STAGES, YearPlan, prepare
+from arrow_events.engine.year import COUNTS, YearPlan, prepare
 from arrow_events.queries import sql
 
 YEAR = 2025
