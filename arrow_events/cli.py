@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from arrow_events.engine.stages import DUMPABLE
 from arrow_events.errors import Interrupted, ResourceLimitError, UserError, error_line
 from arrow_events.options import (
     BREAKDOWNS,
@@ -701,13 +700,24 @@ def _sweep_summary(report: SweepReport) -> str:
     return "\n".join(lines)
 
 
+class _DumpOption(click.Option):
+    """explain --dump, whose help names the relations one can dump: read off the SQL files when the help
+    is shown, not at every start of the command line."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from arrow_events.engine.stages import DUMPABLE
+
+        self.help = f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}."
+        return super().get_help_record(ctx)
+
+
 @main.command("explain")
 @click.option("--year", type=int, required=True, help="The simulation year to plan.")
 @click.option("--census", "census_path", type=click.Path(path_type=Path),
               help="Census for the start year. Default: the built-in synthetic census.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config.")
 @warehouse_argument(required=False, alias="--warehouse")  # was --warehouse before it was WAREHOUSE everywhere
-@click.option("--dump", "dump", help=f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}.")
+@click.option("--dump", "dump", cls=_DumpOption, help="Write one relation to Parquet instead.")
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Directory for --dump.")
 @run_options("threads", "on_bad_rows", "date_format")
 @user_errors
