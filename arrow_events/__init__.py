@@ -24,7 +24,7 @@ _EXPORTS = {
     "Census": "arrow_events.census.intake",
     "normalize_census": "arrow_events.census.intake",
     "read_census": "arrow_events.census.intake",
-    "synthetic_census": "arrow_events.census.intake",
+    "synthetic_census": "arrow_events.census.synthetic",
     "write_census": "arrow_events.census.synthetic",
     "Config": "arrow_events.config",
     "dump_toml": "arrow_events.config",
@@ -56,8 +56,8 @@ _EXPORTS = {
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from arrow_events.batch import simulate_paths
-    from arrow_events.census.intake import Census, normalize_census, read_census, synthetic_census
-    from arrow_events.census.synthetic import write_census
+    from arrow_events.census.intake import Census, normalize_census, read_census
+    from arrow_events.census.synthetic import synthetic_census, write_census
     from arrow_events.config import Config, dump_toml, load_config
     from arrow_events.engine.state import CohortState, from_census, from_snapshot
     from arrow_events.errors import UserError
