@@ -10,45 +10,29 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from arrow_events.census.intake import Census, read_census
-from arrow_events.census.synthetic import synthetic_census, write_census
-from arrow_events.config import Config, census_start, dump_toml, for_run, load_config
-from arrow_events.engine.explain import DUMPABLE, dump_relation, explain_year
-from arrow_events.engine.memory import return_freed_memory
 from arrow_events.errors import Interrupted, ResourceLimitError, UserError, error_line
-from arrow_events.options import COERCE, ENGINES, EXECUTORS, ON_BAD_ROWS, OptionError, RunOptions, parse_size
-from arrow_events.schema import EVENT_TYPES
-from arrow_events.simulation import RunReport, YearReport, run, starting_state
-from arrow_events.sweep import BatchResult, SweepReport, parse_seeds, plan_sweep, run_sweep
-from arrow_events.warehouse.compare import compare_warehouses
-from arrow_events.warehouse.comparison import (
-    compare_metrics,
-    comparison_infos,
-    is_sweep,
-    render_comparison,
-    write_comparison,
-)
-from arrow_events.warehouse.report import (
+from arrow_events.options import (
     BREAKDOWNS,
-    CHARTS_MISSING,
-    charts_available,
-    check_out_dir,
-    has_amounts,
-    render_table,
-    render_workforce,
-    run_info,
-    to_json,
-    workforce_metrics,
-    write_report,
-    yearly_metrics,
+    COERCE,
+    ENGINES,
+    EXECUTORS,
+    ON_BAD_ROWS,
+    OptionError,
+    RunOptions,
+    parse_size,
 )
-from arrow_events.warehouse.results import render_result, result_text, write_result
-from arrow_events.warehouse.sql import query as run_sql
-from arrow_events.warehouse.validate import validate_warehouse
+
+# The commands import what they run when they run (DataFusion, pydantic, the warehouse's readers): a
+# command, and --help, loads only its own part of the library. Above: what the flags themselves need.
+if TYPE_CHECKING:
+    from arrow_events.census.intake import Census
+    from arrow_events.config import Config
+    from arrow_events.simulation import RunReport, YearReport
+    from arrow_events.sweep import BatchResult, SweepReport
 
 _CLEAR_LINE = "\r\x1b[K"  # back to the start of the terminal line, and erase it
 
@@ -179,6 +163,8 @@ def _shard_line(year: int, done: int, total: int) -> None:
 def _summary(report: RunReport) -> str:
     """One row per year and plan design, the same columns every time (every event type, zeros kept): each
     design's own events, the workforce's (hires, terminations, promotions, merit) repeated under each."""
+    from arrow_events.schema import EVENT_TYPES
+
     header = ["year", "design", "start", "end", *EVENT_TYPES, "seconds"]
     rows = [
         [str(y.year), design, f"{y.headcount_start:,}", f"{y.headcount_end:,}"]
@@ -229,6 +215,9 @@ def existing_warehouse(warehouse: Path) -> Path:
 
 def load_census(path: Path, cfg: Config, first_year: int | None, options: RunOptions) -> tuple[Config, Census]:
     """Read the census for a run starting in ``first_year``; say its notes and warnings on stderr."""
+    from arrow_events.census.intake import read_census
+    from arrow_events.config import census_start
+
     if first_year is not None:
         cfg = census_start(cfg, first_year)
     census = read_census(path, cfg.scenario.start_year, on_bad_rows=options.on_bad_rows,
@@ -283,6 +272,8 @@ def run_options(*names: str, **defaults: Any) -> Callable[[Callable[..., Any]], 
         @wraps(fn)
         @user_errors  # a bad combination of options is a user's error too
         def with_options(**kwargs: Any) -> Any:
+            from arrow_events.engine.memory import return_freed_memory
+
             values = {name: kwargs.pop(name) for name in chosen}
             # the command line's own process: Arrow's and glibc's allocators tuned (engine.memory), the census too
             return_freed_memory()
@@ -325,6 +316,9 @@ def run_command(census_path: Path | None, config_path: Path | None, one_year: tu
     With a census, the first of --years is the first simulated year (the census being the
     workforce at the end of the year before), unless the config sets [scenario].start_year.
     """
+    from arrow_events.config import for_run, load_config
+    from arrow_events.simulation import run
+
     out = warehouse
     if options.years and one_year is not None:
         raise UserError("--years and --year cannot be used together")
@@ -371,6 +365,8 @@ def census_command(employees: int, seed: int, start_year: int, out: Path, force:
     Example:
       arrow-events census --employees 1000000 --seed 7 --out census_1m.parquet
     """
+    from arrow_events.census.synthetic import synthetic_census, write_census
+
     if out.exists() and not force:
         raise UserError(f"{out}: exists; give another --out, or --force to replace it")
     table = synthetic_census(employees, seed, start_year)
@@ -388,6 +384,8 @@ def config_command(config_path: Path | None) -> None:
     Example:
       arrow-events config > plan.toml
     """
+    from arrow_events.config import dump_toml, load_config
+
     click.echo(dump_toml(load_config(config_path)), nl=False)
 
 
@@ -405,6 +403,8 @@ def validate_command(warehouse: Path, examples: int) -> None:
     Example:
       arrow-events validate warehouse
     """
+    from arrow_events.warehouse.validate import validate_warehouse
+
     existing_warehouse(warehouse)
     report = validate_warehouse(warehouse)
     click.echo(report.render(examples))
@@ -424,6 +424,8 @@ def compare_command(a: Path, b: Path, examples: int) -> None:
     Example:
       arrow-events compare warehouse baseline
     """
+    from arrow_events.warehouse.compare import compare_warehouses
+
     report = compare_warehouses(a, b, examples)
     click.echo(report.render(examples))
     sys.exit(0 if report.identical else 1)
@@ -454,6 +456,19 @@ def report_command(warehouses: tuple[Path, ...], out: Path | None, by: str | Non
       arrow-events report baseline richer_match --out compared/  # comparison.parquet, .csv, .png, report.html
       arrow-events report sweep/                                 # a sweep's scenarios, by their medians
     """
+    from arrow_events.warehouse.comparison import is_sweep
+    from arrow_events.warehouse.report import (
+        check_out_dir,
+        has_amounts,
+        render_table,
+        render_workforce,
+        run_info,
+        to_json,
+        workforce_metrics,
+        write_report,
+        yearly_metrics,
+    )
+
     if out is not None:
         check_out_dir(out)
     for path in warehouses:
@@ -474,12 +489,16 @@ def report_command(warehouses: tuple[Path, ...], out: Path | None, by: str | Non
 
 
 def _say_written(written: list[Path]) -> None:
+    from arrow_events.warehouse.report import CHARTS_MISSING, charts_available
+
     click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
     if not charts_available():
         click.echo(f"note: no charts: {CHARTS_MISSING}", err=True)
 
 
 def _compare_report(sources: tuple[Path, ...], out: Path | None, fmt: str) -> None:
+    from arrow_events.warehouse.comparison import compare_metrics, comparison_infos, render_comparison, write_comparison
+
     comparison = compare_metrics(sources)
     if fmt == "json":
         click.echo(json.dumps(comparison.to_pylist(), indent=2))
@@ -517,6 +536,9 @@ def sql_command(warehouse: Path, query: str, fmt: str, out_file: Path | None, fo
       arrow-events sql warehouse "SELECT * FROM contributions WHERE simulation_year = 2029" --out c.parquet \\
           --format parquet
     """
+    from arrow_events.warehouse.results import render_result, result_text, write_result
+    from arrow_events.warehouse.sql import query as run_sql
+
     existing_warehouse(warehouse)
     if fmt == "parquet" and out_file is None:
         raise UserError("--format parquet needs --out FILE (Parquet is not text for a terminal)")
@@ -587,6 +609,8 @@ def sweep_command(seeds: str | None, configs: tuple[Path, ...], census_path: Pat
     A scenario is named by its config's [scenario].name, else the config file's name: running another
     config into an existing scenario's folder is refused (--force replaces its runs).
     """
+    from arrow_events.sweep import parse_seeds, plan_sweep, run_sweep
+
     workers, executor, ray_address = execution["workers"], execution["executor"], execution["ray_address"]
     keep_warehouses = execution["keep_warehouses"]
     if ray_address and executor != "ray":
@@ -662,6 +686,8 @@ def _duration(seconds: float) -> str:
 
 
 def _sweep_summary(report: SweepReport) -> str:
+    from arrow_events.warehouse.report import CHARTS_MISSING
+
     lines = [f"{len(report.finished)} run(s) finished, {report.skipped} skipped (finished before), "
              f"{len(report.failed)} failed, of {report.total}, in {report.total_s:.1f} s"]
     lines += [f"{summary}: see {path}" for summary, path in report.rejects]
@@ -674,13 +700,24 @@ def _sweep_summary(report: SweepReport) -> str:
     return "\n".join(lines)
 
 
+class _DumpOption(click.Option):
+    """explain --dump, whose help names the relations one can dump: read off the SQL files when the help
+    is shown, not at every start of the command line."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from arrow_events.engine.stages import DUMPABLE
+
+        self.help = f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}."
+        return super().get_help_record(ctx)
+
+
 @main.command("explain")
 @click.option("--year", type=int, required=True, help="The simulation year to plan.")
 @click.option("--census", "census_path", type=click.Path(path_type=Path),
               help="Census for the start year. Default: the built-in synthetic census.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config.")
 @warehouse_argument(required=False, alias="--warehouse")  # was --warehouse before it was WAREHOUSE everywhere
-@click.option("--dump", "dump", help=f"Write one relation to Parquet instead: {', '.join(DUMPABLE)}.")
+@click.option("--dump", "dump", cls=_DumpOption, help="Write one relation to Parquet instead.")
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Directory for --dump.")
 @run_options("threads", "on_bad_rows", "date_format")
 @user_errors
@@ -696,6 +733,10 @@ def explain_command(year: int, census_path: Path | None, config_path: Path | Non
       arrow-events explain --year 2025
       arrow-events explain warehouse --year 2027 --dump rng --out debug/
     """
+    from arrow_events.config import load_config
+    from arrow_events.engine.explain import dump_relation, explain_year
+    from arrow_events.simulation import starting_state
+
     cfg = load_config(config_path)
     if (dump is None) != (out is None):
         raise UserError("--dump and --out go together")

@@ -23,6 +23,10 @@ ENGINES = ("fused", "legacy")
 # Where a year's shards run: one after another in this process, or as Ray tasks (arrow_events.execute).
 EXECUTORS = ("local", "ray")
 ON_BAD_ROWS = ("fail", "skip")
+# The report's breakdowns of the workforce (workforce_metrics' ``by``, report --by): job level, and the
+# age and tenure bands of docs/model.md §1. Here, not in arrow_events.warehouse.report, so that the
+# command line has its choices without loading the report.
+BREAKDOWNS = ("level", "age_band", "tenure_band")
 # Members (cohort and hires) per shard when nothing else says: large enough that per-query
 # overhead is noise, small enough that a shard's relations stay a few hundred MB.
 SHARD_ROWS = 250_000

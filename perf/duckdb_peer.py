@@ -24,8 +24,9 @@ from arrow_events.config import Config
 from arrow_events.engine import emit, params
 from arrow_events.engine.paths import Batch
 from arrow_events.engine.shards import cut, numbered
+from arrow_events.engine.stages import GLOBAL_STAGES, STAGES
 from arrow_events.engine.state import CohortState, from_census, from_snapshot, with_path_keys
-from arrow_events.engine.year import COUNTS, GLOBAL_STAGES, STAGES, YearTables
+from arrow_events.engine.year import COUNTS, YearTables
 from arrow_events.queries import sql
 from arrow_events.warehouse.manifest import YearManifest
 from arrow_events.warehouse.writer import commit_year, prepare_warehouse, staged_year

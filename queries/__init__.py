@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from functools import cache
 from importlib.resources import files
 
@@ -21,12 +21,13 @@ def composed(names: list[str]) -> str:
     return f"WITH {ctes}\nSELECT * FROM {names[-1]}"
 
 
-def reads(name: str) -> set[str]:
+@cache  # the stage order asks for each relation's reads many times over (arrow_events.engine.year)
+def reads(name: str) -> frozenset[str]:
     """The relations and tables ``queries/<name>.sql`` reads (after FROM or JOIN), less its own CTEs."""
     text = re.sub(r"--[^\n]*|\bDISTINCT\s+FROM\b", "", sql(name), flags=re.IGNORECASE)  # IS [NOT] DISTINCT FROM
     read = set(re.findall(r"\b(?:FROM|JOIN)\s+([a-z_][a-z0-9_]*)", text, flags=re.IGNORECASE))
     ctes = set(re.findall(r"\b([a-z_][a-z0-9_]*)\s+AS\s*\(", text, flags=re.IGNORECASE))
-    return read - ctes
+    return frozenset(read - ctes)
 
 
 def parameters(name: str) -> set[str]:
@@ -34,7 +35,7 @@ def parameters(name: str) -> set[str]:
     return set(re.findall(r"\$(\w+)", sql(name)))
 
 
-def in_dependency_order(names: set[str], needs: Callable[[str], set[str]] = reads) -> list[str]:
+def in_dependency_order(names: set[str], needs: Callable[[str], Set[str]] = reads) -> list[str]:
     """``names`` ordered so that each comes after every one of them it needs (ties by name)."""
     ordered: list[str] = []
     waiting = set(names)

@@ -129,3 +129,55 @@ print(before, after_run, pa.default_memory_pool().backend_name)
     before, after_run, asked = r.stdout.split()
     assert before != "system", "pyarrow's default pool is the system allocator already: nothing to check"
     assert (after_run, asked) == (before, "system"), r.stderr
+
+
+
+# what a command loads when it runs, not before: the engine, the config's schema, Arrow, the warehouse's readers
+HEAVY = ("datafusion", "pydantic", "pyarrow", "numpy", "arrow_events.config", "arrow_events.engine.year",
+         "arrow_events.simulation", "arrow_events.warehouse", "arrow_events.sweep")
+
+
+def _heavy_loaded(code: str, cwd: Path) -> list[str]:
+    """The HEAVY modules in sys.modules after running ``code`` in a fresh interpreter."""
+    r = _python(f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))", cwd)
+    assert r.returncode == 0, r.stderr
+    return [m for m in r.stdout.splitlines()[-1].split() if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+
+
+def test_the_package_and_its_command_line_load_no_engine_until_a_command_runs(tmp_path):
+    assert _heavy_loaded("import arrow_events, arrow_events.cli", tmp_path) == []
+    # --help, and explain's help, which names the engine's relations, load none of it either
+    code = """
+import contextlib, io
+from arrow_events.cli import main
+for args in (["--help"], ["explain", "--help"]):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        main(args)
+    assert "Commands:" in out.getvalue() if args == ["--help"] else "member_year" in out.getvalue(), out.getvalue()
+"""
+    assert _heavy_loaded(code, tmp_path) == []
+    # and a command does load what it runs (else the checks above would pass for nothing)
+    assert "arrow_events.config" in _heavy_loaded("from arrow_events.cli import main\nimport contextlib\n"
+                                                  "with contextlib.suppress(SystemExit):\n    main(['config'])",
+                                                  tmp_path)
+
+
+def test_the_public_names_resolve_from_their_modules(tmp_path):
+    code = """
+import arrow_events
+from arrow_events import run
+assert run.__module__ == "arrow_events.simulation", run.__module__
+assert sorted(arrow_events._EXPORTS) == sorted(arrow_events.__all__)
+for name in arrow_events.__all__:
+    assert getattr(arrow_events, name).__module__.startswith(arrow_events._EXPORTS[name]), name
+assert set(arrow_events.__all__) <= set(dir(arrow_events))
+try:
+    arrow_events.no_such_name
+except AttributeError as e:
+    assert "no_such_name" in str(e)
+else:
+    raise AssertionError("an unknown name resolved")
+"""
+    r = _python(code, tmp_path)
+    assert r.returncode == 0, r.stderr

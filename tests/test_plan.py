@@ -10,19 +10,8 @@ import pytest
 from arrow_events import from_census, load_config
 from arrow_events.engine.context import register_tables
 from arrow_events.engine.explain import whole_year
-from arrow_events.engine.year import (
-    BRANCHES,
-    GLOBAL_KEEP,
-    GLOBAL_STAGES,
-    SHARD_KEEP,
-    SHARD_MATERIALIZED,
-    STAGES,
-    compose,
-    needs,
-    prepare,
-    run_year,
-    shared,
-)
+from arrow_events.engine.stages import BRANCHES, GLOBAL_STAGES, SHARD_MATERIALIZED, STAGES, needs, shared
+from arrow_events.engine.year import GLOBAL_KEEP, SHARD_KEEP, compose, prepare, run_year
 from arrow_events.options import RunOptions
 from arrow_events.queries import reads, sql
 from arrow_events.simulation import default_census

@@ -27,8 +27,9 @@ from arrow_events.engine import params
 from arrow_events.engine.context import register_tables
 from arrow_events.engine.explain import whole_year
 from arrow_events.engine.paths import Batch
+from arrow_events.engine.stages import GLOBAL_STAGES, STAGES
 from arrow_events.engine.state import COHORT_SCHEMA, PLAN_COHORT_SCHEMA, CohortState, from_census
-from arrow_events.engine.year import COUNTS, GLOBAL_STAGES, SHARD_KEEP, STAGES, YearPlan, compose, prepare
+from arrow_events.engine.year import COUNTS, SHARD_KEEP, YearPlan, compose, prepare
 from arrow_events.queries import reads, sql
 
 YEAR = 2025

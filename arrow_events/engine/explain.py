@@ -13,13 +13,11 @@ from arrow_events.engine.context import register_tables
 from arrow_events.engine.params import design_ids
 from arrow_events.engine.paths import Batch
 from arrow_events.engine.shards import cut
+from arrow_events.engine.stages import DUMPABLE, GLOBAL_MATERIALIZED, GLOBAL_STAGES, STAGES
 from arrow_events.engine.state import CohortState, with_path_keys
 from arrow_events.engine.year import (
     GLOBAL_KEEP,
-    GLOBAL_MATERIALIZED,
-    GLOBAL_STAGES,
     SHARD_KEEP,
-    STAGES,
     YearPlan,
     compose,
     finish,
@@ -31,7 +29,6 @@ from arrow_events.errors import UserError
 from arrow_events.options import RunOptions
 from arrow_events.udfs import DrawCounter
 
-DUMPABLE = ["cohort", "hire", *STAGES, "events", "snapshot"]
 _DRAW = r"\b(?:draw|hash_rng_key)\("
 
 

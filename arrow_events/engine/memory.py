@@ -14,7 +14,6 @@ threshold above) at 0.64 GB, at no measurable cost in speed. So Arrow allocates 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from functools import cache
 
 import pyarrow as pa
@@ -28,9 +27,10 @@ def return_freed_memory() -> bool:
     """Once per process: Arrow on the system allocator, and glibc asked to map every allocation of
     1 MiB or more on its own. False where the C library is not glibc (then only the first)."""
     pa.set_memory_pool(pa.system_memory_pool())
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, _THRESHOLD))
+        # the C library the process has loaded already (dlopen(NULL)); ctypes.util.find_library would run
+        # ldconfig in a subprocess to name it, ~5 ms of every command line start
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, _THRESHOLD))
     except (OSError, AttributeError):  # another C library: nothing to tune
         return False

@@ -46,50 +46,25 @@ from arrow_events.engine.memory import return_freed_memory
 from arrow_events.engine.paths import Batch
 from arrow_events.engine.session import PlannedContext
 from arrow_events.engine.shards import Shard, cut, numbered
+from arrow_events.engine.stages import (
+    BRANCHES,
+    GLOBAL_MATERIALIZED,
+    GLOBAL_STAGES,
+    KEPT,
+    KEPT_STAGES,
+    SHARD_MATERIALIZED,
+    STAGES,
+)
 from arrow_events.engine.state import CohortState, with_path_keys
 from arrow_events.errors import ResourceLimitError, first_line
 from arrow_events.options import DEFAULT_OPTIONS, RunOptions
-from arrow_events.queries import composed, in_dependency_order, reads, sql
+from arrow_events.queries import composed, sql
 from arrow_events.schema import CONTRIBUTIONS_SCHEMA
 from arrow_events.udfs import DrawCounter
 
 # The workforce counts a year reports per path (year_counts' columns), in the manifest.
 COUNTS = ["n_active", "n_prior_hires", "target", "scheduled_terms", "experienced_terms", "drawn_terms", "hires",
           "new_hire_terms"]
-needs = reads  # what a relation needs first: what it reads (nothing is bound from one relation to the next)
-
-# The global step and a shard's relations (each name is queries/<name>.sql), in dependency order.
-GLOBAL_STAGES = in_dependency_order({"hazards", "cohort_t", "rng", "year_counts", "termination_cutoff", "hire",
-                                     "path_year"}, needs)
-# the global step's results a shard reads: ``hire`` sliced to the shard, ``path_year`` whole (a row a path)
-SHIPPED = {"hire", "path_year"}
-STAGES = in_dependency_order({"cohort_t", "rng", "members", "promotion", "merit", "termination", "plan_members",
-                              "eligibility", "enrollment", "opt_out", "escalation", "deferral_change", "member_year"},
-                             needs)
-BRANCHES = ["hire", "termination", "promotion", "merit", "eligibility", "enrollment", "opt_out", "escalation",
-            "deferral_change"]
-
-
-def shared(stages: list[str]) -> set[str]:
-    """The relations more than one of ``stages`` reads: what the fused engine materializes."""
-    readers = [r for name in stages for r in reads(name)]
-    return {name for name in stages if readers.count(name) > 1}
-
-
-# what the global step leaves for the shards to read (not the hires: they are collected, in
-# (path, employee_id) order, and cut up; a kept relation may come back in any order)
-KEPT = {name for name in GLOBAL_STAGES if name not in STAGES and name not in SHIPPED
-        and any(name in reads(s) for s in STAGES)}
-# The global step's shared relations are held, but cohort_t stays a view: each of its three readers
-# needs a few of its columns and DataFusion computes only those, where holding it would keep every
-# column of the whole cohort (0.7 GB at 5M employees) for the rest of the year.
-GLOBAL_MATERIALIZED = KEPT | (shared(GLOBAL_STAGES) - {"cohort_t"})
-# A context of a shard's own (shard_tables) computes the kept relations again rather than receiving them:
-# that is only the same relation when it reads nothing of the cohort.
-KEPT_STAGES = [name for name in GLOBAL_STAGES if name in KEPT]
-if any(needs(name) & ({"cohort", *GLOBAL_STAGES} - KEPT) for name in KEPT):
-    raise RuntimeError(f"the global step keeps relations that read the cohort: {sorted(KEPT)}")
-SHARD_MATERIALIZED = shared(STAGES)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from datafusion import SessionConfig, SessionContext
 from arrow_events.config import Config, config_from_toml, load_config
 from arrow_events.engine import params
 from arrow_events.errors import UserError
+from arrow_events.options import BREAKDOWNS
 from arrow_events.queries import sql
 from arrow_events.schema import TABLES
 from arrow_events.warehouse.html import html_table, image, meta, page
@@ -37,8 +38,6 @@ from arrow_events.warehouse.writer import existing_years, manifest_path, replace
 METRICS_FILE, CSV_FILE, CHART_FILE = "metrics.parquet", "metrics.csv", "metrics.png"
 WORKFORCE_FILE, WORKFORCE_CSV, WORKFORCE_CHART = "workforce.parquet", "workforce.csv", "workforce.png"
 HTML_FILE = "report.html"
-# the workforce's breakdowns (--by): job level, and the age and tenure bands of docs/model.md §1
-BREAKDOWNS = ("level", "age_band", "tenure_band")
 CHARTS_MISSING = "charts need matplotlib: pip install 'arrow-events[charts]'"
 
 # how the terminal table shows each column: (heading, format)
