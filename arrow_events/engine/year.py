@@ -325,11 +325,13 @@ def global_step_of(paths: Batch | Config, year: int, state: CohortState, options
     if options.tune_memory:
         return_freed_memory()
     batch = as_batch(paths)
-    state = with_path_keys(state, batch)  # once: prepare and the shards use the same keyed cohort
     with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
         plan = prepare(batch, year, state, options, draws=draws, events_of=events_of)
         reduced = global_step(plan, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
-        shards = cut(state, reduced.hires, options.rows_per_shard, params.design_ids(batch))
+        # the whole cohort with its path keys is the global step's alone: freed here, the shards key
+        # their own slices (peak memory: 3 columns of the whole cohort held through every shard)
+        plan.ctx.deregister_table("cohort")
+        shards = cut(state, reduced.hires, options.rows_per_shard, params.design_ids(batch), batch)
         reduced.hires = reduced.hires.slice(0, 0)  # the shards hold them now
         yield GlobalStep(plan, plan.bound, reduced, shards, _keeper(options, plan, scratch, SHARD_MATERIALIZED),
                          options.engine, plan.events_of)
