@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrow_events.engine.state import CohortState
+from arrow_events.engine.paths import Batch
+from arrow_events.engine.state import CohortState, with_path_keys
 
 
 @dataclass
@@ -32,12 +33,15 @@ def numbered(members: pa.Table, places: np.ndarray | None = None) -> pa.Table:
     return members.append_column("member_ix", pa.array(ix, pa.int64()))
 
 
-def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str]) -> Iterator[Shard]:
+def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str],
+        batch: Batch | None = None) -> Iterator[Shard]:
     """Shards of about ``rows`` members (cohort and hires) each, in employee_id order.
 
     Each member carries member_ix, its place in the shard; each of the cohort its plan state at
     Jan 1 under every design as lists in ``designs`` order (plan_deferral_rates,
-    plan_enrollment_dates, plan_opted_out), so a plan row is found without a join.
+    plan_enrollment_dates, plan_opted_out), so a plan row is found without a join. With ``batch``,
+    each shard's cohort gets its path keys (``with_path_keys``) as it is cut, so that they are never
+    held for the whole cohort.
     """
     cohort = with_plan_state(state, designs)
     n, h = cohort.num_rows, hires.num_rows
@@ -50,13 +54,16 @@ def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str]) -> I
         end = min(start + rows, n + h)
         c0, c1 = (int(i) for i in np.searchsorted(cohort_at, [start, end]))
         h0, h1 = (int(i) for i in np.searchsorted(hire_at, [start, end]))
-        yield Shard(numbered(cohort.slice(c0, c1 - c0), cohort_at[c0:c1] - start),
+        members = cohort.slice(c0, c1 - c0)
+        if batch is not None:
+            members = with_path_keys(CohortState(members, state.plan_cohort), batch).cohort
+        yield Shard(numbered(members, cohort_at[c0:c1] - start),
                     numbered(hires.slice(h0, h1 - h0), hire_at[h0:h1] - start), number, count)
 
 
 def _places_by_path(cohort: pa.Table, hires: pa.Table) -> np.ndarray:
     """For each hire, how many of the cohort come before it in (path, employee_id) order."""
-    if "path" not in hires.column_names or not hires.num_rows:
+    if "path" not in hires.column_names or "path" not in cohort.column_names or not hires.num_rows:
         return _hire_places(_ids(cohort), _ids(hires))
     cohort_paths, hire_paths = cohort["path"].to_numpy(), hires["path"].to_numpy()
     places = np.empty(hires.num_rows, np.int64)

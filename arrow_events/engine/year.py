@@ -394,13 +394,16 @@ def global_step_of(paths: Batch | Config, year: int, state: CohortState, options
     if options.tune_memory:
         return_freed_memory()
     batch = as_batch(paths)
-    state = with_path_keys(state, batch)  # once: prepare and the shards use the same keyed cohort
     with _memory_errors(year, "events"), _scratch(options.engine, year) as scratch:
         plan = prepare(batch, year, state, options, draws=draws, events_of=events_of, session=session)
         reduced = global_step(plan, _keeper(options, plan, scratch, GLOBAL_MATERIALIZED))
+        # the whole cohort with its path keys is the global step's alone: freed here, the shards key
+        # their own slices (peak memory: 3 columns of the whole cohort held through every shard)
         if plan.planned is not None:
-            plan.planned.empty(["cohort"])  # the whole cohort is the state's; the context need not hold it
-        shards = cut(state, reduced.hires, options.rows_per_shard, params.design_ids(batch))
+            plan.planned.empty(["cohort"])
+        else:
+            plan.ctx.deregister_table("cohort")
+        shards = cut(state, reduced.hires, options.rows_per_shard, params.design_ids(batch), batch)
         reduced.hires = reduced.hires.slice(0, 0)  # the shards hold them now
         shard_plan = plan if session is None or options.executor == "ray" else _shards_plan(
             session, batch, plan, reduced, options, state)
