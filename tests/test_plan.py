@@ -139,8 +139,7 @@ def _years(configs, session, options, years=range(2025, 2029)):
             tables = joined(list(local_shards(step)))
         out.append(tables)
         if session is not None:
-            statements.append({(which, name): id(df) for which in ("global_step", "shards")
-                               for name, df in getattr(session, which).frames.items()})
+            statements.append({name: id(df) for name, df in session.context.frames.items()})
         active = pa.compute.equal(tables.snapshot["status"], "active")
         state = from_snapshot(tables.snapshot.filter(active), tables.paths["snapshot"][active.to_numpy()])
     return out, statements

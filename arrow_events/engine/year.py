@@ -86,12 +86,13 @@ class YearPlan:
 
 @dataclass
 class Session:
-    """What a run keeps from one year to the next: the global step's context and the shards', each
-    with its statements planned once (arrow_events.engine.session). Only the fused engine without a
-    memory limit keeps them (the others materialize relations per year)."""
+    """What a run keeps from one year to the next: one context, its statements planned once
+    (arrow_events.engine.session). The global step reads the whole cohort as ``global_cohort``; once
+    its statements are planned, the names they read it and their relations by are free for the shards'
+    own (``cohort``, ``hire``, ``path_year``). Only the fused engine without a memory limit keeps a
+    session (the others materialize relations per year)."""
 
-    global_step: PlannedContext | None = None
-    shards: PlannedContext | None = None
+    context: PlannedContext | None = None
 
     @staticmethod
     def of(options: RunOptions) -> Session | None:
@@ -144,32 +145,34 @@ def prepare(paths: Batch | Config, year: int, state: CohortState, options: RunOp
     in ``draws``); events are emitted for the paths ``events_of`` (default: all). With a ``session``, its
     global step's context, refilled."""
     batch = as_batch(paths)
-    tables = {"cohort": numbered(with_path_keys(state, batch).cohort)}
-    planned = None if session is None else _planned(session, "global_step", batch, year, options, state, draws)
+    cohort = numbered(with_path_keys(state, batch).cohort)
+    planned = None if session is None else _planned(session, batch, year, options, state, draws)
     if planned is None:
         ctx = _parameter_context(batch, year, options, min(state.headcount, options.rows_per_shard), draws)
-        register_tables(ctx, tables)
+        register_tables(ctx, {"cohort": cohort})
     else:
         ctx = planned.ctx
-        planned.refill(tables)
+        planned.refill({GLOBAL_COHORT: cohort})
     return YearPlan(ctx, params.shared_params(batch.base), year, len(batch.base.plan_designs),
                     options.contributions, batch.base.hours_of_service,
                     None if events_of is None else frozenset(events_of), planned)
 
 
-def _planned(session: Session, which: str, batch: Batch, year: int, options: RunOptions, state: CohortState,
+# the whole cohort, as the session's global step reads it (the shards' slices are ``cohort``)
+GLOBAL_COHORT = "global_cohort"
+
+
+def _planned(session: Session, batch: Batch, year: int, options: RunOptions, state: CohortState,
              draws: DrawCounter | None = None) -> PlannedContext:
-    """The session's context ``which`` (global_step or shards) holding ``year``'s parameter tables: made
-    the first year (sized as ``prepare`` sizes one), refilled after."""
-    planned = getattr(session, which)
-    if planned is None:
+    """The session's context holding ``year``'s parameter tables: made the first year (sized as ``prepare``
+    sizes one), refilled after."""
+    if session.context is None:
         ctx = _parameter_context(batch, year, options, min(state.headcount, options.rows_per_shard), draws,
                                  registered=False)
-        planned = PlannedContext(ctx)
-        planned.refill(params.static_tables(batch))
-        setattr(session, which, planned)
-    planned.refill(params.year_tables(batch, year))
-    return planned
+        session.context = PlannedContext(ctx)
+        session.context.refill(params.static_tables(batch))
+    session.context.refill(params.year_tables(batch, year))
+    return session.context
 
 
 def as_batch(paths: Batch | Config) -> Batch:
@@ -318,17 +321,23 @@ def _planned_global_step(plan: YearPlan, planned: PlannedContext) -> Reduced:
     """``global_step`` in the session's context: the first year plans each relation (the kept ones fill
     tables that their readers read) and what it collects; later years fill the kept tables again and run
     the same statements."""
-    if not planned.frames:
+    if REDUCED[0] not in planned.frames:
+        # the statements read the whole cohort as ``cohort`` while they are planned, then keep it bound
+        read_as = {"cohort", *GLOBAL_STAGES} - GLOBAL_MATERIALIZED
+        for name in read_as:
+            if plan.ctx.table_exist(name):  # a shard's table, or an earlier plan's view
+                plan.ctx.deregister_table(name)
+        plan.ctx.register_table("cohort", plan.ctx.catalog().schema().table(GLOBAL_COHORT))
         for name in GLOBAL_STAGES:
             with _memory_errors(plan.year, name):
                 df = plan.sql(name)
-                if plan.ctx.table_exist(name):
-                    plan.ctx.deregister_table(name)
                 if name in GLOBAL_MATERIALIZED:
                     planned.fill(name, df)
                 else:
                     plan.ctx.register_view(name, df)
         planned.frames.update({name: plan.ctx.table(name) for name in REDUCED})
+        for name in read_as:
+            plan.ctx.deregister_table(name)
     else:
         for name in GLOBAL_STAGES:
             if name in GLOBAL_MATERIALIZED:
@@ -400,26 +409,15 @@ def global_step_of(paths: Batch | Config, year: int, state: CohortState, options
         # the whole cohort with its path keys is the global step's alone: freed here, the shards key
         # their own slices (peak memory: 3 columns of the whole cohort held through every shard)
         if plan.planned is not None:
-            plan.planned.empty(["cohort"])
+            plan.planned.empty([GLOBAL_COHORT])
         else:
             plan.ctx.deregister_table("cohort")
         shards = cut(state, reduced.hires, options.rows_per_shard, params.design_ids(batch), batch)
         reduced.hires = reduced.hires.slice(0, 0)  # the shards hold them now
-        shard_plan = plan if session is None or options.executor == "ray" else _shards_plan(
-            session, batch, plan, reduced, options, state)
-        yield GlobalStep(shard_plan, plan.bound, reduced, shards,
-                         _keeper(options, shard_plan, scratch, SHARD_MATERIALIZED), options.engine, plan.events_of)
-
-
-def _shards_plan(session: Session, batch: Batch, plan: YearPlan, reduced: Reduced, options: RunOptions,
-                 state: CohortState) -> YearPlan:
-    """The session's shard context for ``plan``'s year: its parameter tables, the relations the global
-    step keeps for the shards, and path_year."""
-    planned = _planned(session, "shards", batch, plan.year, options, state)
-    planned.refill({**{name: plan.ctx.table(name).to_arrow_table() for name in KEPT_STAGES},
-                    "path_year": reduced.path_year})
-    return YearPlan(planned.ctx, plan.bound, plan.year, plan.designs, plan.contributions, plan.hours_of_service,
-                    plan.events_of, planned)
+        if plan.planned is not None:
+            plan.planned.refill({"path_year": reduced.path_year})  # the shards' (reduced leaves it for them)
+        yield GlobalStep(plan, plan.bound, reduced, shards, _keeper(options, plan, scratch, SHARD_MATERIALIZED),
+                         options.engine, plan.events_of)
 
 
 def local_shards(step: GlobalStep) -> Iterator[YearTables]:
