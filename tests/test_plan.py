@@ -145,11 +145,16 @@ def _years(configs, session, options, years=range(2025, 2029)):
     return out, statements
 
 
-def test_a_runs_session_plans_each_statement_once_and_gives_the_years_planned_afresh():
-    """A run's Session keeps its contexts from year to year and runs the same planned statements on
+@pytest.mark.parametrize("small", [65_536, 100])
+def test_a_runs_session_plans_each_statement_once_and_gives_the_years_planned_afresh(small, monkeypatch):
+    """A run's Session keeps its context from year to year and runs the same planned statements on
     refilled tables (engine/session.py): every year, shard and path must come out as when each year is
-    planned afresh, and the statements must be the ones planned in the first year."""
+    planned afresh, and with small tables the statements must be the ones planned in the first year
+    (``small``=100: every cohort table is large, registered anew and planned again)."""
+    import arrow_events.engine.session
     from arrow_events.engine.year import Session
+
+    monkeypatch.setattr(arrow_events.engine.session, "SMALL", small)
 
     base = load_config(None)
     other = base.model_copy(deep=True)
@@ -161,4 +166,5 @@ def test_a_runs_session_plans_each_statement_once_and_gives_the_years_planned_af
     for a, b in zip(afresh, reused, strict=True):
         assert a.events.equals(b.events) and a.snapshot.equals(b.snapshot) and a.contributions.equals(b.contributions)
         assert a.path_counts == b.path_counts
-    assert len(statements[0]) >= 6 and all(s == statements[0] for s in statements)  # planned in the first year only
+    if small > 10_000:  # planned in the first year only
+        assert len(statements[0]) >= 6 and all(s == statements[0] for s in statements)
