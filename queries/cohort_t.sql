@@ -8,6 +8,7 @@ SELECT
     whole_years(c.birth_date, cal.sim_year) AS age,
     whole_years(c.hire_date, cal.sim_year) AS tenure,
     c.hire_date >= cal.prior_year_start AS hired_last_year,
-    COALESCE(c.scheduled_termination_date BETWEEN cal.year_start AND cal.year_end, false) AS scheduled_this_year
+    COALESCE(c.scheduled_termination_date BETWEEN cal.year_start AND cal.year_end, false) AS scheduled_this_year,
+    cal.sim_year  -- what rng draws by
 FROM calendar AS cal  -- the year's one row
 CROSS JOIN cohort AS c

@@ -2,5 +2,5 @@
 -- (none for those already eligible at Jan 1, none when the override says never).
 SELECT
     pm.*,
-    CASE WHEN pm.eligibility_date BETWEEN cal.year_start AND cal.year_end THEN pm.eligibility_date END AS eligibility_on
-FROM calendar AS cal CROSS JOIN plan_members AS pm
+    CASE WHEN pm.eligibility_date BETWEEN pm.year_start AND pm.year_end THEN pm.eligibility_date END AS eligibility_on
+FROM plan_members AS pm

@@ -7,39 +7,39 @@
 WITH candidates AS (
     SELECT
         e.*,
-        NOT e.enrolled AND NOT e.opted_out AND COALESCE(e.eligibility_date <= cal.year_end, false) AS may_enroll,
+        NOT e.enrolled AND NOT e.opted_out AND COALESCE(e.eligibility_date <= e.year_end, false) AS may_enroll,
         CASE WHEN e.eligibility_date < $first_year_start THEN e.auto_enroll_first_date
              ELSE e.eligibility_date + e.auto_enroll_window_days END AS ae_date,
-        e.eligibility_date >= cal.year_start AS first_year,
-        CASE WHEN e.eligibility_date >= cal.year_start THEN e.voluntary_first_year_rate
+        e.eligibility_date >= e.year_start AS first_year,
+        CASE WHEN e.eligibility_date >= e.year_start THEN e.voluntary_first_year_rate
              ELSE e.voluntary_later_rate END AS voluntary_p
-    FROM calendar AS cal CROSS JOIN eligibility AS e
+    FROM eligibility AS e
 ),
 decided AS (
     SELECT
         c.*,
         CASE WHEN NOT c.may_enroll THEN CAST(NULL AS VARCHAR)
              WHEN c.in_auto_enroll_scope THEN
-                 CASE WHEN c.ae_date BETWEEN cal.year_start AND cal.year_end THEN 'auto_enrollment' END
+                 CASE WHEN c.ae_date BETWEEN c.year_start AND c.year_end THEN 'auto_enrollment' END
              WHEN c.u_enroll < c.voluntary_p THEN 'voluntary_enrollment'
         END AS enrollment_category
-    FROM calendar AS cal CROSS JOIN candidates AS c
+    FROM candidates AS c
 )
 SELECT
     -- what enrollment is the last to read is not passed on
     d.* EXCLUDE (auto_enroll_rate, auto_enroll_window_days, auto_enroll_first_date, voluntary_first_year_rate,
                  voluntary_later_rate, voluntary_deferral_rate, u_enroll, u_enroll_date, in_auto_enroll_scope,
-                 may_enroll, ae_date, first_year, voluntary_p),
+                 may_enroll, ae_date, first_year, voluntary_p, days_in_year),
     CASE d.enrollment_category
         WHEN 'auto_enrollment' THEN d.ae_date
         WHEN 'voluntary_enrollment' THEN
             CASE WHEN d.first_year THEN d.eligibility_date + CAST(floor(d.u_enroll_date
-                     * (CAST(cal.year_end - d.eligibility_date AS BIGINT) + 1)) AS INT)
-                 ELSE cal.year_start + CAST(floor(d.u_enroll_date * cal.days_in_year) AS INT) END
+                     * (CAST(d.year_end - d.eligibility_date AS BIGINT) + 1)) AS INT)
+                 ELSE d.year_start + CAST(floor(d.u_enroll_date * d.days_in_year) AS INT) END
     END AS enrollment_on,
     CASE d.enrollment_category
         WHEN 'auto_enrollment' THEN d.auto_enroll_rate
         WHEN 'voluntary_enrollment' THEN d.voluntary_deferral_rate
     END AS enrollment_deferral_rate,
     CASE WHEN d.enrollment_category = 'voluntary_enrollment' THEN d.voluntary_p END AS enrollment_probability
-FROM calendar AS cal CROSS JOIN decided AS d
+FROM decided AS d

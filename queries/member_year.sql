@@ -7,8 +7,7 @@
 -- and deferral_rate are the state at Jan 1 (a hire's at hiring). The year-end snapshot
 -- reads the same row.
 WITH cut AS (
-    SELECT d.*, COALESCE(d.termination_on, cal.year_end) AS last_day, cal.year_start
-    FROM calendar AS cal CROSS JOIN deferral_change AS d
+    SELECT d.*, COALESCE(d.termination_on, d.year_end) AS last_day FROM deferral_change AS d
 )
 SELECT
     c.member_ix, c.design_rank, c.path, c.variant, c.scenario_id, c.scenario_key,

@@ -23,11 +23,10 @@ WITH keyed AS (
        AND h.tenure_years = least(c.tenure, $tenure_band_top)
 ),
 drawing AS (
-    SELECT k.*, draw_key(k.employee_key, cal.sim_year, k.seed) AS draw_key
-    FROM calendar AS cal CROSS JOIN keyed AS k
+    SELECT k.*, draw_key(k.employee_key, k.sim_year, k.seed) AS draw_key FROM keyed AS k
 )
 SELECT
-    k.* EXCLUDE (seed, termination_weight, hired_last_year),  -- not read after
+    k.* EXCLUDE (seed, sim_year, termination_weight, hired_last_year),  -- not read after
     CASE WHEN NOT k.scheduled_this_year
          THEN -ln(draw(k.draw_key, 'term')) / k.termination_weight END AS sample_key,
     draw(k.draw_key, 'promo') AS u_promo,

@@ -110,10 +110,10 @@ def test_batch_size_does_not_change_the_year(monkeypatch):
 
 
 def test_stage_order_follows_what_each_file_reads_and_binds():
-    # read off the SQL by hand: merit reads promotion and its tier cells; opt_out reads enrollment and the calendar;
+    # read off the SQL by hand: merit reads promotion and its tier cells; opt_out reads enrollment;
     # hire reads the counts; the members read their path's row of path_year, which holds the cutoff
     assert reads("merit") == {"promotion", "merit_cells"}
-    assert reads("opt_out") == {"calendar", "enrollment"}  # and the year's calendar row
+    assert reads("opt_out") == {"enrollment"}
     assert reads("plan_members") == {"plan_designs", "termination", "design_ages"}
     assert "year_counts" in needs("hire") and "termination_cutoff" in needs("path_year")
     assert "path_year" in needs("members")

@@ -141,18 +141,18 @@ def test_rng_looks_up_hazards_past_the_last_band_and_draws_every_stream_from_has
     ], age_years=pa.int64(), tenure_years=pa.int64())
     cohort_t = given([
         {"employee_id": "EMP_mid", "level_id": 2, "age": 40, "tenure": 3, "scheduled_this_year": False,
-         "hired_last_year": False},
+         "hired_last_year": False, "sim_year": YEAR},
         {"employee_id": "EMP_old", "level_id": 2, "age": 70, "tenure": 31, "scheduled_this_year": False,
-         "hired_last_year": False},
+         "hired_last_year": False, "sim_year": YEAR},
         {"employee_id": "EMP_leaving", "level_id": 2, "age": 40, "tenure": 3, "scheduled_this_year": True,
-         "hired_last_year": True},
+         "hired_last_year": True, "sim_year": YEAR},
     ])
     got = by_id(year_plan(seed=i64(seed)), "rng", hazards=hazards, cohort_t=cohort_t)
     assert set(got) == {"EMP_mid", "EMP_old", "EMP_leaving"}
     weight = {"EMP_mid": 0.5, "EMP_old": 0.25, "EMP_leaving": 0.5}
     assert got["EMP_old"]["age_band"] == "65+" and got["EMP_old"]["tenure_band"] == "20+"  # 70 and 31 years
     assert got["EMP_mid"]["promotion_p"] == 0.07 and got["EMP_old"]["promotion_p"] == 0.001
-    assert not {"seed", "termination_weight", "hired_last_year"} & set(got["EMP_mid"])  # drawn from, not passed on
+    assert not {"seed", "sim_year", "termination_weight", "hired_last_year"} & set(got["EMP_mid"])  # not passed on
     for i, r in got.items():
         for column, stream in STREAMS.items():
             assert r[column] == ref_hash_rng(i, YEAR, stream, seed), (i, column)
