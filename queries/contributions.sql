@@ -16,6 +16,8 @@ WITH steps AS (
         cal.sim_year - date_part('year', y.birth_date) AS age_at_year_end,
         greatest(y.hire_date, cal.year_start) AS first_day,
         COALESCE(y.termination_on, cal.year_end) + INTERVAL '1 day' AS stop_day,
+        cal.days_in_year, cal.compensation_limit_cents, cal.deferral_limit_cents, cal.catch_up_limit_cents,
+        cal.catch_up_60_63_limit_cents,
         y.compensation_cents AS pay,
         y.promotion_on, y.promotion_compensation_cents, y.merit_on, y.merit_compensation_cents,
         y.deferral_rate AS rate,
@@ -25,7 +27,7 @@ WITH steps AS (
         COALESCE(y.deferral_change_on, y.opt_out_on) AS rate_second_change_on,
         CASE WHEN y.deferral_change_on IS NOT NULL THEN y.deferral_change_deferral_rate
              ELSE y.opt_out_deferral_rate END AS rate_second_change
-    FROM calendar AS cal CROSS JOIN member_year AS y
+    FROM calendar AS cal CROSS JOIN member_year AS y  -- the year's row; its limits ride along
 ),
 earnings AS (
     -- pay_days: the days in the year x the pay earned (each day's pay rate, summed)
@@ -42,6 +44,7 @@ sums AS (
     -- millionths, summed); when the rate changes in the year, by udfs/accrual.py
     SELECT
         e.member_ix, e.design_rank, e.variant, e.active_at_year_end, e.eligible_at_year_end, e.pay_days, e.hours_worked,
+        e.days_in_year, e.compensation_limit_cents,
         CASE WHEN e.rate_first_change_on IS NULL AND e.rate_second_change_on IS NULL
              THEN CAST(round(e.rate * 1000000) AS BIGINT) * e.pay_days
              ELSE deferred(e.first_day, e.stop_day,
@@ -50,28 +53,28 @@ sums AS (
                            e.rate_second_change_on, e.rate_second_change)
         END AS deferred_days,
         -- the 402(g) limit, with the catch-up for the age reached in the year
-        cal.deferral_limit_cents + CASE WHEN e.age_at_year_end BETWEEN 60 AND 63 THEN cal.catch_up_60_63_limit_cents
-                                     WHEN e.age_at_year_end >= 50 THEN cal.catch_up_limit_cents
-                                     ELSE 0 END AS deferral_limit
-    FROM calendar AS cal CROSS JOIN earnings AS e
+        e.deferral_limit_cents + CASE WHEN e.age_at_year_end BETWEEN 60 AND 63 THEN e.catch_up_60_63_limit_cents
+                                   WHEN e.age_at_year_end >= 50 THEN e.catch_up_limit_cents
+                                   ELSE 0 END AS deferral_limit
+    FROM earnings AS e
 ),
 capped AS (
     -- compensation above the 401(a)(17) limit counts for no plan purpose
-    SELECT s.*, s.pay_days > cal.compensation_limit_cents * cal.days_in_year AS above_limit
-    FROM calendar AS cal CROSS JOIN sums AS s
+    SELECT s.*, s.pay_days > s.compensation_limit_cents * s.days_in_year AS above_limit
+    FROM sums AS s
 ),
 elected AS (
     -- plan compensation, and the deferrals elected on it: above the limit the elected rates apply
     -- to each day's pay scaled down alike
     SELECT
         c.*,
-        CASE WHEN c.above_limit THEN cal.compensation_limit_cents
-             ELSE (2 * c.pay_days + cal.days_in_year) / (2 * cal.days_in_year) END AS plan_compensation_cents,
+        CASE WHEN c.above_limit THEN c.compensation_limit_cents
+             ELSE (2 * c.pay_days + c.days_in_year) / (2 * c.days_in_year) END AS plan_compensation_cents,
         CASE WHEN c.above_limit
-             THEN CAST(floor(CAST(c.deferred_days AS DOUBLE) * cal.compensation_limit_cents
+             THEN CAST(floor(CAST(c.deferred_days AS DOUBLE) * c.compensation_limit_cents
                              / (1000000.0 * c.pay_days) + 0.5) AS BIGINT)
-             ELSE (c.deferred_days + 500000 * cal.days_in_year) / (1000000 * cal.days_in_year) END AS elected_cents
-    FROM calendar AS cal CROSS JOIN capped AS c
+             ELSE (c.deferred_days + 500000 * c.days_in_year) / (1000000 * c.days_in_year) END AS elected_cents
+    FROM capped AS c
 ),
 deferrals AS (
     SELECT
