@@ -142,8 +142,8 @@ def prepare(paths: Batch | Config, year: int, state: CohortState, options: RunOp
             draws: DrawCounter | None = None, events_of: Iterable[int] | None = None,
             session: Session | None = None) -> YearPlan:
     """A context holding the cohort (every path's) and every parameter table for ``year`` (its draws counted
-    in ``draws``); events are emitted for the paths ``events_of`` (default: all). With a ``session``, its
-    global step's context, refilled."""
+    in ``draws``); events are emitted for the paths ``events_of`` (default: all). With a ``session``, the
+    session's context, refilled."""
     batch = as_batch(paths)
     cohort = numbered(with_path_keys(state, batch).cohort)
     planned = None if session is None else _planned(session, batch, year, options, state, draws)
@@ -262,7 +262,7 @@ def member_rows(plan: YearPlan) -> tuple[pa.Table, pa.Table, pa.Table | None]:
 
 
 def _planned_member_rows(plan: YearPlan, planned: PlannedContext) -> tuple[pa.Table, pa.Table, pa.Table | None]:
-    """``member_rows`` of the session's shard context: the shard's chain as one statement, and the snapshot
+    """``member_rows`` in the session's context: the shard's chain as one statement, and the snapshot
     and contributions over its rows, each planned once per run."""
     members = planned.frame("member_year", lambda: plan.ctx.sql(composed(STAGES), param_values=plan.bound))
     members = members.to_arrow_table()
@@ -399,7 +399,7 @@ def global_step_of(paths: Batch | Config, year: int, state: CohortState, options
                    session: Session | None = None) -> Iterator[GlobalStep]:
     """Run ``year``'s global step from ``state`` (every path's cohort at t-1); its shards are run by the
     caller (``local_shards`` here, or ``shard_tables`` anywhere else) before the block ends. With a
-    ``session`` (``Session.of(options)``), in the run's contexts, planned once."""
+    ``session`` (``Session.of(options)``), in the run's one context, each statement planned once."""
     if options.tune_memory:
         return_freed_memory()
     batch = as_batch(paths)
