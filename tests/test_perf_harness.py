@@ -67,3 +67,14 @@ def test_the_sweep_series_passes_batch_paths_only_when_given():
 
     assert "--batch-paths" not in sweep_command(100, "2025-2034")
     assert sweep_command(100, "2025-2034", 50)[-2:] == ["--batch-paths", "50"]
+
+
+def test_the_fixed_cost_series_times_both_ways_and_compares_their_tables(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "perf.fixed", "--employees", "200", "--years", "3", "--repeats", "1",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads((tmp_path / "fixed.json").read_text())
+    assert [r["way"] for r in doc["results"]] == ["planned afresh each year", "planned once a run"]
+    for r in doc["results"]:  # years 2-3 of one run each way; both ways gave the same events and snapshots
+        assert r["years_timed"] == 2 and r["year_wall_ms"] > 0 and r["same_tables"] is True
+    assert (tmp_path / "fixed.md").read_text().count("| 200 |") == 2
