@@ -29,7 +29,8 @@ class PlannedContext:
         self.ctx = ctx
         self.frames: dict[str, DataFrame] = {}
         self._schemas: dict[str, pa.Schema] = {}
-        self._held: dict[str, pa.Table | None] = {}  # what each table holds, when small (None: a large table)
+        self._held: dict[str, pa.Table | None] = {}  # what each small table holds (None: not known)
+        self._large: set[str] = set()  # tables registered anew at every refill
 
     def frame(self, name: str, plan: Callable[[], DataFrame]) -> DataFrame:
         """The statement ``name``, planned by ``plan`` the first time."""
@@ -51,6 +52,9 @@ class PlannedContext:
                     self.frames.clear()  # planned against the table this one replaces
                 register_tables(self.ctx, {name: table})
                 self._schemas[name] = table.schema
+                self._large.discard(name)
+                if table.num_rows > SMALL:
+                    self._large.add(name)
             elif not self._holds(name, table):  # unchanged: nothing to do
                 self.empty([name])
                 register_tables(self.ctx, {STAGING: table})
@@ -83,11 +87,12 @@ class PlannedContext:
             if name not in self._schemas:
                 continue
             held = self._held.get(name)
-            if held is None:  # large
+            if name in self._large:
                 self.ctx.deregister_table(name)
                 del self._schemas[name]
+                self._large.discard(name)
                 self.frames.clear()
-            elif held.num_rows:
+            elif held is None or held.num_rows:
                 self.ctx.sql(f"DELETE FROM {name}").collect()
                 self._held[name] = self._schemas[name].empty_table()
 
