@@ -47,7 +47,7 @@ class PlannedContext:
             # rows into DataFusion's allocator, which keeps the pages (measured: +0.3 GB at 5M members),
             # and planning is a small part of a large table's year
             if (self._schemas.get(name) != table.schema or not self.ctx.table_exist(name)
-                    or table.num_rows > SMALL):
+                    or table.num_rows > SMALL or name in self._large):
                 if self.ctx.table_exist(name):
                     self.frames.clear()  # planned against the table this one replaces
                 register_tables(self.ctx, {name: table})
