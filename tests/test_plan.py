@@ -124,7 +124,7 @@ def test_stage_order_follows_what_each_file_reads_and_binds():
 
 
 
-def _years(configs, session, options, years=range(2025, 2029)):
+def _years(configs, session, options, years=range(2025, 2028)):
     """Each year's tables of a batch of ``configs``, one after another, in ``session`` (None: planned afresh),
     and after each year the ids of the session's planned statements."""
     from arrow_events.engine.paths import Batch
@@ -145,26 +145,39 @@ def _years(configs, session, options, years=range(2025, 2029)):
     return out, statements
 
 
+def _two_paths():
+    """The default config and one growing faster with another seed: a batch of two paths."""
+    base = load_config(None)
+    other = base.model_copy(deep=True)
+    other.scenario.growth, other.scenario.seed = 0.08, 7
+    return [base, other]
+
+
+SESSION_OPTIONS = RunOptions(shard_rows=2000, threads=2)  # several shards a year, each in the same context
+
+
+@pytest.fixture(scope="module")
+def planned_afresh():
+    """The two paths' years, each planned afresh (computed once for every threshold below)."""
+    return _years(_two_paths(), None, SESSION_OPTIONS)[0]
+
+
 @pytest.mark.parametrize("small", [65_536, 100, 10_800])
-def test_a_runs_session_plans_each_statement_once_and_gives_the_years_planned_afresh(small, monkeypatch):
+def test_a_runs_session_plans_each_statement_once_and_gives_the_years_planned_afresh(small, monkeypatch,
+                                                                                      planned_afresh):
     """A run's Session keeps its context from year to year and runs the same planned statements on
     refilled tables (engine/session.py): every year, shard and path must come out as when each year is
     planned afresh, and with small tables the statements must be the ones planned in the first year
     (``small``=100: every cohort table is large, registered anew and planned again; 10,800: the two paths'
-    cohort is small the first two years and large after)."""
+    cohort is small the first two years and large the third)."""
     import arrow_events.engine.session
     from arrow_events.engine.year import Session
 
     monkeypatch.setattr(arrow_events.engine.session, "SMALL", small)
 
-    base = load_config(None)
-    other = base.model_copy(deep=True)
-    other.scenario.growth, other.scenario.seed = 0.08, 7
-    options = RunOptions(shard_rows=2000, threads=2)  # several shards a year, each in the same context
     assert Session.of(RunOptions(engine="legacy")) is None and Session.of(RunOptions(memory_limit="1GB")) is None
-    afresh, _ = _years([base, other], None, options)
-    reused, statements = _years([base, other], Session.of(options), options)
-    for a, b in zip(afresh, reused, strict=True):
+    reused, statements = _years(_two_paths(), Session.of(SESSION_OPTIONS), SESSION_OPTIONS)
+    for a, b in zip(planned_afresh, reused, strict=True):
         assert a.events.equals(b.events) and a.snapshot.equals(b.snapshot) and a.contributions.equals(b.contributions)
         assert a.path_counts == b.path_counts
     if small > 20_000:  # planned in the first year only
