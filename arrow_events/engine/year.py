@@ -167,9 +167,7 @@ def _planned(session: Session, batch: Batch, year: int, options: RunOptions, sta
     """The session's context holding ``year``'s parameter tables: made the first year (sized as ``prepare``
     sizes one), refilled after."""
     if session.context is None:
-        ctx = _parameter_context(batch, year, options, min(state.headcount, options.rows_per_shard), draws,
-                                 registered=False)
-        session.context = PlannedContext(ctx)
+        session.context = PlannedContext(_sized_context(options, min(state.headcount, options.rows_per_shard), draws))
         session.context.refill(params.static_tables(batch))
     session.context.refill(params.year_tables(batch, year))
     return session.context
@@ -180,19 +178,22 @@ def as_batch(paths: Batch | Config) -> Batch:
 
 
 def _parameter_context(batch: Batch, year: int, options: RunOptions, rows: int,
-                       draws: DrawCounter | None = None, registered: bool = True) -> SessionContext:
-    """A context holding every parameter table for ``year`` (``registered``; else none yet), batches sized
-    for ``rows`` members at a time."""
+                       draws: DrawCounter | None = None) -> SessionContext:
+    """A context holding every parameter table for ``year``, batches sized for ``rows`` members at a time."""
+    ctx = _sized_context(options, rows, draws)
+    register_tables(ctx, params.static_tables(batch))
+    register_tables(ctx, params.year_tables(batch, year))
+    return ctx
+
+
+def _sized_context(options: RunOptions, rows: int, draws: DrawCounter | None = None) -> SessionContext:
+    """An empty context, batches sized for ``rows`` members at a time."""
     # under a memory limit, small batches keep each operator's reservations small enough to spill
     size = SMALL_BATCH_SIZE if options.memory_limit is not None else batch_size_for(rows)
     # no more partitions than the shard has batches: splitting one batch only adds repartitioning
     # (outputs do not depend on it, as on the thread count)
     partitions = max(1, min(options.threads, -(-rows // size)))
-    ctx = new_context(partitions, options.memory_limit, size, draws)
-    if registered:
-        register_tables(ctx, params.static_tables(batch))
-        register_tables(ctx, params.year_tables(batch, year))
-    return ctx
+    return new_context(partitions, options.memory_limit, size, draws)
 
 
 def in_memory(name: str, df: DataFrame) -> DataFrame:
@@ -343,7 +344,9 @@ def _planned_global_step(plan: YearPlan, planned: PlannedContext) -> Reduced:
             if name in GLOBAL_MATERIALIZED:
                 with _memory_errors(plan.year, name):
                     planned.fill(name)
-    return _collected(planned.frames.__getitem__)
+    collected = _collected(planned.frames.__getitem__)
+    planned.refill({"path_year": collected.path_year})  # the shards', as ``reduced`` leaves it
+    return collected
 
 
 def reduced(plan: YearPlan) -> Reduced:
@@ -414,8 +417,6 @@ def global_step_of(paths: Batch | Config, year: int, state: CohortState, options
             plan.ctx.deregister_table("cohort")
         shards = cut(state, reduced.hires, options.rows_per_shard, params.design_ids(batch), batch)
         reduced.hires = reduced.hires.slice(0, 0)  # the shards hold them now
-        if plan.planned is not None:
-            plan.planned.refill({"path_year": reduced.path_year})  # the shards' (reduced leaves it for them)
         yield GlobalStep(plan, plan.bound, reduced, shards, _keeper(options, plan, scratch, SHARD_MATERIALIZED),
                          options.engine, plan.events_of)
 
