@@ -44,6 +44,7 @@ def connect(threads: int) -> duckdb.DuckDBPyConnection:
     day = sqltypes.DATE
     con.create_function("whole_years", udfs.whole_years, [day, big], big, type="arrow", null_handling="special")
     con.create_function("anniversary", udfs.anniversary, [day, big], day, type="arrow", null_handling="special")
+    con.create_function("add_days", udfs.add_days, [day, big], day, type="arrow", null_handling="special")
     return con
 
 

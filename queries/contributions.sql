@@ -15,7 +15,7 @@ WITH steps AS (
         COALESCE(y.eligibility_date <= cal.year_end, false) AS eligible_at_year_end,
         cal.sim_year - date_part('year', y.birth_date) AS age_at_year_end,
         greatest(y.hire_date, cal.year_start) AS first_day,
-        COALESCE(y.termination_on, cal.year_end) + INTERVAL '1 day' AS stop_day,
+        add_days(COALESCE(y.termination_on, cal.year_end), 1) AS stop_day,
         cal.days_in_year, cal.compensation_limit_cents, cal.deferral_limit_cents, cal.catch_up_limit_cents,
         cal.catch_up_60_63_limit_cents,
         y.compensation_cents AS pay,

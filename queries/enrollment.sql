@@ -9,7 +9,7 @@ WITH candidates AS (
         e.*,
         NOT e.enrolled AND NOT e.opted_out AND COALESCE(e.eligibility_date <= e.year_end, false) AS may_enroll,
         CASE WHEN e.eligibility_date < $first_year_start THEN e.auto_enroll_first_date
-             ELSE e.eligibility_date + e.auto_enroll_window_days END AS ae_date,
+             ELSE add_days(e.eligibility_date, e.auto_enroll_window_days) END AS ae_date,
         e.eligibility_date >= e.year_start AS first_year,
         CASE WHEN e.eligibility_date >= e.year_start THEN e.voluntary_first_year_rate
              ELSE e.voluntary_later_rate END AS voluntary_p
@@ -33,9 +33,9 @@ SELECT
     CASE d.enrollment_category
         WHEN 'auto_enrollment' THEN d.ae_date
         WHEN 'voluntary_enrollment' THEN
-            CASE WHEN d.first_year THEN d.eligibility_date + CAST(floor(d.u_enroll_date
-                     * (CAST(d.year_end - d.eligibility_date AS BIGINT) + 1)) AS INT)
-                 ELSE d.year_start + CAST(floor(d.u_enroll_date * d.days_in_year) AS INT) END
+            CASE WHEN d.first_year THEN add_days(d.eligibility_date, CAST(floor(d.u_enroll_date
+                     * (CAST(d.year_end - d.eligibility_date AS BIGINT) + 1)) AS BIGINT))
+                 ELSE add_days(d.year_start, CAST(floor(d.u_enroll_date * d.days_in_year) AS BIGINT)) END
     END AS enrollment_on,
     CASE d.enrollment_category
         WHEN 'auto_enrollment' THEN d.auto_enroll_rate

@@ -62,19 +62,30 @@ drawn AS (
         hash_rng_key(k.employee_key, k.sim_year, 'opt_out', k.seed) AS u_opt_out
     FROM keyed AS k
 ),
-dated AS (
+pay_ranges AS (
+    -- each variant's pay spread beside each level's range: one small table, so that a hire finds
+    -- both in one join whose build side is this one
+    SELECT s.variant, s.hire_pay_spread, l.level_id, l.pay_min, l.pay_max, l.hire_pay_position
+    FROM scenarios AS s CROSS JOIN levels AS l
+),
+paid AS (
     SELECT
         d.*,
-        d.year_start + CAST(floor(d.u_hire_date * d.days_in_year) AS INT) AS hire_date,
-        ha.age AS hire_age,
+        add_days(d.year_start, CAST(floor(d.u_hire_date * d.days_in_year) AS BIGINT)) AS hire_date,
         -- pay = (min + (max - min) * position) * (1 - spread + 2 * spread * u), half-up to cents
-        CAST(floor((l.pay_min + (l.pay_max - l.pay_min) * l.hire_pay_position)
-                   * (1 - s.hire_pay_spread + 2 * s.hire_pay_spread * d.u_hire_pay) * 100 + 0.5) AS BIGINT)
+        CAST(floor((r.pay_min + (r.pay_max - r.pay_min) * r.hire_pay_position)
+                   * (1 - r.hire_pay_spread + 2 * r.hire_pay_spread * d.u_hire_pay) * 100 + 0.5) AS BIGINT)
             AS compensation_cents
-    FROM drawn AS d
-    JOIN scenarios AS s ON s.variant = d.variant
-    JOIN levels AS l ON l.level_id = d.level_id
-    JOIN hire_ages AS ha ON d.u_hire_age >= ha.u_lo AND d.u_hire_age < ha.u_hi
+    FROM pay_ranges AS r  -- the small side first: DataFusion builds its hash table from it
+    JOIN drawn AS d ON d.variant = r.variant AND d.level_id = r.level_id
+),
+dated AS (
+    -- the age whose slice of [0, 1) holds u_hire_age, among the few of the draw's cell
+    SELECT p.*, ha.age AS hire_age
+    FROM hire_age_cells AS ha  -- the small side first
+    JOIN paid AS p
+      ON ha.cell = CAST(floor(p.u_hire_age * $hire_age_cell_count) AS BIGINT)
+     AND p.u_hire_age >= ha.u_lo AND p.u_hire_age < ha.u_hi
 ),
 born AS (
     -- born hire_age years before the hire date (a Feb 29 hire date: Mar 1)
@@ -89,6 +100,11 @@ aged AS (
         whole_years(b.birth_date, b.sim_year) AS age,
         CAST(0 AS BIGINT) AS tenure
     FROM born AS b
+),
+banded AS (
+    SELECT a.*, ab.band AS age_band
+    FROM age_bands AS ab  -- the small side first
+    JOIN aged AS a ON ab.years = least(a.age, $band_top)
 )
 SELECT
     a.path,
@@ -103,7 +119,7 @@ SELECT
     a.compensation_cents,
     a.age,
     a.tenure,
-    ab.band AS age_band,
+    a.age_band,
     tb.band AS tenure_band,
     a.u_nh_term,
     a.u_nh_term_date,
@@ -112,7 +128,6 @@ SELECT
     a.u_opt_out,
     CASE WHEN a.hire_date < a.year_end THEN ROW_NUMBER() OVER (
         PARTITION BY a.path, a.hire_date < a.year_end ORDER BY a.u_nh_term, a.employee_id) END AS nh_term_pick
-FROM aged AS a
-JOIN age_bands AS ab ON ab.years = least(a.age, $band_top)
-JOIN tenure_bands AS tb ON tb.years = least(a.tenure, $band_top)
+FROM tenure_bands AS tb  -- the small side first
+JOIN banded AS a ON tb.years = least(a.tenure, $band_top)
 ORDER BY a.path, a.employee_id

@@ -10,7 +10,7 @@ WITH decided AS (
 SELECT
     -- what opt_out is the last to read is not passed on
     d.* EXCLUDE (opt_out_window_days, opt_out_rate, opt_out_mult, u_opt_out, opt_out_p, opts_out),
-    CASE WHEN d.opts_out THEN least(d.enrollment_on + d.opt_out_window_days, d.year_end) END AS opt_out_on,
+    CASE WHEN d.opts_out THEN least(add_days(d.enrollment_on, d.opt_out_window_days), d.year_end) END AS opt_out_on,
     CASE WHEN d.opts_out THEN CAST(0.0 AS DOUBLE) END AS opt_out_deferral_rate,
     CASE WHEN d.opts_out THEN least(1.0, d.opt_out_p) END AS opt_out_probability
 FROM decided AS d

@@ -26,7 +26,7 @@ SELECT
     CASE
         WHEN m.eligibility_override IS NOT DISTINCT FROM false THEN CAST(NULL AS DATE)
         -- a Feb 29 birthday reaches its age on Mar 1 in other years
-        ELSE greatest(m.hire_date + d.waiting_days, anniversary(m.birth_date, d.min_age))
+        ELSE greatest(add_days(m.hire_date, d.waiting_days), anniversary(m.birth_date, d.min_age))
     END AS eligibility_date,
     d.auto_enroll AND (d.auto_enroll_all OR m.hire_date >= $first_year_start) AS in_auto_enroll_scope
 FROM design_age AS d  -- the small side first: DataFusion builds its hash table from it

@@ -24,9 +24,9 @@ SELECT
                  cutoff_key, cutoff_employee_id),
     CASE d.termination_category
         WHEN 'scheduled_termination' THEN d.scheduled_termination_date
-        WHEN 'experienced_termination' THEN d.year_start
-            + CAST(floor(draw(d.draw_key, 'term_date') * d.days_in_year) AS INT)
-        WHEN 'new_hire_termination' THEN d.hire_date + CAST(1 + floor(d.u_nh_term_date
-            * CAST(d.year_end - d.hire_date AS BIGINT)) AS INT)
+        WHEN 'experienced_termination' THEN add_days(d.year_start,
+            CAST(floor(draw(d.draw_key, 'term_date') * d.days_in_year) AS BIGINT))
+        WHEN 'new_hire_termination' THEN add_days(d.hire_date, CAST(1 + floor(d.u_nh_term_date
+            * CAST(d.year_end - d.hire_date AS BIGINT)) AS BIGINT))
     END AS termination_on
 FROM decided AS d

@@ -274,6 +274,24 @@ def test_merit_cells_find_the_tier_of_any_draw_even_with_close_boundaries():
         assert found == cfg.merit_performance.multiplier[tier], u
 
 
+def test_hire_age_cells_find_the_age_of_any_draw_whatever_the_weights():
+    # a weight of 0 (never drawn), slices far narrower than a cell, and one boundary exactly on a cell edge
+    cfg = load_config(None)
+    cfg.hire_ages.ages = [22, 25, 30, 31, 32, 40, 60]
+    cfg.hire_ages.weights = [0.25, 0.0, 1e-12, 3e-12, 0.25, 0.2, 0.3]
+    cells = params.hire_age_cells_table(cfg).to_pylist()
+    weights = cfg.hire_ages.weights
+    his = [sum(weights[: i + 1]) / sum(weights) for i in range(len(weights))]
+    edges = [b for x in his[:-1] for b in (math.nextafter(x, 0), x, math.nextafter(x, 1))]
+    for u in [0.0, 0.1, 0.25, 0.49, 0.5, 0.75, math.nextafter(1.0, 0), *edges]:
+        # the age whose [lo, hi) of the cumulative weights holds u, as the range join read it
+        expected = cfg.hire_ages.ages[next(i for i, hi in enumerate(his) if u < hi)]
+        c = math.floor(u * params.HIRE_AGE_CELLS)  # what hire.sql computes
+        found = [r["age"] for r in cells if r["cell"] == c and r["u_lo"] <= u < r["u_hi"]]
+        assert found == [expected], u
+    assert 25 not in {r["age"] for r in cells}
+
+
 def test_every_relation_in_queries_has_a_given_rows_test():
     """Each queries/<name>.sql is run on given rows somewhere in tests/test_relation*.py (contributions:
     also tests/test_contributions.py), through rows()/by_id() or sql("<name>")."""

@@ -10,11 +10,11 @@ import pyarrow as pa
 from datafusion import SessionContext, udf
 
 from arrow_events.udfs.accrual import deferred, tiered_match
-from arrow_events.udfs.dates import anniversary, whole_years
+from arrow_events.udfs.dates import add_days, anniversary, whole_years
 from arrow_events.udfs.hash_rng import draw, draw_key, employee_key, hash_rng, hash_rng_key
 
-__all__ = ["DrawCounter", "anniversary", "deferred", "draw", "draw_key", "employee_key", "hash_rng", "hash_rng_key",
-           "register", "tiered_match", "whole_years"]
+__all__ = ["DrawCounter", "add_days", "anniversary", "deferred", "draw", "draw_key", "employee_key", "hash_rng",
+           "hash_rng_key", "register", "tiered_match", "whole_years"]
 
 _DATE, _NUMBERS = pa.date32(), pa.list_(pa.float64())
 
@@ -37,7 +37,7 @@ class DrawCounter:
 
 
 def register(ctx: SessionContext, draws: DrawCounter | None = None) -> None:
-    """Register hash_rng_key, draw_key, draw, employee_key, whole_years, anniversary, deferred and
+    """Register hash_rng_key, draw_key, draw, employee_key, whole_years, anniversary, add_days, deferred and
     tiered_match in ``ctx``; with
     ``draws``, the rows each draw UDF computes are counted there (event ids are made outside SQL, by
     arrow_events.engine.emit; the string-id ``hash_rng`` is the reference the keyed draws equal)."""
@@ -51,6 +51,7 @@ def register(ctx: SessionContext, draws: DrawCounter | None = None) -> None:
     # the calendar rules (ages, tenure, birthdays), one definition for SQL and Python
     ctx.register_udf(udf(whole_years, [_DATE, pa.int64()], pa.int64(), "immutable", "whole_years"))
     ctx.register_udf(udf(anniversary, [_DATE, pa.int64()], _DATE, "immutable", "anniversary"))
+    ctx.register_udf(udf(add_days, [_DATE, pa.int64()], _DATE, "immutable", "add_days"))
     # the member's pay changes (promotion, merit) and deferral rate changes, (date, value) pairs
     pay_changes, rate_changes = [_DATE, pa.int64()] * 2, [_DATE, pa.float64()] * 2
     ctx.register_udf(udf(deferred(2), [_DATE, _DATE, pa.int64(), *pay_changes, pa.float64(), *rate_changes],

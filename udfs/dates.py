@@ -4,6 +4,8 @@
   date, tenure from a hire date): the calendar difference, less one unless ``d`` is a Jan 1.
 - ``anniversary(d, years)``: the same month and day ``years`` later (or earlier); Feb 29 falls on
   Mar 1 in a year that has none.
+- ``add_days(d, days)``: the date ``days`` whole days later (DataFusion's own ``d + n`` adds an
+  interval, about 7x slower per row).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ _DAY = "datetime64[D]"
 
 
 def _days(dates: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
-    """A date32 array as datetime64[D], nulls filled with the epoch, and its null mask (None: no nulls)."""
+    """A date32 array as its int32 day numbers (nulls as the epoch), without copying when it has no nulls,
+    and its null mask (None: no nulls)."""
     if isinstance(dates, pa.ChunkedArray):
         dates = dates.combine_chunks()
-    mask = dates.is_null().to_numpy(zero_copy_only=False) if dates.null_count else None
-    days = dates.fill_null(0).to_numpy(zero_copy_only=False).astype(_DAY) if mask is not None else \
-        dates.to_numpy(zero_copy_only=False).astype(_DAY)
-    return days, mask
+    numbers = dates.view(pa.int32())
+    if not dates.null_count:
+        return numbers.to_numpy(), None
+    return numbers.fill_null(0).to_numpy(), dates.is_null().to_numpy(zero_copy_only=False)
 
 
 def _whole(values: Any, n: int) -> np.ndarray:
@@ -35,17 +38,46 @@ def _whole(values: Any, n: int) -> np.ndarray:
     return np.full(n, int(values), dtype=np.int64)
 
 
+def _march_years(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each day number as (year counted from March, day of that year: Mar 1 is 0, Jan 1 is 306).
+
+    Integer civil-calendar arithmetic (H. Hinnant, "chrono-compatible low-level date algorithms"):
+    several times faster than NumPy's datetime64 unit conversions on a cohort's dates. A year that
+    starts in March puts Feb 29 last, so a date's day of year is the same in every year.
+    """
+    z = days.astype(np.int64) + 719_468  # days since 0000-03-01
+    era = np.floor_divide(z, 146_097)
+    doe = z - era * 146_097  # day of the 400-year era, 0..146096
+    yoe = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365  # year of the era
+    return yoe + era * 400, doe - (365 * yoe + yoe // 4 - yoe // 100)
+
+
+def _from_march_years(year: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The day number of ``day`` of March-year ``year`` (the inverse of ``_march_years``); day 365 of a
+    year without Feb 29 is the next Mar 1."""
+    era = np.floor_divide(year, 400)
+    yoe = year - era * 400
+    return era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + day - 719_468
+
+
+_JAN1 = 306  # Jan 1's day of the March-year
+
+
+def _day_numbers(days: np.ndarray) -> np.ndarray:
+    return days.view(np.int64) if days.dtype == _DAY else days
+
+
 def whole_years_np(days: np.ndarray, year: np.ndarray | int) -> np.ndarray:
-    years = days.astype("datetime64[Y]")
-    not_jan1 = days != years.astype(_DAY)
-    return np.asarray(year, dtype=np.int64) - (years.astype(np.int64) + 1970) - not_jan1
+    """``whole_years`` of datetime64[D] dates or day numbers (int64)."""
+    march_year, day = _march_years(_day_numbers(days))
+    calendar_year = march_year + (day >= _JAN1)  # Jan and Feb close the March-year
+    return np.asarray(year, dtype=np.int64) - calendar_year - (day != _JAN1)
 
 
 def anniversary_np(days: np.ndarray, years: np.ndarray | int) -> np.ndarray:
-    month = days.astype("datetime64[M]")
-    into = (days - month.astype(_DAY)).astype(np.int64)  # days into the month: Feb 29 runs on into Mar 1
-    moved = (month + np.asarray(years, dtype=np.int64) * 12).astype(_DAY)
-    return moved + into
+    """``anniversary`` of datetime64[D] dates or day numbers, as day numbers (int64)."""
+    march_year, day = _march_years(_day_numbers(days))
+    return _from_march_years(march_year + np.asarray(years, dtype=np.int64), day)
 
 
 def whole_years(dates: pa.Array, year: pa.Array) -> pa.Array:
@@ -57,4 +89,16 @@ def whole_years(dates: pa.Array, year: pa.Array) -> pa.Array:
 def anniversary(dates: pa.Array, years: pa.Array) -> pa.Array:
     """UDF: each date moved by ``years`` calendar years, Feb 29 to Mar 1 where needed (date32)."""
     days, mask = _days(dates)
-    return pa.array(anniversary_np(days, _whole(years, len(days))), pa.date32(), mask=mask)
+    moved = anniversary_np(days, _whole(years, len(days))).astype(np.int32)
+    return pa.array(moved, pa.int32(), mask=mask).view(pa.date32())
+
+
+def add_days(dates: pa.Array, days: pa.Array) -> pa.Array:
+    """UDF: each date ``days`` days later (date32; a null date or count, null)."""
+    numbers, mask = _days(dates)
+    count = days.combine_chunks() if isinstance(days, pa.ChunkedArray) else days
+    if count.null_count:
+        gaps = count.is_null().to_numpy(zero_copy_only=False)
+        mask = gaps if mask is None else mask | gaps
+    moved = (numbers + _whole(count, len(numbers))).astype(np.int32)
+    return pa.array(moved, pa.int32(), mask=mask).view(pa.date32())

@@ -86,16 +86,24 @@ def fnv1a64(arr: pa.Array) -> np.ndarray:
     """
     data, starts, lengths = _string_parts(arr)
     h = np.full(len(lengths), FNV_OFFSET, dtype=np.uint64)
+    if len(lengths) and lengths[0] and (lengths == lengths[0]).all():
+        # ids of one length (a census's, a year's hires) lie back to back: their bytes are the
+        # matrix already, no gather needed
+        length, first = int(lengths[0]), int(starts[0])
+        return _fold_bytes(h, data[first : first + len(lengths) * length].reshape(-1, length))
+    for length in np.unique(lengths):
+        if length == 0:
+            continue
+        rows = np.flatnonzero(lengths == length)
+        h[rows] = _fold_bytes(h[rows], data[starts[rows, None] + np.arange(length)])
+    return h
+
+
+def _fold_bytes(h: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """FNV-1a's fold of each row of a (rows x length) byte matrix into its hash ``h``."""
     with np.errstate(over="ignore"):
-        for length in np.unique(lengths):
-            if length == 0:
-                continue
-            rows = np.flatnonzero(lengths == length)
-            block = data[starts[rows, None] + np.arange(length)]
-            hg = h[rows]
-            for j in range(int(length)):
-                hg = (hg ^ block[:, j]) * FNV_PRIME
-            h[rows] = hg
+        for j in range(block.shape[1]):
+            h = (h ^ block[:, j]) * FNV_PRIME
     return h
 
 
@@ -126,6 +134,8 @@ def draw_from_key(key: np.ndarray, year: np.ndarray, stream_id: np.ndarray, seed
 
 def _as_u64(arr: pa.Array) -> np.ndarray:
     """Signed or unsigned integer Arrow array -> uint64 bit pattern (nulls as 0)."""
+    if arr.type == pa.int64() and not arr.null_count:
+        return arr.to_numpy().view(np.uint64)  # the common case: no copy
     values = arr.fill_null(0).cast(pa.int64()).to_numpy(zero_copy_only=False)
     return values.view(np.uint64)
 

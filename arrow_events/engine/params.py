@@ -47,6 +47,7 @@ def shared_params(cfg: Config) -> dict[str, pa.Scalar]:
         "age_band_top": (max(cfg.age_bands.lower), pa.int64()),
         "tenure_band_top": (max(cfg.tenure_bands.lower), pa.int64()),
         "merit_cell_count": (merit_cell_count(cfg), pa.int64()),
+        "hire_age_cell_count": (HIRE_AGE_CELLS, pa.int64()),
     }
     return {k: pa.scalar(v, t) for k, (v, t) in values.items()}
 
@@ -253,9 +254,25 @@ def _cumulative(weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def hire_ages_table(cfg: Config) -> pa.Table:
+HIRE_AGE_CELLS = 1000
+
+
+def hire_age_cells_table(cfg: Config) -> pa.Table:
+    """The hire ages by cell of u_hire_age (cell c holds the draws u with floor(u * HIRE_AGE_CELLS) = c):
+    each age, with its slice [u_lo, u_hi) of [0, 1), in every cell the slice reaches. hire.sql finds a
+    draw's few candidate ages by an equi-join on its cell and keeps the one whose slice holds it, where a
+    range join compares every draw with every age (DataFusion's nested loop join: 25x slower here).
+    Exact for any weights: floor(u * count) is monotonic in u, so a draw's cell lies between its slice's
+    first and last cells."""
     lo, hi = _cumulative(cfg.hire_ages.weights)
-    return pa.table({"age": pa.array(cfg.hire_ages.ages, pa.int32()), "u_lo": lo, "u_hi": hi})
+    used = np.flatnonzero(hi > lo)  # an age of weight 0 is never drawn
+    first = np.floor(lo[used] * HIRE_AGE_CELLS).astype(np.int64)
+    last = np.floor(hi[used] * HIRE_AGE_CELLS).astype(np.int64)
+    age = np.repeat(used, last - first + 1)
+    cell = np.concatenate([np.arange(f, e + 1) for f, e in zip(first, last)])
+    return pa.table({"cell": pa.array(cell, pa.int64()),
+                     "age": pa.array(np.asarray(cfg.hire_ages.ages)[age], pa.int32()),
+                     "u_lo": lo[age], "u_hi": hi[age]})
 
 
 def merit_cell_count(cfg: Config) -> int:
@@ -307,7 +324,7 @@ def static_tables(batch: Batch | Config) -> dict[str, pa.Table]:
         "tenure_bands": tenure_bands_table(cfg),
         "age_bands": age_bands_table(cfg),
         "design_ages": per_variant(batch, design_ages_table),
-        "hire_ages": hire_ages_table(cfg),
+        "hire_age_cells": hire_age_cells_table(cfg),
         "merit_cells": merit_cells_table(cfg),
         "plan_contributions": per_variant(batch, plan_contributions_table),
         "paths": paths_table(batch),
