@@ -1,18 +1,19 @@
 -- path_year: one row per path with what its members' rules read that is the path's own: its
 -- scenario's values (scenarios, by variant) and, from the global step, its new-hire termination
 -- count and termination cutoff (NULL when nobody is drawn: no key compares below NULL), and the
--- year's calendar, so that the member chain reads its dates off the row instead of joining for them.
+-- year's calendar, so that the member chain reads its dates off the row instead of joining for them
+-- (the scenario's dates are a month and day: this year's here).
 SELECT
     p.path,
     s.scenario_id,
     s.scenario_key,
     s.cola,
-    s.promotion_date,
+    make_date(cal.sim_year, s.promotion_month, s.promotion_day) AS promotion_date,
     s.promotion_raise,
     s.promotion_raise_spread,
     s.promotion_raise_cap,
     s.promotion_max_age,
-    s.merit_date,
+    make_date(cal.sim_year, s.merit_month, s.merit_day) AS merit_date,
     c.new_hire_terms,
     t.cutoff_key,
     t.cutoff_employee_id,

@@ -6,13 +6,17 @@ WITH design_age AS (
     -- each design with its rates for every whole year of age (design_ages), so that a member finds
     -- its designs and their rates for its age in one join
     SELECT
-        d.*,
+        d.* EXCLUDE (deferral_change_month, deferral_change_day, escalation_month, escalation_day),
+        -- the design's dates of every year (a month and day), this year's
+        make_date(cal.sim_year, d.deferral_change_month, d.deferral_change_day) AS deferral_change_date,
+        make_date(cal.sim_year, d.escalation_month, d.escalation_day) AS escalation_date,
         da.years,
         da.voluntary_first_year_rate,
         da.voluntary_later_rate,
         da.voluntary_deferral_rate,
         da.opt_out_mult
-    FROM plan_designs AS d
+    FROM calendar AS cal  -- the year's one row
+    CROSS JOIN plan_designs AS d
     JOIN design_ages AS da ON da.variant = d.variant AND da.design_rank = d.design_rank
 )
 SELECT

@@ -114,7 +114,7 @@ def test_stage_order_follows_what_each_file_reads_and_binds():
     # hire reads the counts; the members read their path's row of path_year, which holds the cutoff
     assert reads("merit") == {"promotion", "merit_cells"}
     assert reads("opt_out") == {"enrollment"}
-    assert reads("plan_members") == {"plan_designs", "termination", "design_ages"}
+    assert reads("plan_members") == {"calendar", "plan_designs", "termination", "design_ages"}
     assert "year_counts" in needs("hire") and "termination_cutoff" in needs("path_year")
     assert "path_year" in needs("members")
     for stages in (GLOBAL_STAGES, STAGES):

@@ -233,10 +233,10 @@ def test_path_year_gives_each_path_its_scenarios_values_counts_and_cutoff():
     base = {k: v for k, v in scenarios[0].items() if k not in ("new_hire_terms", "cutoff_key", "cutoff_employee_id")}
     two = pa.table({"variant": pa.array([0, 1], pa.int64()), "scenario_id": ["a", "b"],
                     "scenario_key": pa.array([11, 22], pa.int64()), "cola": [0.01, 0.02],
-                    "promotion_date": pa.array([dt.date(YEAR, 2, 1), dt.date(YEAR, 3, 1)]),
+                    "promotion_month": pa.array([2, 3], pa.int32()), "promotion_day": pa.array([1, 1], pa.int32()),
                     "promotion_raise": [0.1, 0.2], "promotion_raise_spread": [0.05, 0.06],
                     "promotion_raise_cap": [0.3, 0.4], "promotion_max_age": pa.array([65, 60], pa.int64()),
-                    "merit_date": pa.array([dt.date(YEAR, 7, 15), dt.date(YEAR, 8, 1)])})
+                    "merit_month": pa.array([7, 8], pa.int32()), "merit_day": pa.array([15, 1], pa.int32())})
     counts = given([{"path": 0, "new_hire_terms": 5}, {"path": 1, "new_hire_terms": 0}],
                    path=pa.int64(), new_hire_terms=pa.int64())
     cutoff = given([{"path": 0, "cutoff_key": 0.25, "cutoff_employee_id": "e9"}], path=pa.int64(),

@@ -55,13 +55,17 @@ def _path_tables(plan: YearPlan) -> dict[str, pa.Table]:
     """The one path's rows of scenarios, paths, year_counts and path_year, with the values set in
     ``plan.bound`` by name."""
     values = {k: v.as_py() for k, v in plan.bound.items()}
-    scenarios = params.scenarios_table(Batch.of(plan.cfg), plan.year)  # type: ignore[attr-defined]
+    scenarios = params.scenarios_table(Batch.of(plan.cfg))  # type: ignore[attr-defined]
     scenarios = _set(scenarios, values)
     paths = _set(params.paths_table(Batch.of(plan.cfg)), values)  # type: ignore[attr-defined]
     counts = pa.table({"path": pa.array([0], pa.int64()),
                        **{k: pa.array([values.get(k, 0)], pa.int64()) for k in COUNTS}})
     path_year = scenarios.drop_columns(["variant", "growth", "termination_rate", "new_hire_termination_rate",
                                         "promotion_base_rate", "hire_pay_spread"])
+    for name in ("promotion", "merit"):  # the scenario's month and day, this year's date
+        month, day = (path_year[f"{name}_{part}"][0].as_py() for part in ("month", "day"))
+        path_year = path_year.drop_columns([f"{name}_month", f"{name}_day"]).append_column(
+            f"{name}_date", pa.array([values.get(f"{name}_date", dt.date(plan.year, month, day))], pa.date32()))
     path_year = path_year.add_column(0, "path", pa.array([0], pa.int64())).append_column(
         "new_hire_terms", counts["new_hire_terms"]).append_column(
         "cutoff_key", pa.array([values.get("cutoff_key")], pa.float64())).append_column(

@@ -21,8 +21,12 @@ from arrow_events.udfs import employee_key
 
 
 def _day(year: int, month_day: str) -> dt.date:
+    return dt.date(year, *_month_day(month_day))
+
+
+def _month_day(month_day: str) -> tuple[int, int]:
     m, d = (int(x) for x in month_day.split("-"))
-    return dt.date(year, m, d)
+    return m, d
 
 
 def _key(text: str) -> int:
@@ -77,25 +81,30 @@ SCENARIO_TYPES = {
     "termination_rate": pa.float64(),
     "new_hire_termination_rate": pa.float64(),
     "cola": pa.float64(),
-    "promotion_date": pa.date32(),
+    # a date of every year, as month and day: path_year makes it the year's (make_date)
+    "promotion_month": pa.int32(),
+    "promotion_day": pa.int32(),
     "promotion_base_rate": pa.float64(),
     "promotion_raise": pa.float64(),
     "promotion_raise_spread": pa.float64(),
     "promotion_raise_cap": pa.float64(),
     "promotion_max_age": pa.int64(),
-    "merit_date": pa.date32(),
+    "merit_month": pa.int32(),
+    "merit_day": pa.int32(),
     "hire_pay_spread": pa.float64(),
 }
 
 
-def scenarios_table(batch: Batch, year: int) -> pa.Table:
-    """One row per variant of the batch: its [scenario] values, this year's dates among them."""
+def scenarios_table(batch: Batch) -> pa.Table:
+    """One row per variant of the batch: its [scenario] values (the dates as month and day: the same every
+    year, so that the table, and hazards made from it, are filled once a run)."""
     rows = []
     for v, cfg in enumerate(batch.variants):
         s = cfg.scenario
         row = {name: getattr(s, name, None) for name in SCENARIO_TYPES}
-        row.update(variant=v, scenario_key=_key(s.scenario_id), promotion_date=_day(year, s.promotion_date),
-                   merit_date=_day(year, s.merit_date))
+        (promotion_month, promotion_day), (merit_month, merit_day) = map(_month_day, (s.promotion_date, s.merit_date))
+        row.update(variant=v, scenario_key=_key(s.scenario_id), promotion_month=promotion_month,
+                   promotion_day=promotion_day, merit_month=merit_month, merit_day=merit_day)
         rows.append(row)
     return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in SCENARIO_TYPES.items()})
 
@@ -113,7 +122,9 @@ def design_ids(cfg: Config | Batch) -> list[str]:
     return sorted(d.plan_design_id for d in cfg.plan_designs)
 
 
-def plan_designs_table(cfg: Config, year: int) -> pa.Table:
+def plan_designs_table(cfg: Config) -> pa.Table:
+    """One row per plan design: its parameters; the dates of every year as month and day (plan_members makes
+    them the year's), so that the table is filled once a run."""
     first = cfg.scenario.start_year
     cols: dict[str, list] = {}
     for d in cfg.plan_designs:
@@ -133,11 +144,11 @@ def plan_designs_table(cfg: Config, year: int) -> pa.Table:
             "opt_out_rate": d.opt_out_rate,
             "match_ceiling": d.match_ceiling,
             "deferral_change_rate": d.deferral_change_rate,
-            "deferral_change_date": _day(year, d.deferral_change_date),
+            **dict(zip(("deferral_change_month", "deferral_change_day"), _month_day(d.deferral_change_date))),
             "auto_escalation": d.auto_escalation,
             "escalation_step": d.escalation_step,
             "escalation_cap": d.escalation_cap,
-            "escalation_date": _day(year, d.escalation_date),
+            **dict(zip(("escalation_month", "escalation_day"), _month_day(d.escalation_date))),
         }
         for k, v in row.items():
             cols.setdefault(k, []).append(v)
@@ -150,8 +161,7 @@ def plan_designs_table(cfg: Config, year: int) -> pa.Table:
         "auto_enroll_window_days": pa.int32(),
         "opt_out_window_days": pa.int32(),
         "auto_enroll_first_date": pa.date32(),
-        "deferral_change_date": pa.date32(),
-        "escalation_date": pa.date32(),
+        **{f"{name}_{part}": pa.int32() for name in ("deferral_change", "escalation") for part in ("month", "day")},
     }
     return pa.table({k: pa.array(v, types.get(k)) for k, v in cols.items()})
 
@@ -328,11 +338,12 @@ def static_tables(batch: Batch | Config) -> dict[str, pa.Table]:
         "merit_cells": merit_cells_table(cfg),
         "plan_contributions": per_variant(batch, plan_contributions_table),
         "paths": paths_table(batch),
+        "scenarios": scenarios_table(batch),
+        "plan_designs": per_variant(batch, plan_designs_table),
     }
 
 
 def year_tables(batch: Batch | Config, year: int) -> dict[str, pa.Table]:
-    """Parameter tables holding this year's calendar."""
+    """Parameter tables that change from year to year: the year's one row of calendar."""
     batch = Batch.of(batch) if isinstance(batch, Config) else batch
-    return {"plan_designs": per_variant(batch, lambda cfg: plan_designs_table(cfg, year)),
-            "scenarios": scenarios_table(batch, year), "calendar": calendar_table(batch.base, year)}
+    return {"calendar": calendar_table(batch.base, year)}

@@ -31,6 +31,7 @@ class PlannedContext:
         self._schemas: dict[str, pa.Schema] = {}
         self._held: dict[str, pa.Table | None] = {}  # what each small table holds (None: not known)
         self._large: set[str] = set()  # tables registered anew at every refill
+        self.once: set[str] = set()  # tables filled once a run (the caller's to say)
 
     def frame(self, name: str, plan: Callable[[], DataFrame]) -> DataFrame:
         """The statement ``name``, planned by ``plan`` the first time."""

@@ -54,6 +54,7 @@ from arrow_events.engine.stages import (
     KEPT_STAGES,
     SHARD_MATERIALIZED,
     STAGES,
+    needs,
 )
 from arrow_events.engine.state import CohortState, with_path_keys
 from arrow_events.errors import ResourceLimitError, first_line
@@ -168,7 +169,9 @@ def _planned(session: Session, batch: Batch, year: int, options: RunOptions, sta
     sizes one), refilled after."""
     if session.context is None:
         session.context = PlannedContext(_sized_context(options, min(state.headcount, options.rows_per_shard), draws))
-        session.context.refill(params.static_tables(batch))
+        static = params.static_tables(batch)
+        session.context.refill(static)
+        session.context.once.update(static)
     session.context.refill(params.year_tables(batch, year))
     return session.context
 
@@ -341,7 +344,8 @@ def _planned_global_step(plan: YearPlan, planned: PlannedContext) -> Reduced:
             plan.ctx.deregister_table(name)
     else:
         for name in GLOBAL_STAGES:
-            if name in GLOBAL_MATERIALIZED:
+            # a kept relation of the run's static tables alone (hazards) is the same every year
+            if name in GLOBAL_MATERIALIZED and not needs(name) <= planned.once:
                 with _memory_errors(plan.year, name):
                     planned.fill(name)
     collected = _collected(planned.frames.__getitem__)
