@@ -309,7 +309,9 @@ def _check(raw: RawCensus, start_year: int, skip: bool, date_format: str | None)
         [ids, birth, hire, term, pa.array(cents), pa.array(marked & ~past_term), rate, aeo.fill_null(False),
          override, level, hours],
         schema=CENSUS_SCHEMA,
-    ).filter(pa.array(keep))
+    )
+    if not keep.all():  # a filter copies every column even when it keeps them all: 0.27 GB more at 5M rows
+        table = table.filter(pa.array(keep))
     if rounded.any():
         notes.append(f"{raw.name}: column 'employee_gross_compensation': {intake.where(rounded & keep)} "
                      "had fractions of a cent, rounded half up to whole cents")

@@ -8,7 +8,7 @@ another emit the year path after path, each in employee_id order, whatever their
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +43,7 @@ def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str],
     each shard's cohort gets its path keys (``with_path_keys``) as it is cut, so that they are never
     held for the whole cohort.
     """
-    cohort = with_plan_state(state, designs)
+    cohort, members_of = state.cohort, _plan_state_of(state, designs)
     n, h = cohort.num_rows, hires.num_rows
     places = _places_by_path(cohort, hires)
     # each member's place in the merged employee_id order: a hire follows `places` cohort members
@@ -54,7 +54,7 @@ def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str],
         end = min(start + rows, n + h)
         c0, c1 = (int(i) for i in np.searchsorted(cohort_at, [start, end]))
         h0, h1 = (int(i) for i in np.searchsorted(hire_at, [start, end]))
-        members = cohort.slice(c0, c1 - c0)
+        members = members_of(c0, c1)
         if batch is not None:
             members = with_path_keys(CohortState(members, state.plan_cohort), batch).cohort
         yield Shard(numbered(members, cohort_at[c0:c1] - start),
@@ -73,6 +73,17 @@ def _places_by_path(cohort: pa.Table, hires: pa.Table) -> np.ndarray:
         h0, h1 = np.searchsorted(hire_paths, [path, path + 1])
         places[h0:h1] = c0 + _hire_places(cohort_ids[c0:c1], hire_ids[h0:h1])
     return places
+
+
+def _plan_state_of(state: CohortState, designs: list[str]) -> Callable[[int, int], pa.Table]:
+    """The cohort's members ``c0:c1`` with their plan state (``with_plan_state``). When the plan rows line up
+    with the members (as a census or a snapshot gives them), each shard's lists are made from its own slice
+    when it is cut: made for the whole cohort at once, they would be held through every shard (0.1 GB at 5M)."""
+    cohort, plan, d = state.cohort, state.plan_cohort, len(designs)
+    if _aligned(cohort, plan, designs):
+        return lambda c0, c1: _with_plan_lists(cohort.slice(c0, c1 - c0), plan.slice(c0 * d, (c1 - c0) * d), d)
+    whole = with_plan_state(state, designs)
+    return lambda c0, c1: whole.slice(c0, c1 - c0)
 
 
 def with_plan_state(state: CohortState, designs: list[str]) -> pa.Table:
@@ -96,6 +107,13 @@ def with_plan_state(state: CohortState, designs: list[str]) -> pa.Table:
             np.int64)
         into = np.full(n * d, -1, np.int64)
         into[slot] = np.flatnonzero(known)
+    return _with_plan_lists(cohort, plan, d, into)
+
+
+def _with_plan_lists(cohort: pa.Table, plan: pa.Table, d: int, into: np.ndarray | None = None) -> pa.Table:
+    """The cohort with its plan rows as lists of ``d`` elements: the plan rows in order, or those ``into``
+    places (-1: none) in each member's slot for each design."""
+    n = cohort.num_rows
     offsets = pa.array(np.arange(0, n * d + 1, d, dtype=np.int32))
     for name, column in (("plan_deferral_rates", "deferral_rate"), ("plan_enrollment_dates", "enrollment_date"),
                          ("plan_opted_out", "opted_out")):
