@@ -57,8 +57,11 @@ def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str],
         members = members_of(c0, c1)
         if batch is not None:
             members = with_path_keys(CohortState(members, state.plan_cohort), batch).cohort
-        yield Shard(numbered(members, cohort_at[c0:c1] - start),
-                    numbered(hires.slice(h0, h1 - h0), hire_at[h0:h1] - start), number, count)
+        # ``hires`` keeps only the rows not yet cut, so the chunks of those already run are freed
+        # (otherwise every hire, 0.17 GB at 5M employees, is held until the last shard; they come last)
+        taken, hires = hires.slice(0, h1 - h0), hires.slice(h1 - h0)
+        yield Shard(numbered(members, cohort_at[c0:c1] - start), numbered(taken, hire_at[h0:h1] - start),
+                    number, count)
 
 
 def _places_by_path(cohort: pa.Table, hires: pa.Table) -> np.ndarray:
