@@ -8,6 +8,7 @@ another emit the year path after path, each in employee_id order, whatever their
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -34,8 +35,9 @@ def numbered(members: pa.Table, places: np.ndarray | None = None) -> pa.Table:
 
 
 def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str],
-        batch: Batch | None = None) -> Iterator[Shard]:
-    """Shards of about ``rows`` members (cohort and hires) each, in employee_id order.
+        batch: Batch | None = None, hire_weight: int = 1) -> Iterator[Shard]:
+    """Shards of about ``rows`` members (cohort and hires, a hire counting ``hire_weight`` times) each, in
+    employee_id order.
 
     Each member carries member_ix, its place in the shard; each of the cohort its plan state at
     Jan 1 under every design as lists in ``designs`` order (plan_deferral_rates,
@@ -46,22 +48,38 @@ def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str],
     cohort, members_of = state.cohort, _plan_state_of(state, designs)
     n, h = cohort.num_rows, hires.num_rows
     places = _places_by_path(cohort, hires)
-    # each member's place in the merged employee_id order: a hire follows `places` cohort members
+    # each hire's place in the merged employee_id order: it follows `places` cohort members (a cohort
+    # member's is found per shard: an array of them all would be held through every shard)
     hire_at = places + np.arange(h)
-    cohort_at = np.arange(n) + np.searchsorted(places, np.arange(n), side="right")
-    count = max(1, -(-(n + h) // rows))
-    for number, start in enumerate(range(0, max(n + h, 1), rows), 1):
-        end = min(start + rows, n + h)
-        c0, c1 = (int(i) for i in np.searchsorted(cohort_at, [start, end]))
+    bounds = _bounds(n, hire_at, rows, hire_weight)
+    count = len(bounds) - 1
+    for number, (start, end) in enumerate(zip(bounds[:-1], bounds[1:]), 1):
         h0, h1 = (int(i) for i in np.searchsorted(hire_at, [start, end]))
+        c0, c1 = start - h0, end - h1  # the merged places before start hold h0 hires, the rest are the cohort's
+        cohort_ix = np.arange(c0, c1)
+        cohort_at = cohort_ix + np.searchsorted(places, cohort_ix, side="right")
         members = members_of(c0, c1)
         if batch is not None:
             members = with_path_keys(CohortState(members, state.plan_cohort), batch).cohort
         # ``hires`` keeps only the rows not yet cut, so the chunks of those already run are freed
         # (otherwise every hire, 0.17 GB at 5M employees, is held until the last shard; they come last)
         taken, hires = hires.slice(0, h1 - h0), hires.slice(h1 - h0)
-        yield Shard(numbered(members, cohort_at[c0:c1] - start), numbered(taken, hire_at[h0:h1] - start),
+        yield Shard(numbered(members, cohort_at - start), numbered(taken, hire_at[h0:h1] - start),
                     number, count)
+
+
+def _bounds(n: int, hire_at: np.ndarray, rows: int, hire_weight: int) -> list[int]:
+    """Where each shard starts in the merged order of ``n`` cohort members and the hires (at ``hire_at``),
+    and the end: ``rows`` members a shard, a hire counting ``hire_weight`` times."""
+    total = n + len(hire_at)
+    if not total:
+        return [0, 0]
+
+    def cost(place: int) -> int:  # the members before ``place``
+        return place + (hire_weight - 1) * int(np.searchsorted(hire_at, place))
+
+    starts = {bisect_left(range(total), at, key=cost) for at in range(0, cost(total), rows)}
+    return sorted(s for s in starts if s < total) + [total]
 
 
 def _places_by_path(cohort: pa.Table, hires: pa.Table) -> np.ndarray:
