@@ -242,7 +242,8 @@ RUN_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "memory_limit": ("--memory-limit", dict(type=Option("memory_limit"), help="Bound DataFusion's memory pool, "
                                             "e.g. 1GB; sorts spill to the temp directory.")),
     "shard_rows": ("--shard-rows", dict(type=Option("shard_rows"), help="Employees per shard of a year (default "
-                                        "250,000, or what --memory-limit allows). Changes no output byte.")),
+                                        "250,000, a hire counting as two, or what --memory-limit allows). Changes no "
+                                        "output byte.")),
     "contributions": ("--contributions/--no-contributions", dict(
         default=True, show_default=True,
         help="Write the contributions table (docs/model.md section 7) beside events and snapshot.")),

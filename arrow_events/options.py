@@ -30,6 +30,10 @@ BREAKDOWNS = ("level", "age_band", "tenure_band")
 # Members (cohort and hires) per shard when nothing else says: large enough that per-query
 # overhead is noise, small enough that a shard's relations stay a few hundred MB.
 SHARD_ROWS = 250_000
+# What a hire counts for in a shard of the default size: a hire's year has about twice the events of a
+# cohort member's (3.2 against 1.4 at 5M employees) and a shard's memory follows them (a shard of 250,000
+# hires peaked 0.25 GB above one of the cohort). A shard size asked for is taken as a member count.
+HIRE_WEIGHT = 2
 # Under a memory limit, a shard gets one member per this many bytes of the limit (so 1GB gives the
 # default 250,000): an estimate on the safe side; the 5M-employee year under 1GB completes with it.
 BYTES_PER_MEMBER = 4_000
@@ -216,6 +220,11 @@ class RunOptions:
         if self.memory_limit is not None:
             return max(10_000, min(SHARD_ROWS, self.memory_limit // BYTES_PER_MEMBER))
         return SHARD_ROWS
+
+    @property
+    def hire_weight(self) -> int:
+        """How many members a hire counts for in ``rows_per_shard``: one when shard_rows says, else HIRE_WEIGHT."""
+        return 1 if self.shard_rows is not None else HIRE_WEIGHT
 
 
 DEFAULT_OPTIONS = RunOptions()

@@ -77,26 +77,10 @@ def events(members: pa.Table, designs: int, year: int) -> tuple[pa.Table, np.nda
     if not members.num_rows:
         return EVENTS_SCHEMA.empty_table(), np.zeros(0, np.int64)
     column = _Columns(members)
-    order = row_order(members["member_ix"], members["design_rank"], designs)
-
-    # each row's moments, sorted within the row (absent types last) ...
-    moments = np.full((members.num_rows, len(EVENT_TYPES)), _ABSENT, np.int64)
-    for t, name in enumerate(EVENT_TYPES):
-        days, dated = column[f"{name}_on"]
-        moments[dated, t] = days[dated].astype(np.int64) * MOMENT_STRIDE + (t + 1)
-    moments.sort(axis=1)
-    present = moments != _ABSENT
-    per_row = present.sum(axis=1)
-    # ... and each event's place: after the events of the rows before its row in output order
-    in_order = per_row[order]
-    first_of_row = np.empty(members.num_rows, np.int64)
-    first_of_row[order] = np.cumsum(in_order) - in_order
-    row, nth = np.nonzero(present)
-    place = first_of_row[row] + nth
-    moment, rows, seq = (np.empty(len(place), np.int64) for _ in range(3))
-    moment[place], rows[place], seq[place] = moments[present], row, nth + 1
+    moment, rows, seq = _placed(column, row_order(members["member_ix"], members["design_rank"], designs),
+                                members.num_rows)
     types = (moment % MOMENT_STRIDE - 1).astype(np.intp)
-    first = np.arange(len(place)) - seq + 1  # each event's row's first event
+    first = np.arange(len(rows)) - seq + 1  # each event's row's first event
     of_type = [np.flatnonzero(types == t) for t in range(len(EVENT_TYPES))]
 
     def by_type(field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,6 +135,28 @@ def events(members: pa.Table, designs: int, year: int) -> tuple[pa.Table, np.nda
         "tenure_band": take("tenure_band"),
     }
     return pa.Table.from_arrays([columns[f.name] for f in EVENTS_SCHEMA], schema=EVENTS_SCHEMA), column["path"][0][rows]
+
+
+def _placed(column: _Columns, order: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each event's moment, row and seq (1-based within its row), in output order. A function of its own so
+    that its arrays by row and type are freed before the events' columns are made (peak memory)."""
+    # each row's moments, sorted within the row (absent types last) ...
+    moments = np.full((n, len(EVENT_TYPES)), _ABSENT, np.int64)
+    for t, name in enumerate(EVENT_TYPES):
+        days, dated = column[f"{name}_on"]
+        moments[dated, t] = days[dated].astype(np.int64) * MOMENT_STRIDE + (t + 1)
+    moments.sort(axis=1)
+    present = moments != _ABSENT
+    per_row = present.sum(axis=1)
+    # ... and each event's place: after the events of the rows before its row in output order
+    in_order = per_row[order]
+    first_of_row = np.empty(n, np.int64)
+    first_of_row[order] = np.cumsum(in_order) - in_order
+    row, nth = np.nonzero(present)
+    place = first_of_row[row] + nth
+    moment, rows, seq = (np.empty(len(place), np.int64) for _ in range(3))
+    moment[place], rows[place], seq[place] = moments[present], row, nth + 1
+    return moment, rows, seq
 
 
 def _categories(members: pa.Table, rows: np.ndarray, types: np.ndarray, of_type: list[np.ndarray]) -> pa.Array:

@@ -76,6 +76,10 @@ class PlannedContext:
             self.ctx.register_view(view, query)
             self.frames[delete] = self.ctx.sql(f"DELETE FROM {name}")
             self.frames[insert] = self.ctx.sql(f"INSERT INTO {name} SELECT * FROM {view}")
+            # the frame holds the view's plan; the view by name would also hold every table it reads past
+            # its use, even one emptied and dropped (the global step's whole cohort with its path keys and
+            # member_ix, 0.15 GB at 5M members, was held through every shard)
+            self.ctx.deregister_table(view)
             return
         self.frames[delete].collect()
         self.frames[insert].collect()

@@ -8,7 +8,8 @@ another emit the year path after path, each in employee_id order, whatever their
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +35,9 @@ def numbered(members: pa.Table, places: np.ndarray | None = None) -> pa.Table:
 
 
 def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str],
-        batch: Batch | None = None) -> Iterator[Shard]:
-    """Shards of about ``rows`` members (cohort and hires) each, in employee_id order.
+        batch: Batch | None = None, hire_weight: int = 1) -> Iterator[Shard]:
+    """Shards of about ``rows`` members (cohort and hires, a hire counting ``hire_weight`` times) each, in
+    employee_id order.
 
     Each member carries member_ix, its place in the shard; each of the cohort its plan state at
     Jan 1 under every design as lists in ``designs`` order (plan_deferral_rates,
@@ -43,22 +45,41 @@ def cut(state: CohortState, hires: pa.Table, rows: int, designs: list[str],
     each shard's cohort gets its path keys (``with_path_keys``) as it is cut, so that they are never
     held for the whole cohort.
     """
-    cohort = with_plan_state(state, designs)
+    cohort, members_of = state.cohort, _plan_state_of(state, designs)
     n, h = cohort.num_rows, hires.num_rows
     places = _places_by_path(cohort, hires)
-    # each member's place in the merged employee_id order: a hire follows `places` cohort members
+    # each hire's place in the merged employee_id order: it follows `places` cohort members (a cohort
+    # member's is found per shard: an array of them all would be held through every shard)
     hire_at = places + np.arange(h)
-    cohort_at = np.arange(n) + np.searchsorted(places, np.arange(n), side="right")
-    count = max(1, -(-(n + h) // rows))
-    for number, start in enumerate(range(0, max(n + h, 1), rows), 1):
-        end = min(start + rows, n + h)
-        c0, c1 = (int(i) for i in np.searchsorted(cohort_at, [start, end]))
+    bounds = _bounds(n, hire_at, rows, hire_weight)
+    count = len(bounds) - 1
+    for number, (start, end) in enumerate(zip(bounds[:-1], bounds[1:]), 1):
         h0, h1 = (int(i) for i in np.searchsorted(hire_at, [start, end]))
-        members = cohort.slice(c0, c1 - c0)
+        c0, c1 = start - h0, end - h1  # the merged places before start hold h0 hires, the rest are the cohort's
+        cohort_ix = np.arange(c0, c1)
+        cohort_at = cohort_ix + np.searchsorted(places, cohort_ix, side="right")
+        members = members_of(c0, c1)
         if batch is not None:
             members = with_path_keys(CohortState(members, state.plan_cohort), batch).cohort
-        yield Shard(numbered(members, cohort_at[c0:c1] - start),
-                    numbered(hires.slice(h0, h1 - h0), hire_at[h0:h1] - start), number, count)
+        # ``hires`` keeps only the rows not yet cut, so the chunks of those already run are freed
+        # (otherwise every hire, 0.17 GB at 5M employees, is held until the last shard; they come last)
+        taken, hires = hires.slice(0, h1 - h0), hires.slice(h1 - h0)
+        yield Shard(numbered(members, cohort_at - start), numbered(taken, hire_at[h0:h1] - start),
+                    number, count)
+
+
+def _bounds(n: int, hire_at: np.ndarray, rows: int, hire_weight: int) -> list[int]:
+    """Where each shard starts in the merged order of ``n`` cohort members and the hires (at ``hire_at``),
+    and the end: ``rows`` members a shard, a hire counting ``hire_weight`` times."""
+    total = n + len(hire_at)
+    if not total:
+        return [0, 0]
+
+    def cost(place: int) -> int:  # the members before ``place``
+        return place + (hire_weight - 1) * int(np.searchsorted(hire_at, place))
+
+    starts = {bisect_left(range(total), at, key=cost) for at in range(0, cost(total), rows)}
+    return sorted(s for s in starts if s < total) + [total]
 
 
 def _places_by_path(cohort: pa.Table, hires: pa.Table) -> np.ndarray:
@@ -73,6 +94,17 @@ def _places_by_path(cohort: pa.Table, hires: pa.Table) -> np.ndarray:
         h0, h1 = np.searchsorted(hire_paths, [path, path + 1])
         places[h0:h1] = c0 + _hire_places(cohort_ids[c0:c1], hire_ids[h0:h1])
     return places
+
+
+def _plan_state_of(state: CohortState, designs: list[str]) -> Callable[[int, int], pa.Table]:
+    """The cohort's members ``c0:c1`` with their plan state (``with_plan_state``). When the plan rows line up
+    with the members (as a census or a snapshot gives them), each shard's lists are made from its own slice
+    when it is cut: made for the whole cohort at once, they would be held through every shard (0.1 GB at 5M)."""
+    cohort, plan, d = state.cohort, state.plan_cohort, len(designs)
+    if _aligned(cohort, plan, designs):
+        return lambda c0, c1: _with_plan_lists(cohort.slice(c0, c1 - c0), plan.slice(c0 * d, (c1 - c0) * d), d)
+    whole = with_plan_state(state, designs)
+    return lambda c0, c1: whole.slice(c0, c1 - c0)
 
 
 def with_plan_state(state: CohortState, designs: list[str]) -> pa.Table:
@@ -96,6 +128,13 @@ def with_plan_state(state: CohortState, designs: list[str]) -> pa.Table:
             np.int64)
         into = np.full(n * d, -1, np.int64)
         into[slot] = np.flatnonzero(known)
+    return _with_plan_lists(cohort, plan, d, into)
+
+
+def _with_plan_lists(cohort: pa.Table, plan: pa.Table, d: int, into: np.ndarray | None = None) -> pa.Table:
+    """The cohort with its plan rows as lists of ``d`` elements: the plan rows in order, or those ``into``
+    places (-1: none) in each member's slot for each design."""
+    n = cohort.num_rows
     offsets = pa.array(np.arange(0, n * d + 1, d, dtype=np.int32))
     for name, column in (("plan_deferral_rates", "deferral_rate"), ("plan_enrollment_dates", "enrollment_date"),
                          ("plan_opted_out", "opted_out")):

@@ -121,7 +121,7 @@ def from_census(census: Census | pa.Table | str | Path | Any, cfg: Config) -> Co
         census = read_census(census, cfg.scenario.start_year).table  # refused if checked for another start
     elif not (isinstance(census, pa.Table) and _NORMALIZED <= set(census.column_names)):
         census = read_census(census, cfg.scenario.start_year).table
-    active = census.filter(census["active"]).sort_by("employee_id")  # shards are employee_id ranges
+    active = _in_id_order(_active(census))  # shards are employee_id ranges
     cents = active["compensation_cents"].to_numpy()
     derived = level_from_pay(cents, cfg)
     given = active["level_id"].combine_chunks()
@@ -152,6 +152,21 @@ def from_census(census: Census | pa.Table | str | Path | Any, cfg: Config) -> Co
         schema=PLAN_COHORT_SCHEMA,
     )
     return CohortState(cohort, plan)
+
+
+def _active(census: pa.Table) -> pa.Table:
+    """The census's active rows: the census itself when they all are (a filter would copy every column)."""
+    active = census["active"]
+    return census if active.null_count == 0 and pc.all(active).as_py() else census.filter(active)
+
+
+def _in_id_order(table: pa.Table) -> pa.Table:
+    """``table`` sorted by employee_id (unique): itself when already in order, as a census usually is, so
+    that the cohort shares the census's buffers instead of copying them (0.25 GB at 5M employees)."""
+    ids = table["employee_id"].combine_chunks()
+    if len(ids) < 2 or (not ids.null_count and pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py()):
+        return table
+    return table.sort_by("employee_id")
 
 
 def from_snapshot(snapshot: pa.Table, paths: np.ndarray | None = None) -> CohortState:

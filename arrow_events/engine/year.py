@@ -419,7 +419,8 @@ def global_step_of(paths: Batch | Config, year: int, state: CohortState, options
             plan.planned.empty([GLOBAL_COHORT])
         else:
             plan.ctx.deregister_table("cohort")
-        shards = cut(state, reduced.hires, options.rows_per_shard, params.design_ids(batch), batch)
+        shards = cut(state, reduced.hires, options.rows_per_shard, params.design_ids(batch), batch,
+                     options.hire_weight)
         reduced.hires = reduced.hires.slice(0, 0)  # the shards hold them now
         yield GlobalStep(plan, plan.bound, reduced, shards, _keeper(options, plan, scratch, SHARD_MATERIALIZED),
                          options.engine, plan.events_of)
