@@ -140,23 +140,17 @@ def events(members: pa.Table, designs: int, year: int) -> tuple[pa.Table, np.nda
 def _placed(column: _Columns, order: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each event's moment, row and seq (1-based within its row), in output order. A function of its own so
     that its arrays by row and type are freed before the events' columns are made (peak memory)."""
-    # each row's moments, sorted within the row (absent types last) ...
+    # each row's moments (absent types last), the rows in output order ...
     moments = np.full((n, len(EVENT_TYPES)), _ABSENT, np.int64)
     for t, name in enumerate(EVENT_TYPES):
         days, dated = column[f"{name}_on"]
-        moments[dated, t] = days[dated].astype(np.int64) * MOMENT_STRIDE + (t + 1)
+        np.copyto(moments[:, t], days.astype(np.int64) * MOMENT_STRIDE + (t + 1), where=dated)
+    moments = moments[order]
     moments.sort(axis=1)
+    # ... so that reading the present ones row by row gives the events in output order
     present = moments != _ABSENT
-    per_row = present.sum(axis=1)
-    # ... and each event's place: after the events of the rows before its row in output order
-    in_order = per_row[order]
-    first_of_row = np.empty(n, np.int64)
-    first_of_row[order] = np.cumsum(in_order) - in_order
     row, nth = np.nonzero(present)
-    place = first_of_row[row] + nth
-    moment, rows, seq = (np.empty(len(place), np.int64) for _ in range(3))
-    moment[place], rows[place], seq[place] = moments[present], row, nth + 1
-    return moment, rows, seq
+    return moments[present], order[row], nth + 1
 
 
 def _categories(members: pa.Table, rows: np.ndarray, types: np.ndarray, of_type: list[np.ndarray]) -> pa.Array:
