@@ -29,6 +29,15 @@ def _month_day(month_day: str) -> tuple[int, int]:
     return m, d
 
 
+def _every_year(name: str, month_day: str) -> dict[str, int]:
+    """A config date of every year (``name``: "MM-DD") as the columns ``<name>_month`` and ``<name>_day``: the
+    queries make it the year's (make_date with the calendar), so that the table holding it is filled once a run."""
+    return dict(zip((f"{name}_month", f"{name}_day"), _month_day(month_day)))
+
+
+_MONTH_DAY = pa.int32()  # the type of those columns
+
+
 def _key(text: str) -> int:
     """The same 64-bit key the SQL's employee_key gives a string."""
     return employee_key(pa.array([text])).to_pylist()[0]
@@ -81,16 +90,16 @@ SCENARIO_TYPES = {
     "termination_rate": pa.float64(),
     "new_hire_termination_rate": pa.float64(),
     "cola": pa.float64(),
-    # a date of every year, as month and day: path_year makes it the year's (make_date)
-    "promotion_month": pa.int32(),
-    "promotion_day": pa.int32(),
+    # dates of every year, as month and day (_every_year): path_year makes them the year's
+    "promotion_month": _MONTH_DAY,
+    "promotion_day": _MONTH_DAY,
     "promotion_base_rate": pa.float64(),
     "promotion_raise": pa.float64(),
     "promotion_raise_spread": pa.float64(),
     "promotion_raise_cap": pa.float64(),
     "promotion_max_age": pa.int64(),
-    "merit_month": pa.int32(),
-    "merit_day": pa.int32(),
+    "merit_month": _MONTH_DAY,
+    "merit_day": _MONTH_DAY,
     "hire_pay_spread": pa.float64(),
 }
 
@@ -102,9 +111,8 @@ def scenarios_table(batch: Batch) -> pa.Table:
     for v, cfg in enumerate(batch.variants):
         s = cfg.scenario
         row = {name: getattr(s, name, None) for name in SCENARIO_TYPES}
-        (promotion_month, promotion_day), (merit_month, merit_day) = map(_month_day, (s.promotion_date, s.merit_date))
-        row.update(variant=v, scenario_key=_key(s.scenario_id), promotion_month=promotion_month,
-                   promotion_day=promotion_day, merit_month=merit_month, merit_day=merit_day)
+        row.update(variant=v, scenario_key=_key(s.scenario_id), **_every_year("promotion", s.promotion_date),
+                   **_every_year("merit", s.merit_date))
         rows.append(row)
     return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in SCENARIO_TYPES.items()})
 
@@ -144,11 +152,11 @@ def plan_designs_table(cfg: Config) -> pa.Table:
             "opt_out_rate": d.opt_out_rate,
             "match_ceiling": d.match_ceiling,
             "deferral_change_rate": d.deferral_change_rate,
-            **dict(zip(("deferral_change_month", "deferral_change_day"), _month_day(d.deferral_change_date))),
+            **_every_year("deferral_change", d.deferral_change_date),
             "auto_escalation": d.auto_escalation,
             "escalation_step": d.escalation_step,
             "escalation_cap": d.escalation_cap,
-            **dict(zip(("escalation_month", "escalation_day"), _month_day(d.escalation_date))),
+            **_every_year("escalation", d.escalation_date),
         }
         for k, v in row.items():
             cols.setdefault(k, []).append(v)
@@ -161,7 +169,7 @@ def plan_designs_table(cfg: Config) -> pa.Table:
         "auto_enroll_window_days": pa.int32(),
         "opt_out_window_days": pa.int32(),
         "auto_enroll_first_date": pa.date32(),
-        **{f"{name}_{part}": pa.int32() for name in ("deferral_change", "escalation") for part in ("month", "day")},
+        **{f"{name}_{part}": _MONTH_DAY for name in ("deferral_change", "escalation") for part in ("month", "day")},
     }
     return pa.table({k: pa.array(v, types.get(k)) for k, v in cols.items()})
 
