@@ -30,30 +30,41 @@ from arrow_events.udfs.hash_rng import event_id_prefix, event_id_text
 
 # The state an event may set, shown as of every event.
 STATE = ["level_id", "compensation_cents", "deferral_rate"]
-_ABSENT = np.iinfo(np.int64).max
+# a moment is a day number times MOMENT_STRIDE plus the type: int32 holds any date for 300,000 years,
+# and sorting rows of int32 costs less than of int64
+_ABSENT = np.iinfo(np.int32).max
 
 
-def row_order(member_ix: pa.Array, design_rank: pa.Array, designs: int) -> np.ndarray:
-    """The rows' indices in (member, design) order: every pair occurs once, so no sort is needed when they
-    are all there (some members' rows only, e.g. some paths' events: sorted)."""
-    position = _numbers(member_ix)[0] * designs + _numbers(design_rank)[0]
-    if len(position) and position.max() + 1 != len(position):
-        return np.argsort(position, kind="stable")
-    order = np.empty(len(position), np.int64)
-    order[position] = np.arange(len(position))
-    return order
+def in_order(rows: pa.Table, designs: int) -> pa.Table:
+    """A query's rows (one per member and design, or some members' rows) in (member, design) order.
+
+    DataFusion's partitions hand over batches that are each in order but interleaved: then the batches
+    are put in order, which copies no rows; otherwise the rows are gathered."""
+    position = _positions(rows["member_ix"], rows["design_rank"], designs)
+    batches = [b for b in rows.to_batches() if b.num_rows]
+    starts = np.cumsum([0] + [b.num_rows for b in batches])
+    if len(batches) > 1:
+        ascending = np.diff(position) > 0
+        ascending[starts[1:-1] - 1] = True  # a batch may start anywhere
+        if ascending.all():
+            firsts, lasts = position[starts[:-1]], position[starts[1:] - 1]
+            sequence = np.argsort(firsts, kind="stable")
+            if (lasts[sequence][:-1] < firsts[sequence][1:]).all():  # the batches do not overlap
+                return pa.Table.from_batches([batches[i] for i in sequence], rows.schema)
+    order = _order(position)
+    return rows if (order == np.arange(len(order))).all() else rows.take(order)
 
 
 def in_row_order(rows: pa.Table, name: str, designs: int) -> np.ndarray:
     """Column ``name`` of a query's rows (one per member and design), in contract order, as NumPy."""
-    return _numbers(rows[name])[0][row_order(rows["member_ix"], rows["design_rank"], designs)]
+    return _numbers(in_order(rows.select(["member_ix", "design_rank", name]), designs)[name])[0]
 
 
 def contract_rows(rows: pa.Table, designs: int, schema: pa.Schema, beside: pa.Table | None = None) -> pa.Table:
     """A query's one row per (member, design), in contract order and ``schema``'s types; a money
     column ``x`` comes from the query's integer ``x_cents``, and a column the query lacks from
     ``beside``, contract rows of the same (member, design) pairs (the snapshot's keys)."""
-    ordered = rows.take(row_order(rows["member_ix"], rows["design_rank"], designs))
+    ordered = in_order(rows, designs)
     columns = []
     for f in schema:
         if f.type == MONEY:
@@ -76,9 +87,9 @@ def events(members: pa.Table, designs: int, year: int) -> tuple[pa.Table, np.nda
     event's path."""
     if not members.num_rows:
         return EVENTS_SCHEMA.empty_table(), np.zeros(0, np.int64)
+    members = in_order(members, designs)
     column = _Columns(members)
-    moment, rows, seq = _placed(column, row_order(members["member_ix"], members["design_rank"], designs),
-                                members.num_rows)
+    moment, rows, seq = _placed(column, members.num_rows)
     types = (moment % MOMENT_STRIDE - 1).astype(np.intp)
     first = np.arange(len(rows)) - seq + 1  # each event's row's first event
     of_type = [np.flatnonzero(types == t) for t in range(len(EVENT_TYPES))]
@@ -137,20 +148,20 @@ def events(members: pa.Table, designs: int, year: int) -> tuple[pa.Table, np.nda
     return pa.Table.from_arrays([columns[f.name] for f in EVENTS_SCHEMA], schema=EVENTS_SCHEMA), column["path"][0][rows]
 
 
-def _placed(column: _Columns, order: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each event's moment, row and seq (1-based within its row), in output order. A function of its own so
-    that its arrays by row and type are freed before the events' columns are made (peak memory)."""
-    # each row's moments (absent types last), the rows in output order ...
-    moments = np.full((n, len(EVENT_TYPES)), _ABSENT, np.int64)
+def _placed(column: _Columns, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each event's moment, row and seq (1-based within its row), in output order (the rows in contract
+    order). A function of its own so that its arrays by row and type are freed before the events' columns
+    are made (peak memory)."""
+    # each row's moments (absent types last) ...
+    moments = np.full((n, len(EVENT_TYPES)), _ABSENT, np.int32)
     for t, name in enumerate(EVENT_TYPES):
         days, dated = column[f"{name}_on"]
-        np.copyto(moments[:, t], days.astype(np.int64) * MOMENT_STRIDE + (t + 1), where=dated)
-    moments = moments[order]
+        np.copyto(moments[:, t], days * MOMENT_STRIDE + (t + 1), where=dated)
     moments.sort(axis=1)
     # ... so that reading the present ones row by row gives the events in output order
     present = moments != _ABSENT
     row, nth = np.nonzero(present)
-    return moments[present], order[row], nth + 1
+    return moments[present], row, nth + 1
 
 
 def _categories(members: pa.Table, rows: np.ndarray, types: np.ndarray, of_type: list[np.ndarray]) -> pa.Array:
@@ -186,9 +197,30 @@ def _numbers(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_date32(arr.type):
         arr = arr.view(pa.int32())
-    valid = np.ones(len(arr), bool) if not arr.null_count else arr.is_valid().to_numpy(zero_copy_only=False)
+    valid = np.ones(len(arr), bool) if not arr.null_count else _validity(arr)
     values = pa.Array.from_buffers(arr.type, len(arr), [None, arr.buffers()[1]], offset=arr.offset)
     return values.to_numpy(), valid
+
+
+def _validity(arr: pa.Array) -> np.ndarray:
+    """An array's validity bitmap as booleans (unpacked directly: ten times faster than ``is_valid()``)."""
+    bits = np.frombuffer(arr.buffers()[0], np.uint8)
+    return np.unpackbits(bits, count=arr.offset + len(arr), bitorder="little")[arr.offset:].view(bool)
+
+
+def _positions(member_ix: pa.Array | pa.ChunkedArray, design_rank: pa.Array | pa.ChunkedArray,
+               designs: int) -> np.ndarray:
+    """Each row's place in (member, design) order."""
+    return _numbers(member_ix)[0] * designs + _numbers(design_rank)[0]
+
+
+def _order(position: np.ndarray) -> np.ndarray:
+    """The indices that put ``position`` in order: a scatter when every place occurs once, else a sort."""
+    if len(position) and position.max() + 1 != len(position):
+        return np.argsort(position, kind="stable")
+    order = np.empty(len(position), np.int64)
+    order[position] = np.arange(len(position))
+    return order
 
 
 def _array(values: np.ndarray, valid: np.ndarray) -> pa.Array:
