@@ -75,6 +75,11 @@ def summarize(result: dict) -> dict:
         "year_median_s": statistics.median(per_year), "year_min_s": min(per_year), "year_max_s": max(per_year),
         "generate_median_s": statistics.median(gen),
         "run_median_s": statistics.median(totals), "run_min_s": min(totals), "run_max_s": max(totals),
+        # each run's years against the write floor measured right after it, paired: the machine's drift
+        # moves both
+        "vs_floor": statistics.median((y["generate_s"] + y["write_s"]) / r["write_floor_s"]
+                                      for r in result["runs"] for y in r["years"])
+        if all(r.get("write_floor_s") for r in result["runs"]) else None,
     }
 
 
@@ -85,12 +90,15 @@ def markdown(doc: dict) -> str:
         f"Repeats: {doc['repeats']} after {doc['warmup']} warm-up, medians [min-max].",
         "",
         "| workload | engine | threads | shards | per year (gen + write) | generate only | whole run | peak RSS "
-        "| write floor | vs fused |",
+        "| write floor (a year / floor) | vs fused |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["results"]:
         s = r["summary"]
-        floor = f"{r['write_floor_s'] * 1000:.0f} ms" if r.get("write_floor_s") is not None else ""
+        floor = ""
+        if r.get("write_floor_s") is not None:
+            floor = f"{r['write_floor_s'] * 1000:.0f} ms"
+            floor += f" ({s['vs_floor']:.2f}x)" if s.get("vs_floor") else ""
         lines.append(
             f"| {r['workload']} ({r['employees']:,} x {r['years']}) | {r['engine']} | {r['threads']} "
             f"| {r.get('shards', '')} "

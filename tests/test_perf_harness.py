@@ -23,6 +23,10 @@ def test_quick_mode_measures_every_engine_and_checks_equal_events(tmp_path):
     assert doc["machine"]["cores"] >= 1 and "datafusion" in doc["machine"]["versions"]
     for r in doc["results"]:
         assert r["peak_rss_mb"] > 0 and len(r["runs"][0]["years"]) == (5 if r["workload"] == "W1" else 1)
+        if r["engine"] == "fused":  # the write floor beside each run, and the years against it, paired
+            (run,) = r["runs"]
+            ratios = sorted((y["generate_s"] + y["write_s"]) / run["write_floor_s"] for y in run["years"])
+            assert r["summary"]["vs_floor"] == ratios[len(ratios) // 2] > 0
     assert (tmp_path / "smoke.md").read_text().count("| W") == 6
     assert (tmp_path / "smoke.png").stat().st_size > 1000
 
