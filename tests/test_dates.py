@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pytest
 
 from arrow_events.udfs import add_days, anniversary, whole_years
 
@@ -15,6 +16,10 @@ DAYS = [FIRST + dt.timedelta(days=i) for i in range(0, (LAST - FIRST).days, 3)]
 EDGES = [dt.date(y, m, d) for y in (1900, 1969, 1970, 2000, 2023, 2024, 2100) for m, d in
          ((1, 1), (2, 28), (2, 29), (3, 1), (12, 31)) if (m, d) != (2, 29) or y % 4 == 0 and y % 100 or y % 400 == 0]
 DATES = pa.array(DAYS + EDGES, pa.date32())
+# dates within 1900-2199 only: looked up in the table of those years, where the dates above (1896-1899
+# among them) go through the arithmetic
+IN_TABLE = pa.array([d for d in DAYS + EDGES if d.year >= 1900] + [dt.date(2199, 12, 31), dt.date(2150, 2, 28)],
+                    pa.date32())
 
 
 def moved(d: dt.date, years: int) -> dt.date:
@@ -31,16 +36,18 @@ def completed(d: dt.date, year: int) -> int:
     return jan1.year - d.year - ((jan1.month, jan1.day) < (d.month, d.day))
 
 
-def test_whole_years_counts_completed_years_on_jan_1():
+@pytest.mark.parametrize("dates", [DATES, IN_TABLE], ids=["arithmetic", "table"])
+def test_whole_years_counts_completed_years_on_jan_1(dates):
     for year in (1950, 2025, 2100):
-        got = whole_years(DATES, pa.array([year] * len(DATES))).to_pylist()
-        assert got == [completed(d, year) for d in DATES.to_pylist()], year
+        got = whole_years(dates, pa.array([year] * len(dates))).to_pylist()
+        assert got == [completed(d, year) for d in dates.to_pylist()], year
 
 
-def test_anniversary_moves_month_and_day_and_feb_29_to_mar_1():
+@pytest.mark.parametrize("dates", [DATES, IN_TABLE], ids=["arithmetic", "table"])
+def test_anniversary_moves_month_and_day_and_feb_29_to_mar_1(dates):
     for years in (-21, -1, 1, 3, 4, 65, 100):
-        got = anniversary(DATES, pa.array([years] * len(DATES))).to_pylist()
-        assert got == [moved(d, years) for d in DATES.to_pylist()], years
+        got = anniversary(dates, pa.array([years] * len(dates))).to_pylist()
+        assert got == [moved(d, years) for d in dates.to_pylist()], years
 
 
 def test_add_days_adds_whole_days_and_keeps_nulls():
