@@ -33,7 +33,7 @@ import click
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORKLOADS = {"W1": {"employees": 5_000, "years": 5}, "W2": {"employees": 1_000_000, "years": 1}}
-QUICK = {"W1": {"employees": 5_000, "years": 5}, "W2": {"employees": 20_000, "years": 1}}
+QUICK = {"W1": {"employees": 2_000, "years": 3}, "W2": {"employees": 10_000, "years": 1}}
 SCALING = [5_000, 50_000, 500_000, 1_000_000, 5_000_000]
 SHARD_COUNTS = [1, 2, 4, 8, 16]
 

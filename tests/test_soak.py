@@ -3,7 +3,7 @@ off), SQL tickets (some runaway, some memory-hungry), Flight SQL statements, can
 the server still answers, its RSS stayed bounded, no process, upload or scratch directory is left over, and
 every finished run validates.
 
-Its length is ARROW_EVENTS_SOAK_S seconds (20 in the suite; the README's figures come from 60:
+Its length is ARROW_EVENTS_SOAK_S seconds (12 in the suite; the README's figures come from 60:
 ``ARROW_EVENTS_SOAK_S=60 python -m pytest -q -n0 -s tests/test_soak.py``). The figures are printed as one JSON
 line starting with ``soak:``.
 """
@@ -28,7 +28,7 @@ from tests.test_flight_limits import HUNGRY, RUNAWAY, rss_mb, wait_for
 from tests.test_service import action, put, start_server
 
 CLIENTS = 8
-SECONDS = float(os.environ.get("ARROW_EVENTS_SOAK_S", "20"))
+SECONDS = float(os.environ.get("ARROW_EVENTS_SOAK_S", "12"))
 RSS_BOUND_MB = 1024  # the server process's own resident memory, whatever its clients do
 # the limits a client may meet, by words of their one-line message -> the name the figures give them
 EXPECTED = {"--query-timeout": "query-timeout", "--query-memory": "query-memory",
