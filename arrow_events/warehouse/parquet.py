@@ -69,12 +69,9 @@ class ParquetFile:
         whole = pa.concat_tables(self._buffer)
         group, rest = whole.slice(0, rows), whole.slice(rows)
         self._buffer, self._buffered = [rest], rest.num_rows
-        self._pending.append(self._pool.submit(self._encode, group))
-
-    def _encode(self, group: pa.Table) -> None:
-        """Write one row group (on the file's thread: the copy into one chunk need not hold up the caller)."""
         # one contiguous chunk per column: pages then split the same way for any shard boundaries
-        self._writer.write_table(group.combine_chunks(), row_group_size=group.num_rows)
+        group = group.combine_chunks()
+        self._pending.append(self._pool.submit(self._writer.write_table, group, row_group_size=rows))
 
     def _check(self) -> None:
         """Surface an encoding error from the thread as soon as it is known."""
