@@ -162,3 +162,32 @@ def test_the_wire_codec():
     for bad in (b"\x0a\xff", b"\x08" + b"\xff" * 11, b"\x0b"):
         with pytest.raises(WireError):
             decode(bad)
+
+
+def test_a_run_that_counts_hours_is_described_as_its_files_are(tmp_path):
+    # a design with a minimum of hours puts each employee's scheduled hours in the snapshot: the FlightInfo,
+    # the Flight SQL table schema and the streamed file agree, and still do after a restart (the run record)
+    from tests.conftest import ROOT
+
+    data = tmp_path / "runs"
+    config = (ROOT / "examples" / "planalign_like.toml").read_text()
+    for restarted in (False, True):
+        proc, location = start_server(data, "--token", TOKEN)
+        try:
+            client = fl.connect(location)
+            if not restarted:
+                run = put(client, synthetic_census(300, 5, 2025), AUTH, years="2025", config=config)
+            descriptor = fl.FlightDescriptor.for_command(json.dumps({"run": run, "table": "snapshot"}))
+            streamed = client.do_get(fl.Ticket(json.dumps({"run": run, "table": "snapshot", "year": 2025})),
+                                     AUTH).read_all()
+            assert "scheduled_hours_per_week" in streamed.schema.names
+            assert client.get_flight_info(descriptor, AUTH).schema == streamed.schema
+            listed = {json.loads(i.descriptor.command)["table"]: i.schema
+                      for i in client.list_flights(json.dumps({"run": run}).encode(), AUTH)}
+            assert listed["snapshot"] == streamed.schema and listed["events"] == TABLES["events"]
+            with connect(location) as conn:
+                table = conn.adbc_get_table_schema("snapshot", db_schema_filter=run)
+                assert table.names == [*streamed.schema.names, "simulation_year"]
+            client.close()
+        finally:
+            stop_server(proc)

@@ -109,9 +109,9 @@ def _like(pattern: str | None) -> Callable[[str], bool]:
     return lambda name: regex.match(name) is not None
 
 
-def table_schema(name: str) -> pa.Schema:
-    """A table as a query returns it: the contract schema and the partition column."""
-    return TABLES[name].append(pa.field(*PARTITION, nullable=False))
+def table_schema(schema: pa.Schema) -> pa.Schema:
+    """A table (of its run's ``schemas``) as a query returns it: the table's schema and the partition column."""
+    return schema.append(pa.field(*PARTITION, nullable=False))
 
 
 def _handle(sql: str, params: bytes | None = None) -> bytes:
@@ -235,7 +235,7 @@ class FlightSql:
                         row = {"catalog_name": CATALOG, "db_schema_name": run_id, "table_name": name,
                                "table_type": TABLE_TYPE}
                         if with_schema:
-                            row["table_schema"] = table_schema(name).serialize().to_pybytes()
+                            row["table_schema"] = table_schema(run.schemas[name]).serialize().to_pybytes()
                         rows.append(row)
         schema = TABLES_WITH_SCHEMA if with_schema else TABLES_SCHEMA
         return pa.Table.from_pylist(rows, schema=schema)

@@ -36,12 +36,17 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from arrow_events.config import Config, config_from_toml, for_run, load_config
 from arrow_events.errors import UserError, years_text
 from arrow_events.execute.pool import death, start_worker
 from arrow_events.options import MAX_YEARS, RunOptions, parse_whole
+from arrow_events.schema import contract_schemas
 from arrow_events.service.requests import ClientGone, ServerBusy, shown
 from arrow_events.service.worker import worker_main
+from arrow_events.warehouse.manifest import read_manifest
+from arrow_events.warehouse.validate import hours_of_service
 from arrow_events.warehouse.writer import manifest_path, recover, write_json
 
 ACTIVE = ("checking", "running")
@@ -96,11 +101,18 @@ class Run:
     census: dict[str, Any] = field(default_factory=dict)
     years_done: list[int] = field(default_factory=list)
     year_summaries: dict[str, Any] = field(default_factory=dict)
+    hours_of_service: bool = False  # its config's: the snapshot then carries scheduled hours
     process: BaseProcess | None = field(default=None, repr=False)
 
     def record(self) -> dict[str, Any]:
         return {"run": self.id, "years": self.years, "seed": self.seed, "status": self.status, "error": self.error,
-                "census": self.census, "years_done": sorted(self.years_done), "year_summaries": self.year_summaries}
+                "census": self.census, "years_done": sorted(self.years_done), "year_summaries": self.year_summaries,
+                "hours_of_service": self.hours_of_service}
+
+    @property
+    def schemas(self) -> dict[str, pa.Schema]:
+        """Its tables' schemas, as its files have them."""
+        return contract_schemas(self.hours_of_service)
 
     @property
     def active(self) -> bool:
@@ -138,13 +150,16 @@ class RunStore:
             data = json.loads(path.read_text(encoding="utf-8"))
             run = Run(id=data["run"], years=data["years"], seed=data["seed"], status=data["status"],
                       error=data.get("error"), census=data.get("census", {}),
-                      year_summaries=data.get("year_summaries", {}))
+                      year_summaries=data.get("year_summaries", {}),
+                      hours_of_service=bool(data.get("hours_of_service", False)))
         except (OSError, ValueError, KeyError, TypeError):
             return  # not a record of ours: ignored, never deleted
         if not RUN_ID.fullmatch(run.id) or path.stem != run.id:
             return
         out = self.out(run)
         run.years_done = [y for y in run.years if manifest_path(out, y).is_file()]
+        if "hours_of_service" not in data and run.years_done:  # a record from before the flag: its files say
+            run.hours_of_service = hours_of_service(read_manifest(manifest_path(out, run.years_done[0])))
         if run.active:  # the service stopped (or was killed) during the run
             run.status, run.error = "interrupted", _interrupted_text(run)
             _tidy(out)
@@ -214,7 +229,8 @@ class RunStore:
     def _launch(self, request: SimulateRequest, census: Path) -> Run:
         run_id = secrets.token_hex(6)
         process, conn = self._take_spare()
-        run = Run(run_id, request.years, request.cfg.scenario.seed, process=process)
+        run = Run(run_id, request.years, request.cfg.scenario.seed, hours_of_service=request.cfg.hours_of_service,
+                  process=process)
         with self._cond:
             self._runs[run_id] = run  # counted as active from here on, no longer as starting
             self._starting -= 1

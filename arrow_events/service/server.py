@@ -315,7 +315,7 @@ class EventsServer(flight.FlightServerBase):
         meta = {"run": run.id, "table": table, "status": run.status, "years": run.years,
                 "years_ready": sorted(int(y) for y in rows), "rows_by_year": rows, "error": run.error}
         descriptor = flight.FlightDescriptor.for_command(json.dumps({"run": run.id, "table": table}))
-        return flight.FlightInfo(TABLES[table], descriptor, endpoints, sum(rows.values()), nbytes, True,
+        return flight.FlightInfo(run.schemas[table], descriptor, endpoints, sum(rows.values()), nbytes, True,
                                  json.dumps(meta))
 
     def do_exchange(self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor,

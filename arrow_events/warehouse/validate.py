@@ -106,7 +106,7 @@ def _read_years(out: Path, years: list[int], report: ValidationReport
         manifest = _read_manifest(out, year, report)
         if manifest is not None:
             manifests[year] = manifest
-        for name, schema in contract_schemas(_hours_of_service(manifest)).items():
+        for name, schema in contract_schemas(hours_of_service(manifest)).items():
             table = _read_checked(out, name, year, schema, manifest, report)
             if table is not None:
                 tables[(name, year)] = table
@@ -132,7 +132,7 @@ def _check_year(year: int, tables: dict[tuple[str, int], pa.Table], manifest: Ye
             report.add("contributions", where, detail)
 
 
-def _hours_of_service(manifest: YearManifest | None) -> bool:
+def hours_of_service(manifest: YearManifest | None) -> bool:
     """Whether the year's config requires hours of service (its snapshot then carries scheduled hours); an
     unusable config is reported by the year's checks."""
     try:
