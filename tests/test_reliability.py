@@ -80,7 +80,7 @@ def test_sigkill_mid_write_keeps_finished_years_and_the_next_run_completes(tmp_p
 
 
 def test_sigkill_at_random_moments_never_leaves_a_broken_warehouse(tmp_path, reference):
-    for delay in (0.5, 1.0, 1.5, 2.0):
+    for delay in (0.8, 1.4, 2.0):  # in the imports, in the first year, later
         out = tmp_path / f"wh{delay}"
         proc = subprocess.Popen([sys.executable, "-m", "arrow_events", "run", *YEARS, "--out", str(out)],
                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -52,11 +52,14 @@ _TWO_POW_M53 = 2.0**-53
 
 
 def mix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64 finalizer on a uint64 array (wrapping arithmetic)."""
+    """SplitMix64 finalizer on a uint64 array (wrapping arithmetic); ``z`` itself is left as it is."""
     with np.errstate(over="ignore"):
-        z = (z ^ (z >> _S30)) * _M1
-        z = (z ^ (z >> _S27)) * _M2
-        return z ^ (z >> _S31)
+        z = z ^ (z >> _S30)  # a new array: the steps after it work in place (half the arrays allocated)
+        z *= _M1
+        z ^= z >> _S27
+        z *= _M2
+        z ^= z >> _S31
+        return z
 
 
 def _string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
