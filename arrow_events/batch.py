@@ -16,13 +16,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from arrow_events.census.intake import Census
 from arrow_events.config import Config
 from arrow_events.engine.paths import Batch
-from arrow_events.engine.state import CohortState, from_census, from_snapshot
-from arrow_events.engine.year import Session, YearTables, joined
+from arrow_events.engine.state import CohortState, from_census
+from arrow_events.engine.year import Session, YearTables, joined, next_state
 from arrow_events.execute.shards import executor_session, year_shards
 from arrow_events.options import DEFAULT_OPTIONS, RunOptions
 from arrow_events.simulation import PathWriter, builtin_census, new_warehouse
@@ -69,7 +68,5 @@ def _year(batch: Batch, year: int, state: CohortState, options: RunOptions,
     whole = joined(shards)
     del shards
     assert whole.paths is not None
-    paths = whole.paths["snapshot"]
-    metrics = metrics_of([(year, whole.snapshot, whole.contributions)], [paths])
-    active = pc.equal(whole.snapshot["status"], "active")
-    return from_snapshot(whole.snapshot.filter(active), paths[active.to_numpy(zero_copy_only=False)]), metrics
+    metrics = metrics_of([(year, whole.snapshot, whole.contributions)], [whole.paths["snapshot"]])
+    return next_state(whole), metrics

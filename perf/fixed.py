@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import click
-import pyarrow.compute as pc
 
 from perf.__main__ import RESULTS, machine
 
@@ -29,22 +28,22 @@ WAYS = ("planned afresh each year", "planned once a run")
 def years_of(employees: int, years: int, once: bool) -> tuple[list[tuple[float, float]], list]:
     """Each year's (wall, CPU) seconds and tables, simulated from a synthetic census of ``employees``."""
     from arrow_events import load_config, read_census, synthetic_census
-    from arrow_events.engine.state import from_census, from_snapshot
-    from arrow_events.engine.year import Session, global_step_of, joined, local_shards
+    from arrow_events.engine.state import from_census
+    from arrow_events.engine.year import Session, run_years
     from arrow_events.options import RunOptions
 
     cfg, options = load_config(None), RunOptions()
     state = from_census(read_census(synthetic_census(employees, 42, 2025), 2025), cfg)
     session = Session.of(options) if once else None
     times, tables = [], []
-    for year in range(2025, 2025 + years):
+    simulated = run_years(cfg, range(2025, 2025 + years), state, options, session=session)
+    while True:  # each year timed from the cohort it starts from to its tables
         wall, cpu = time.perf_counter(), time.process_time()
-        with global_step_of(cfg, year, state, options, session=session) as step:
-            year_tables = joined(list(local_shards(step)))
+        year_tables = next(simulated, None)
+        if year_tables is None:
+            break
         times.append((time.perf_counter() - wall, time.process_time() - cpu))
         tables.append((year_tables.events, year_tables.snapshot))
-        snapshot = year_tables.snapshot
-        state = from_snapshot(snapshot.filter(pc.equal(snapshot["status"], "active")))
     return times, tables
 
 

@@ -128,20 +128,15 @@ def _years(configs, session, options, years=range(2025, 2028)):
     """Each year's tables of a batch of ``configs``, one after another, in ``session`` (None: planned afresh),
     and after each year the ids of the session's planned statements."""
     from arrow_events.engine.paths import Batch
-    from arrow_events.engine.state import from_snapshot
-    from arrow_events.engine.year import global_step_of, joined, local_shards
+    from arrow_events.engine.year import run_years
 
     batch = Batch.of(configs)
     state = from_census(default_census(batch.base), batch.base).for_paths(len(batch))
     out, statements = [], []
-    for year in years:
-        with global_step_of(batch, year, state, options, session=session) as step:
-            tables = joined(list(local_shards(step)))
+    for tables in run_years(batch, years, state, options, session=session):
         out.append(tables)
         if session is not None:
             statements.append({name: id(df) for name, df in session.context.frames.items()})
-        active = pa.compute.equal(tables.snapshot["status"], "active")
-        state = from_snapshot(tables.snapshot.filter(active), tables.paths["snapshot"][active.to_numpy()])
     return out, statements
 
 

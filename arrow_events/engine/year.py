@@ -56,7 +56,7 @@ from arrow_events.engine.stages import (
     STAGES,
     needs,
 )
-from arrow_events.engine.state import CohortState, with_path_keys
+from arrow_events.engine.state import CohortState, from_snapshot, with_path_keys
 from arrow_events.errors import ResourceLimitError, first_line
 from arrow_events.options import DEFAULT_OPTIONS, RunOptions
 from arrow_events.queries import composed, sql
@@ -508,6 +508,24 @@ def run_year(cfg: Config, year: int, state: CohortState, options: RunOptions = D
     counted in ``draws``)."""
     with global_step_of(cfg, year, state, options, draws=draws) as step:
         return joined(list(local_shards(step)))
+
+
+def run_years(paths: Batch | Config, years: Iterable[int], state: CohortState, options: RunOptions = DEFAULT_OPTIONS,
+              *, session: Session | None = None) -> Iterator[YearTables]:
+    """Year after year from ``state``, held whole in memory: each year's tables (every path's), the next
+    starting from its actives. ``session``: each statement planned once (``Session.of(options)``)."""
+    for year in years:
+        with global_step_of(paths, year, state, options, session=session) as step:
+            tables = joined(list(local_shards(step)))
+        yield tables
+        state = next_state(tables)
+
+
+def next_state(tables: YearTables) -> CohortState:
+    """The cohort the year after ``tables`` starts from: its snapshot's actives, each with its path."""
+    active = pc.equal(tables.snapshot["status"], "active")
+    paths = None if tables.paths is None else tables.paths["snapshot"][active.to_numpy(zero_copy_only=False)]
+    return from_snapshot(tables.snapshot.filter(active), paths)
 
 
 def joined(shards: list[YearTables]) -> YearTables:
