@@ -183,13 +183,14 @@ def run(
                              date_format=options.date_format)
     table = census.table if census is not None else None
     check_warehouse(out)
-    if not out.exists():
-        starting_state(cfg, years[0], out, table)  # refuse bad arguments before creating anything
+    # refuse bad arguments before creating anything (a new warehouse starts from the census: the same state
+    # inside the lock)
+    early = starting_state(cfg, years[0], out, table) if not out.exists() else None
     with executor_session(options):  # a missing Ray, or a cluster not found, is refused before anything is created
         prepare_warehouse(out)
         with lock(out), _what_was_kept(out, years) as report:
             report.recovered = recover(out)
-            state, source = starting_state(cfg, years[0], out, table)
+            state, source = early or starting_state(cfg, years[0], out, table)
             report.warnings += _config_drift(cfg, out, years[0])
             census_entry = None
             if years[0] == cfg.scenario.start_year:  # the census is used: replace what an earlier one set aside
