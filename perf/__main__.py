@@ -12,7 +12,7 @@
     python -m perf --series ray --census census_5m.parquet   # that census file instead of generating one
     python -m perf --series sweep   # issue 18: sweeps of 1000 and 100 seeds x 10 years against a lone run;
                                     # then 20 seeds x W1 one at a time, in 2 local processes, as Ray tasks
-    python -m perf --series sweep --quick --no-variants   # 20 and 5 seeds x 3 years, in a minute or two
+    python -m perf --series sweep --quick --no-variants   # 8 and 3 seeds x 2 years, in under a minute
     python -m perf --series sweep --batch-paths 100       # passed to every arrow-events sweep
 """
 
@@ -383,7 +383,7 @@ def report_series(quick: bool, repeats: int, name: str, out: Path) -> None:
 
 def sweep_series(quick: bool, repeats: int, batch_paths: int | None, variants: bool, name: str, out: Path) -> None:
     """Issue 18's targets: ``arrow-events sweep`` of 1000 seeds x 2025-2034 (<= 180 s), of 100 seeds against a
-    lone ``arrow-events run`` (<= 8x); then the executors over 20 seeds x W1. --quick: 20 and 5 seeds x 3 years,
+    lone ``arrow-events run`` (<= 8x); then the executors over 20 seeds x W1. --quick: 8 and 3 seeds x 2 years,
     the executors over 3 seeds x 1 year."""
     from perf import sweep
 

@@ -47,7 +47,7 @@ class Sizes:
 
 
 FULL = Sizes(paths=1000, ratio_seeds=100, years="2025-2034", variant_seeds=20, variant_years="2025-2029")
-QUICK = Sizes(paths=20, ratio_seeds=5, years="2025-2027", variant_seeds=3, variant_years="2025")
+QUICK = Sizes(paths=8, ratio_seeds=3, years="2025-2026", variant_seeds=3, variant_years="2025")
 
 # (name, executor, workers, DataFusion threads per run)
 VARIANTS = [

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from arrow_events import load_config, run
+from arrow_events import load_config, read_census, run, synthetic_census
 from arrow_events.batch import simulate_paths
 from arrow_events.options import RunOptions
 from tests.test_cli import invoke
@@ -129,12 +129,15 @@ def test_a_sweep_on_the_cluster_writes_the_local_bytes(cluster, tmp_path):
 
 
 def test_a_batchs_shards_on_the_cluster_give_the_local_bytes(cluster, tmp_path):
-    # paths of two configs in one batch, its shards (1,500 members: they straddle paths) as Ray tasks
+    # paths of two configs in one batch, its shards (1,500 members of the 4 paths' ~5,800: they straddle
+    # paths) as Ray tasks
     cfg = load_config(None)
     configs = [cfg.with_scenario(seed=s, growth=0.03 + 0.01 * (s % 2)) for s in range(1, 5)]
-    local = simulate_paths(configs, [2025, 2026], keep={1: tmp_path / "local"}, options=RunOptions(shard_rows=1500))
+    census = read_census(synthetic_census(1200, 3, 2025), 2025)
+    local = simulate_paths(configs, [2025, 2026], census, keep={1: tmp_path / "local"},
+                           options=RunOptions(shard_rows=1500))
     before = task_nodes(cluster)
-    on_ray = simulate_paths(configs, [2025, 2026], keep={1: tmp_path / "ray"},
+    on_ray = simulate_paths(configs, [2025, 2026], census, keep={1: tmp_path / "ray"},
                             options=RunOptions(shard_rows=1500, executor="ray", ray_address=cluster.address))
     assert on_ray.equals(local)
     assert len(digests(tmp_path / "local")) == 6 and digests(tmp_path / "ray") == digests(tmp_path / "local")
