@@ -64,8 +64,8 @@ def measure(spec: dict) -> dict:
             measured = i >= spec["warmup"]
             # the floor beside every measured run, not once: on a shared machine it moves as much as the run
             floor = write_floor(out) if spec.get("floor") and measured else None
-            if floor is not None and peak is None:
-                peak = peak_rss_mb()  # before the floor's reads could raise it
+            if floor is not None:
+                peak = peak_rss_mb()  # every run's peak so far, before this floor's reads could raise it
         if measured:
             runs.append({"total_s": total, "years": years, "write_floor_s": floor})
     peak = peak if peak is not None else peak_rss_mb()

@@ -36,14 +36,12 @@ def years_of(employees: int, years: int, once: bool) -> tuple[list[tuple[float, 
     state = from_census(read_census(synthetic_census(employees, 42, 2025), 2025), cfg)
     session = Session.of(options) if once else None
     times, tables = [], []
-    simulated = run_years(cfg, range(2025, 2025 + years), state, options, session=session)
-    while True:  # each year timed from the cohort it starts from to its tables
-        wall, cpu = time.perf_counter(), time.process_time()
-        year_tables = next(simulated, None)
-        if year_tables is None:
-            break
+    # each year timed from the cohort it starts from to its tables
+    wall, cpu = time.perf_counter(), time.process_time()
+    for year_tables in run_years(cfg, range(2025, 2025 + years), state, options, session=session):
         times.append((time.perf_counter() - wall, time.process_time() - cpu))
         tables.append((year_tables.events, year_tables.snapshot))
+        wall, cpu = time.perf_counter(), time.process_time()
     return times, tables
 
 

@@ -43,7 +43,8 @@ def _march_years(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each day number as (year counted from March, day of that year: Mar 1 is 0, Jan 1 is 306).
 
     Dates of 1900-2199 (all a cohort's, nearly always) are looked up in a table of those years, made by
-    ``_march_arithmetic`` once a process; NumPy's int64 divisions cost ~40 ns a date, the lookup ~4.
+    ``_march_arithmetic`` once a process: about half the cost of the arithmetic's int64 divisions (8.5 against
+    16.6 ns a date here, side by side).
     """
     if len(days):
         low, high = days.min(), days.max()
